@@ -1,0 +1,123 @@
+//! Helper ids and prototypes.
+//!
+//! Helpers are numbered per *environment*: programs loaded from objects use
+//! the kernel's ids ([`kernel`]); the bpf_conformance suite uses its own
+//! table ([`conformance`]). A helper table in the runtime maps ids to
+//! implementations for one environment.
+
+/// Kind of an argument or return value, as the verifier checks it.
+/// Mirrors the kernel's `enum bpf_arg_type` / `bpf_return_type`, reduced to
+/// what oxbpf's helpers need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ArgKind {
+    /// Any scalar.
+    Anything,
+    /// A pointer to a map object (`lddw` with a map pseudo source).
+    ConstMapPtr,
+    /// Pointer to readable memory holding a map key of the map's key size.
+    MapKey,
+    /// Pointer to readable memory holding a value of the map's value size.
+    MapValue,
+    /// Pointer to memory the helper reads; size in the next argument.
+    ReadMem,
+    /// Pointer to memory the helper writes; size in the next argument.
+    WriteMem,
+    /// A size for the preceding memory argument (may be zero).
+    SizeOrZero,
+    /// The program context.
+    Ctx,
+}
+
+/// Kind of a helper's return value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RetKind {
+    /// An integer.
+    Integer,
+    /// Nothing meaningful (r0 is still written).
+    Void,
+    /// A pointer to a map value, or null.
+    MapValueOrNull,
+}
+
+/// A helper's signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Prototype {
+    pub id: u32,
+    pub name: &'static str,
+    pub args: &'static [ArgKind],
+    pub ret: RetKind,
+}
+
+/// The bpf_conformance suite's helpers (numbered as its uBPF plugin does).
+pub mod conformance {
+    use super::{ArgKind::*, Prototype, RetKind};
+
+    pub const GATHER_BYTES: u32 = 0;
+    pub const MEMFROB: u32 = 1;
+    pub const NO_OP: u32 = 2;
+    pub const SQRTI: u32 = 3;
+    pub const STRCMP: u32 = 4;
+    pub const UNWIND: u32 = 5;
+
+    /// Prototypes of the conformance helpers.
+    pub const PROTOTYPES: &[Prototype] = &[
+        Prototype {
+            id: GATHER_BYTES,
+            name: "gather_bytes",
+            args: &[Anything, Anything, Anything, Anything, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: MEMFROB,
+            name: "memfrob",
+            args: &[WriteMem, SizeOrZero],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: NO_OP,
+            name: "no_op",
+            args: &[],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: SQRTI,
+            name: "sqrti",
+            args: &[Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: STRCMP,
+            name: "strcmp",
+            args: &[ReadMem, ReadMem],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: UNWIND,
+            name: "unwind",
+            args: &[Anything],
+            ret: RetKind::Integer,
+        },
+    ];
+}
+
+/// The kernel's helper ids (`enum bpf_func_id` in `include/uapi/linux/bpf.h`).
+/// Prototypes are added with each helper's implementation.
+pub mod kernel {
+    pub const MAP_LOOKUP_ELEM: u32 = 1;
+    pub const MAP_UPDATE_ELEM: u32 = 2;
+    pub const MAP_DELETE_ELEM: u32 = 3;
+    pub const PROBE_READ: u32 = 4;
+    pub const KTIME_GET_NS: u32 = 5;
+    pub const TRACE_PRINTK: u32 = 6;
+    pub const GET_PRANDOM_U32: u32 = 7;
+    pub const GET_SMP_PROCESSOR_ID: u32 = 8;
+    pub const TAIL_CALL: u32 = 12;
+    pub const GET_CURRENT_PID_TGID: u32 = 14;
+    pub const REDIRECT: u32 = 23;
+    pub const CSUM_DIFF: u32 = 28;
+    pub const XDP_ADJUST_HEAD: u32 = 44;
+    pub const REDIRECT_MAP: u32 = 51;
+    pub const XDP_ADJUST_META: u32 = 54;
+    pub const XDP_ADJUST_TAIL: u32 = 65;
+    pub const KTIME_GET_BOOT_NS: u32 = 125;
+}

@@ -1,0 +1,17 @@
+//! The contract shared by oxbpf's verifier, engines and kernel backend.
+//!
+//! One table per concept, and nothing else in oxbpf defines them:
+//!
+//! - [`trap`]: the run-time trap codes every engine returns;
+//! - [`limits`]: stack size, call depth, instruction budget;
+//! - [`helper`]: helper ids (the kernel's numbers, and the conformance
+//!   suite's own table) and their prototypes.
+//!
+//! Program types, context layouts and map kinds are added here by the
+//! object-loading issue.
+
+pub mod helper;
+pub mod limits;
+pub mod trap;
+
+pub use trap::Trap;

@@ -1,0 +1,5 @@
+//! The `oxbpf` command.
+
+fn main() {
+    todo!("cli")
+}

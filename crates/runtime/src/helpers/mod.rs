@@ -1,0 +1,3 @@
+//! Helper implementations, one module per environment.
+
+pub mod conformance;

@@ -1,0 +1,107 @@
+//! Programs prepared for execution.
+
+use std::sync::Arc;
+
+use oxbpf_isa::{Insn, Reg};
+
+use crate::blocks::Blocks;
+use crate::check::{self, RegSet};
+use crate::helper::HelperTable;
+
+/// How an engine must run a program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SafetyMode {
+    /// Not verified: every load and store is checked against the run's
+    /// regions; a violation traps.
+    Checked,
+    /// Proved safe by the verifier: no run-time checks.
+    Verified,
+}
+
+/// Why a program cannot be prepared.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The program has no instructions.
+    #[error("program has no instructions")]
+    Empty,
+    /// A register is read on some path before any write to it.
+    #[error("insn {index}: {reg:?} is read before it is written on some path")]
+    ReadBeforeWrite { index: usize, reg: Reg },
+    /// A call names a helper the environment does not have.
+    #[error("insn {index}: helper {id} does not exist in the {table} helper table")]
+    UnknownHelper {
+        index: usize,
+        id: i32,
+        table: &'static str,
+    },
+    /// Execution can run past the last instruction.
+    #[error("insn {index}: execution falls off the end of the program")]
+    FallsOffEnd { index: usize },
+}
+
+/// Bytecode ready for an engine: decoded instructions, the helper table of
+/// its environment, its basic blocks, and its safety mode.
+///
+/// Cheap to clone (shared).
+#[derive(Clone, Debug)]
+pub struct Program {
+    insns: Arc<[Insn]>,
+    helpers: Arc<HelperTable>,
+    blocks: Arc<Blocks>,
+    mode: SafetyMode,
+}
+
+impl Program {
+    /// Prepares an unverified program for checked mode. `insns` must come
+    /// from [`oxbpf_isa::decode`] or [`oxbpf_isa::asm::assemble`] (jump
+    /// targets valid). Runs the read-before-write check with `entry` as the
+    /// registers set at entry (`r10` is always set).
+    pub fn checked(
+        insns: Vec<Insn>,
+        helpers: Arc<HelperTable>,
+        entry: &[Reg],
+    ) -> Result<Program, LoadError> {
+        if insns.is_empty() {
+            return Err(LoadError::Empty);
+        }
+        let mut set: RegSet = 1 << 10;
+        for r in entry {
+            set |= 1 << r.num();
+        }
+        check::read_before_write(&insns, &helpers, set)?;
+        Ok(Program::new_unchecked(insns, helpers, SafetyMode::Checked))
+    }
+
+    /// Builds a program in the given mode with no checks. Only the verifier
+    /// may create `Verified` programs; it calls this after its proof.
+    #[doc(hidden)]
+    pub fn new_unchecked(insns: Vec<Insn>, helpers: Arc<HelperTable>, mode: SafetyMode) -> Program {
+        let blocks = Blocks::new(&insns);
+        Program {
+            insns: insns.into(),
+            helpers,
+            blocks: Arc::new(blocks),
+            mode,
+        }
+    }
+
+    /// The instructions, one per slot.
+    pub fn insns(&self) -> &[Insn] {
+        &self.insns
+    }
+
+    /// The helper table of the program's environment.
+    pub fn helpers(&self) -> &Arc<HelperTable> {
+        &self.helpers
+    }
+
+    /// The basic-block partition used to charge the budget.
+    pub fn blocks(&self) -> &Blocks {
+        &self.blocks
+    }
+
+    /// The safety mode.
+    pub fn mode(&self) -> SafetyMode {
+        self.mode
+    }
+}

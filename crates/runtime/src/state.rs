@@ -1,0 +1,104 @@
+//! Per-run state handed to an engine and to helpers.
+
+use core::marker::PhantomData;
+
+use oxbpf_abi::limits::DEFAULT_BUDGET;
+
+use crate::memory::{Region, RegionKind, Regions};
+use crate::program::SafetyMode;
+use oxbpf_abi::Trap;
+
+/// Everything a run can see besides registers and stack: the memory
+/// regions, the remaining instruction budget, and the helpers' scratch state.
+///
+/// The lifetime `'a` ties the state to the memory lent to it with
+/// [`RunState::add_memory`], so a program can never run after that memory
+/// is gone. A `RunState` can be reused for many runs.
+#[derive(Debug)]
+pub struct RunState<'a> {
+    /// Regions checked mode allows. Engines add their stack for the duration
+    /// of a run and remove it afterwards.
+    pub regions: Regions,
+    /// Instructions left; engines charge it per basic block (see
+    /// [`crate::blocks`]). Reset it between runs.
+    pub budget: u64,
+    /// The safety mode of the program being run; set by the engine at the
+    /// start of each run so helpers know whether to validate pointers.
+    pub mode: SafetyMode,
+    /// Lines printed by `trace_printk` and friends.
+    pub log: Vec<String>,
+    _borrow: PhantomData<&'a mut [u8]>,
+}
+
+impl Default for RunState<'_> {
+    fn default() -> Self {
+        RunState::new()
+    }
+}
+
+impl<'a> RunState<'a> {
+    /// A state with no memory and the default budget.
+    pub fn new() -> RunState<'a> {
+        RunState {
+            regions: Regions::new(),
+            budget: DEFAULT_BUDGET,
+            mode: SafetyMode::Checked,
+            log: Vec::new(),
+            _borrow: PhantomData,
+        }
+    }
+
+    /// Lends writable memory to the runs; returns its address as the
+    /// program sees it.
+    pub fn add_memory(&mut self, mem: &'a mut [u8], kind: RegionKind) -> u64 {
+        let start = mem.as_mut_ptr() as u64;
+        self.regions.push(Region {
+            start,
+            len: mem.len() as u64,
+            writable: true,
+            kind,
+        });
+        start
+    }
+
+    /// Lends read-only memory to the runs; returns its address.
+    pub fn add_readonly(&mut self, mem: &'a [u8], kind: RegionKind) -> u64 {
+        let start = mem.as_ptr() as u64;
+        self.regions.push(Region {
+            start,
+            len: mem.len() as u64,
+            writable: false,
+            kind,
+        });
+        start
+    }
+
+    /// Borrows `len` bytes at `addr` for reading, as a helper does with a
+    /// pointer argument. In checked mode the range must lie in a region; in
+    /// verified mode the verifier has proved it valid.
+    pub fn read_bytes(&self, addr: u64, len: u64) -> Result<&[u8], Trap> {
+        if len == 0 {
+            return Ok(&[]);
+        }
+        if self.mode == SafetyMode::Checked {
+            self.regions.check(addr, len, false)?;
+        }
+        // SAFETY: in checked mode the range lies inside a region, and every
+        // region is memory lent for 'a (add_memory/add_readonly) or owned by
+        // the engine for the duration of the run; in verified mode the
+        // verifier proved the pointer valid for `len` bytes.
+        Ok(unsafe { core::slice::from_raw_parts(addr as *const u8, len as usize) })
+    }
+
+    /// Borrows `len` bytes at `addr` for writing (see [`Self::read_bytes`]).
+    pub fn write_bytes(&mut self, addr: u64, len: u64) -> Result<&mut [u8], Trap> {
+        if len == 0 {
+            return Ok(&mut []);
+        }
+        if self.mode == SafetyMode::Checked {
+            self.regions.check(addr, len, true)?;
+        }
+        // SAFETY: as in `read_bytes`, and the region is writable.
+        Ok(unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len as usize) })
+    }
+}
