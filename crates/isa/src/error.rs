@@ -41,6 +41,22 @@ pub enum DecodeError {
     JumpIntoLddw { index: usize, target: usize },
 }
 
+impl DecodeError {
+    /// The slot index of the offending instruction, if the error names one.
+    pub fn index(&self) -> Option<usize> {
+        match *self {
+            DecodeError::Empty | DecodeError::TrailingBytes { .. } => None,
+            DecodeError::UnknownOpcode { index, .. }
+            | DecodeError::ReservedField { index, .. }
+            | DecodeError::BadRegister { index, .. }
+            | DecodeError::BadField { index, .. }
+            | DecodeError::TruncatedLddw { index }
+            | DecodeError::JumpOutOfRange { index, .. }
+            | DecodeError::JumpIntoLddw { index, .. } => Some(index),
+        }
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
