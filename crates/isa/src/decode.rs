@@ -48,7 +48,7 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Vec<Insn>, DecodeError> {
     decode(&raw)
 }
 
-/// Decodes every slot with all per-instruction checks of [`decode`] (opcode,
+/// Decodes every slot with all per-instruction checks of [`decode()`] (opcode,
 /// registers, reserved fields, complete `lddw`) but without checking where
 /// jumps and calls lead. Useful for single instructions whose targets lie
 /// outside the slice; [`check_targets`] adds the missing check.

@@ -30,7 +30,7 @@ pub fn format_insn(insn: &Insn, pc: usize) -> String {
 ///
 /// Targets are named `L<slot>`, or `fn<slot>` when a local call or an
 /// `lddw ... func` points there. A target outside the program (which
-/// [`crate::decode`] would have refused) is written as a relative offset.
+/// [`crate::decode()`] would have refused) is written as a relative offset.
 ///
 /// ```
 /// use oxbpf_isa::{asm::assemble, disasm::disassemble, encode};

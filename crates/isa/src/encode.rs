@@ -3,13 +3,13 @@
 use crate::opcode::*;
 use crate::{AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, Operand, RawInsn, Size, Width};
 
-/// Encodes a slot-indexed program (as returned by [`crate::decode`]).
+/// Encodes a slot-indexed program (as returned by [`crate::decode()`]).
 /// `encode(&decode(raw)?) == raw` for every valid `raw`.
 ///
 /// The output has one [`RawInsn`] per input slot: [`Insn::LddwHi`] takes the
 /// high half of the preceding [`Insn::Lddw`]. A malformed slice (an `LddwHi`
 /// not after an `Lddw`, an `Lddw` without its `LddwHi`) still encodes, into
-/// bytes that [`crate::decode`] rejects.
+/// bytes that [`crate::decode()`] rejects.
 ///
 /// ```
 /// use oxbpf_isa::{encode, Insn};

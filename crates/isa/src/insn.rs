@@ -224,7 +224,7 @@ pub enum CallTarget {
 ///
 /// A program is a `[Insn]` indexed by slot: [`Insn::Lddw`] is followed by
 /// [`Insn::LddwHi`], which is never executed (a jump to it is rejected by
-/// [`crate::decode`]).
+/// [`crate::decode()`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Insn {
     /// ALU / ALU64 arithmetic, including `neg`, `mov`, `movsx`, `sdiv`, `smod`.
@@ -308,7 +308,7 @@ impl Insn {
     }
 
     /// The target slot of a jump or local call located at slot `pc`, if any.
-    /// The result may be out of range; [`crate::decode`] rejects that.
+    /// The result may be out of range; [`crate::decode()`] rejects that.
     pub fn branch_target(&self, pc: usize) -> Option<i64> {
         let off = match *self {
             Insn::Ja { off, .. } => off as i64,
