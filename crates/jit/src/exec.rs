@@ -1,0 +1,155 @@
+//! Executable memory and running compiled code.
+//!
+//! Code is assembled into an ordinary `Vec<u8>`, copied into a fresh
+//! anonymous mapping that is readable and writable but not executable, and
+//! the mapping is then switched to read + execute (`dynasmrt::MutableBuffer`
+//! → `ExecutableBuffer`, which `mprotect`s through `memmap2`). The mapping is
+//! never writable and executable at the same time, and is never written
+//! again after that switch.
+
+use core::fmt;
+
+use dynasmrt::ExecutableBuffer;
+use dynasmrt::mmap::MutableBuffer;
+use oxbpf_abi::Trap;
+use oxbpf_abi::limits::{CHECKED_MAX_FRAMES, KERNEL_MAX_FRAMES, STACK_PER_FRAME};
+use oxbpf_runtime::{
+    EngineError, Executable, HelperTable, Program, Region, RegionKind, RunState, SafetyMode,
+    Trapped,
+};
+use std::sync::Arc;
+
+use crate::codegen::{self, Compiled};
+use crate::ctx::{JitCtx, SPILL_SLOTS};
+
+/// The signature of generated code's entry point.
+type Entry = unsafe extern "sysv64" fn(*mut JitCtx) -> u64;
+
+/// Machine code in W^X executable memory.
+struct CodeMemory {
+    buf: ExecutableBuffer,
+}
+
+impl CodeMemory {
+    fn new(code: &[u8]) -> Result<CodeMemory, EngineError> {
+        let resource = |e: std::io::Error| EngineError::Resource {
+            engine: "jit",
+            reason: format!("executable memory for {} bytes of code: {e}", code.len()),
+        };
+        let mut buf = MutableBuffer::new(code.len().max(1)).map_err(resource)?;
+        buf.set_len(code.len());
+        buf[..code.len()].copy_from_slice(code);
+        let buf = buf.make_exec().map_err(resource)?;
+        Ok(CodeMemory { buf })
+    }
+
+    fn entry(&self) -> Entry {
+        let p = self.buf.as_ptr();
+        // SAFETY: offset 0 is the prologue emitted by `codegen::compile`,
+        // a function with the `Entry` signature; the buffer is executable
+        // and lives as long as `self`.
+        unsafe { core::mem::transmute::<*const u8, Entry>(p) }
+    }
+}
+
+impl fmt::Debug for CodeMemory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CodeMemory({} bytes)", self.buf.len())
+    }
+}
+
+/// Number of 512-byte frames a program's mode allows.
+pub(crate) fn frames(mode: SafetyMode) -> usize {
+    match mode {
+        SafetyMode::Checked => CHECKED_MAX_FRAMES,
+        SafetyMode::Verified => KERNEL_MAX_FRAMES,
+    }
+}
+
+/// A program compiled to machine code, runnable from many threads.
+#[derive(Debug)]
+pub struct JitExecutable {
+    code: CodeMemory,
+    mode: SafetyMode,
+    helpers: Arc<HelperTable>,
+    stack_len: usize,
+    code_len: usize,
+}
+
+// The stack of the largest mode, in 8-byte units so it is 8-aligned.
+const MAX_STACK_WORDS: usize = CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8;
+
+impl JitExecutable {
+    /// Compiles `program`.
+    pub fn new(program: &Program) -> Result<JitExecutable, EngineError> {
+        let Compiled {
+            code, stack_len, ..
+        } = codegen::compile(program, frames(program.mode()))?;
+        Ok(JitExecutable {
+            code: CodeMemory::new(&code)?,
+            mode: program.mode(),
+            helpers: program.helpers().clone(),
+            stack_len,
+            code_len: code.len(),
+        })
+    }
+
+    /// Size of the generated machine code in bytes.
+    pub fn code_len(&self) -> usize {
+        self.code_len
+    }
+}
+
+impl Executable for JitExecutable {
+    fn run(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
+        // A fresh zeroed stack per run, as the interpreter gives.
+        let mut stack = [0u64; MAX_STACK_WORDS];
+        let stack_base = stack.as_mut_ptr() as u64;
+        let stack_len = self.stack_len as u64;
+        let regions_before = state.regions.len();
+        state.regions.push(Region {
+            start: stack_base,
+            len: stack_len,
+            writable: true,
+            kind: RegionKind::Stack,
+        });
+        state.mode = self.mode;
+        let mut ctx = JitCtx {
+            args,
+            budget: state.budget,
+            stack_base,
+            frame_top: stack_base + stack_len,
+            min_call_fp: stack_base + 2 * STACK_PER_FRAME as u64,
+            saved_rsp: 0,
+            trap_pc: 0,
+            trap_code: 0,
+            helper_fn: None,
+            callx_id: 0,
+            read_cache: [0, 0],
+            write_cache: [0, 0],
+            spill: [0; SPILL_SLOTS],
+            state: (state as *mut RunState<'_>).cast::<RunState<'static>>(),
+            helpers: Arc::as_ptr(&self.helpers),
+        };
+        let entry = self.code.entry();
+        // SAFETY: the code was generated for this context layout and this
+        // stack size; `ctx` and `stack` outlive the call; `state` is not
+        // used on this side until the call returns, so the trampolines'
+        // access through `ctx.state` is the only one. In checked mode every
+        // access is checked against the regions (memory lent to `state` for
+        // its lifetime, and `stack`); in verified mode the verifier proved
+        // the accesses valid.
+        let r0 = unsafe { entry(&mut ctx) };
+        state.regions.truncate(regions_before);
+        if self.mode == SafetyMode::Checked {
+            state.budget = ctx.budget;
+        }
+        if ctx.trap_code != 0 {
+            return Err(Trapped {
+                trap: Trap::from_code(ctx.trap_code as u8).unwrap_or(Trap::Unsupported),
+                pc: ctx.trap_pc as usize,
+            });
+        }
+        Ok(r0)
+    }
+}
