@@ -72,7 +72,9 @@ fn label_names(insns: &[Insn]) -> Vec<Option<String>> {
             continue;
         };
         let Ok(t) = usize::try_from(t) else { continue };
-        if t >= insns.len() {
+        // A label at the second half of an lddw would bind to the next
+        // instruction instead; such targets (invalid anyway) stay offsets.
+        if t >= insns.len() || matches!(insns[t], Insn::LddwHi) {
             continue;
         }
         match insn {

@@ -371,3 +371,27 @@ fn error_display_has_line_and_column() {
         [0xb4, 0, 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]
     );
 }
+
+#[test]
+fn disassembly_of_invalid_targets_keeps_offsets() {
+    // Programs the decoder would refuse still disassemble to text that
+    // reassembles to the same instructions (before the target check).
+    use oxbpf_isa::disasm::disassemble;
+    let p = [
+        Insn::Ja {
+            off: 1,
+            wide: false,
+        },
+        Insn::Lddw {
+            dst: oxbpf_isa::Reg::R0,
+            src: oxbpf_isa::LddwSrc::Imm,
+            imm: 1,
+        },
+        Insn::LddwHi,
+        Insn::Ja {
+            off: 5,
+            wide: false,
+        },
+    ];
+    assert_eq!(disassemble(&p), "ja +1\nlddw %r0, 1\nja +5\n");
+}
