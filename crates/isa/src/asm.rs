@@ -70,6 +70,8 @@ enum Kind {
 struct Tok<'a> {
     kind: Kind,
     text: &'a str,
+    /// Byte offset in the line, to quote operands as written.
+    pos: usize,
     col: usize,
 }
 
@@ -137,6 +139,7 @@ fn lex(line: usize, text: &str) -> Result<Vec<Tok<'_>>, AsmError> {
                 toks.push(Tok {
                     kind: Kind::Reg,
                     text: &text[start..i],
+                    pos: start,
                     col,
                 });
                 continue;
@@ -153,6 +156,7 @@ fn lex(line: usize, text: &str) -> Result<Vec<Tok<'_>>, AsmError> {
                 toks.push(Tok {
                     kind,
                     text: &text[start..i],
+                    pos: start,
                     col,
                 });
                 continue;
@@ -166,6 +170,7 @@ fn lex(line: usize, text: &str) -> Result<Vec<Tok<'_>>, AsmError> {
         toks.push(Tok {
             kind,
             text: &text[start..i],
+            pos: start,
             col,
         });
     }
@@ -346,6 +351,8 @@ fn number(tok: &Tok<'_>) -> Result<(u128, bool), String> {
 /// Operand parsing for one line.
 struct LineCx<'a> {
     line: usize,
+    /// The line without its comment.
+    code: &'a str,
     mnemonic: &'a str,
     /// Column just past the last token, for "missing operand" errors.
     end_col: usize,
@@ -369,12 +376,14 @@ impl LineCx<'_> {
         group.first().map_or(self.end_col, |t| t.col)
     }
 
-    fn found(group: &[Tok<'_>]) -> String {
-        if group.is_empty() {
-            "nothing".to_string()
-        } else {
-            let parts: Vec<&str> = group.iter().map(|t| t.text).collect();
-            format!("'{}'", parts.join(""))
+    /// An operand as written, quoted, for error messages.
+    fn found(&self, group: &[Tok<'_>]) -> String {
+        match (group.first(), group.last()) {
+            (Some(a), Some(b)) => {
+                let text = self.code.get(a.pos..b.pos + b.text.len()).unwrap_or(a.text);
+                format!("'{text}'")
+            }
+            _ => "nothing".to_string(),
         }
     }
 
@@ -407,7 +416,7 @@ impl LineCx<'_> {
             [t] if t.kind == Kind::Reg => self.reg_tok(t),
             _ => Err(self.err(
                 self.col_of(group),
-                format!("expected a register, found {}", Self::found(group)),
+                format!("expected a register, found {}", self.found(group)),
             )),
         }
     }
@@ -448,7 +457,7 @@ impl LineCx<'_> {
             }
             _ => Err(self.err(
                 self.col_of(group),
-                format!("expected {what}, found {}", Self::found(group)),
+                format!("expected {what}, found {}", self.found(group)),
             )),
         }
     }
@@ -520,7 +529,7 @@ impl LineCx<'_> {
                 self.col_of(group),
                 format!(
                     "expected a memory operand like [%r1+8], found {}",
-                    Self::found(group)
+                    self.found(group)
                 ),
             )
         };
@@ -561,7 +570,7 @@ impl LineCx<'_> {
                 self.col_of(group),
                 format!(
                     "expected a label or a signed offset such as +2, found {}",
-                    Self::found(group)
+                    self.found(group)
                 ),
             )),
         }
@@ -602,6 +611,7 @@ impl Assembler {
         let end_col = code.chars().count() + 1;
         let cx = LineCx {
             line,
+            code,
             mnemonic: m.text,
             end_col,
         };

@@ -395,3 +395,13 @@ fn disassembly_of_invalid_targets_keeps_offsets() {
     ];
     assert_eq!(disassemble(&p), "ja +1\nlddw %r0, 1\nja +5\n");
 }
+
+#[test]
+fn errors_quote_operands_as_written() {
+    syntax(
+        "mov %r0, local  x",
+        1,
+        10,
+        "expected an immediate, found 'local  x'",
+    );
+}
