@@ -46,9 +46,9 @@ const STACK_WORDS: usize = CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8;
 /// What a bpf-to-bpf call saves: where to return and the callee-saved
 /// registers `r6`-`r9` plus the caller's frame pointer `r10`.
 #[derive(Clone, Copy)]
-struct Frame {
-    ret: usize,
-    saved: [u64; 5],
+pub(crate) struct Frame {
+    pub(crate) ret: usize,
+    pub(crate) saved: [u64; 5],
 }
 
 /// Removes the stack region from the state when the run ends, however it
@@ -67,11 +67,6 @@ impl Drop for RegionGuard<'_, '_> {
 
 /// Runs `program` once. Sets up the stack (as a region of `state` for the
 /// duration of the run), then interprets.
-///
-/// Stack layout, shared with the JIT so that checked-mode traps agree: one
-/// region of `frames * 512` bytes; frame 0 (the main program) is the top
-/// 512 bytes and `r10` points just past it; call depth `d` has
-/// `r10 = top - d * 512`. The whole region is accessible from every frame.
 pub(crate) fn run<T: Tracer>(
     program: &Program,
     state: &mut RunState<'_>,
@@ -79,17 +74,35 @@ pub(crate) fn run<T: Tracer>(
     tracer: &mut T,
 ) -> Result<u64, Trapped> {
     let checked = program.mode() == SafetyMode::Checked;
-    let frames = if checked {
-        CHECKED_MAX_FRAMES
-    } else {
-        KERNEL_MAX_FRAMES
+    with_stack(program.mode(), state, |state, top, frames| {
+        interpret(program, state, args, top, frames, checked, tracer)
+    })
+}
+
+/// Gives `body` a fresh zeroed stack for one run: `body(state, top,
+/// frames)`, where `top` is the initial `r10`. Sets `state.mode` and keeps
+/// the stack registered as a region while `body` runs.
+///
+/// Stack layout, shared with the JIT so that checked-mode traps agree: one
+/// region of `frames * 512` bytes; frame 0 (the main program) is the top
+/// 512 bytes and `r10` points just past it; call depth `d` has
+/// `r10 = top - d * 512`. The whole region is accessible from every frame.
+#[inline(always)]
+pub(crate) fn with_stack<R>(
+    mode: SafetyMode,
+    state: &mut RunState<'_>,
+    body: impl FnOnce(&mut RunState<'_>, u64, usize) -> R,
+) -> R {
+    let frames = match mode {
+        SafetyMode::Checked => CHECKED_MAX_FRAMES,
+        SafetyMode::Verified => KERNEL_MAX_FRAMES,
     };
     let mut stack = [0u64; STACK_WORDS];
     // The stack is only ever reached through addresses derived from this
     // pointer (via the program's r10), never through `stack` itself.
     let base = stack.as_mut_ptr() as u64;
     let len = (frames * STACK_PER_FRAME) as u64;
-    state.mode = program.mode();
+    state.mode = mode;
     let saved_len = state.regions.len();
     state.regions.push(Region {
         start: base,
@@ -101,19 +114,11 @@ pub(crate) fn run<T: Tracer>(
         state,
         len: saved_len,
     };
-    interpret(
-        program,
-        guard.state,
-        args,
-        base + len,
-        frames,
-        checked,
-        tracer,
-    )
+    body(guard.state, base + len, frames)
 }
 
 /// How an instruction ends.
-enum Next {
+pub(crate) enum Next {
     /// Continue at this slot.
     At(usize),
     /// The program returns this `r0`.
@@ -122,7 +127,7 @@ enum Next {
 
 #[cold]
 #[inline(never)]
-fn trapped(trap: Trap, pc: usize) -> Trapped {
+pub(crate) fn trapped(trap: Trap, pc: usize) -> Trapped {
     Trapped { trap, pc }
 }
 
@@ -145,32 +150,48 @@ fn check(
     Ok(())
 }
 
-/// Calls helper `id` with `r1`..`r5` and stores its result in `r0`. A
-/// helper that ends the program (`unwind`) yields [`Next::Return`]; an id
-/// the table lacks traps with `unknown`.
+/// How a helper call ended without trapping.
+pub(crate) enum Called {
+    /// The helper returned this `r0`; execution continues.
+    Returned(u64),
+    /// The helper ended the whole program with this `r0` (`unwind`).
+    Exit(u64),
+}
+
+/// Calls helper `id` with `args` (`r1`..`r5`). An id the table lacks traps
+/// with `unknown`.
 #[inline(always)]
-fn call_helper(
+pub(crate) fn call_helper(
     helpers: &HelperTable,
     id: u64,
     state: &mut RunState<'_>,
-    r: &mut [u64; 11],
+    args: [u64; 5],
     pc: usize,
     unknown: Trap,
-) -> Result<Next, Trapped> {
+) -> Result<Called, Trapped> {
     let helper = u32::try_from(id).ok().and_then(|id| helpers.get(id));
     let Some(helper) = helper else {
         return Err(trapped(unknown, pc));
     };
-    match (helper.func)(state, [r[1], r[2], r[3], r[4], r[5]]) {
-        Ok(v) => {
-            r[0] = v;
-            Ok(Next::At(pc + 1))
-        }
-        Err(HelperExit::Exit(v)) => {
-            r[0] = v;
-            Ok(Next::Return(v))
-        }
+    match (helper.func)(state, args) {
+        Ok(v) => Ok(Called::Returned(v)),
+        Err(HelperExit::Exit(v)) => Ok(Called::Exit(v)),
         Err(HelperExit::Trap(t)) => Err(trapped(t, pc)),
+    }
+}
+
+/// The loop's view of a helper call: `r0` receives the result either way.
+#[inline(always)]
+fn helper_next(called: Called, r: &mut [u64; 11], pc: usize) -> Next {
+    match called {
+        Called::Returned(v) => {
+            r[0] = v;
+            Next::At(pc + 1)
+        }
+        Called::Exit(v) => {
+            r[0] = v;
+            Next::Return(v)
+        }
     }
 }
 
@@ -288,13 +309,17 @@ fn interpret<T: Tracer>(
             Insn::Call(CallTarget::Helper(id)) => {
                 // A negative id is no helper: map it past every u32 id.
                 let id = u64::try_from(id).unwrap_or(u64::MAX);
-                call_helper(helpers, id, state, &mut r, pc, Trap::UnknownHelper)?
+                let args = [r[1], r[2], r[3], r[4], r[5]];
+                let called = call_helper(helpers, id, state, args, pc, Trap::UnknownHelper)?;
+                helper_next(called, &mut r, pc)
             }
             Insn::Call(CallTarget::Reg(reg)) => {
                 // uBPF semantics, as the conformance suite expects: the
                 // register holds a helper id of the environment's table.
                 let id = r[reg.index()];
-                call_helper(helpers, id, state, &mut r, pc, Trap::BadCallTarget)?
+                let args = [r[1], r[2], r[3], r[4], r[5]];
+                let called = call_helper(helpers, id, state, args, pc, Trap::BadCallTarget)?;
+                helper_next(called, &mut r, pc)
             }
             Insn::Call(CallTarget::Local(off)) => {
                 if depth + 1 >= frames {

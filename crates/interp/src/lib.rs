@@ -52,12 +52,14 @@
 //! [`HelperTable`]: oxbpf_runtime::HelperTable
 
 mod exec;
+pub mod fast;
 mod memory;
 pub mod semantics;
 mod trace;
 
 use oxbpf_runtime::{Engine, EngineError, Executable, Program, RunState, Trapped};
 
+pub use fast::{FastInterpreter, FastProgram};
 pub use trace::TraceEvent;
 
 /// The interpreter engine.

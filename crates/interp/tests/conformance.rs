@@ -4,85 +4,17 @@
 //! The real data-driven runner is `crates/conformance`; this minimal parser
 //! only exists so that the interpreter's own tests cover the suite.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 
-use oxbpf_interp::Interpreter;
-use oxbpf_isa::{Insn, RawInsn, Reg, asm::assemble, decode};
+use common::suite::{data_files, parse, program};
+use oxbpf_interp::{FastInterpreter, Interpreter};
+use oxbpf_isa::Reg;
 use oxbpf_runtime::{Engine, Program, RegionKind, RunState, helpers::conformance};
 
-const SUITE: &str = "../../../shared/conformance/bpf_conformance";
-
-#[derive(Default)]
-struct Case {
-    asm: Option<String>,
-    raw: Option<Vec<u64>>,
-    mem: Vec<u8>,
-    result: Option<u64>,
-    error: bool,
-}
-
-fn parse(text: &str) -> Result<Case, String> {
-    let mut case = Case::default();
-    let mut section = String::new();
-    let mut asm = String::new();
-    for line in text.lines() {
-        if let Some(name) = line.trim().strip_prefix("--") {
-            section = name.trim().to_string();
-            match section.as_str() {
-                "raw" => case.raw = Some(Vec::new()),
-                "error" => case.error = true,
-                _ => {}
-            }
-            continue;
-        }
-        let body = line.split('#').next().unwrap_or("").trim();
-        match section.as_str() {
-            "asm" => {
-                asm.push_str(line);
-                asm.push('\n');
-            }
-            "raw" => {
-                for tok in body.split_whitespace() {
-                    let w = u64::from_str_radix(tok.trim_start_matches("0x"), 16)
-                        .map_err(|e| format!("raw word {tok}: {e}"))?;
-                    case.raw.get_or_insert_with(Vec::new).push(w);
-                }
-            }
-            "mem" => {
-                for tok in body.split_whitespace() {
-                    let b = u8::from_str_radix(tok, 16).map_err(|e| format!("mem {tok}: {e}"))?;
-                    case.mem.push(b);
-                }
-            }
-            "result" if !body.is_empty() => {
-                let v = match body.strip_prefix("0x") {
-                    Some(hex) => u64::from_str_radix(hex, 16),
-                    None => body.parse(),
-                };
-                case.result = Some(v.map_err(|e| format!("result {body}: {e}"))?);
-            }
-            _ => {}
-        }
-    }
-    if !asm.trim().is_empty() {
-        case.asm = Some(asm);
-    }
-    Ok(case)
-}
-
-fn program(case: &Case) -> Result<Vec<Insn>, String> {
-    match (&case.raw, &case.asm) {
-        (Some(words), _) => {
-            let raw: Vec<RawInsn> = words.iter().map(|&w| RawInsn::from_u64(w)).collect();
-            decode(&raw).map_err(|e| format!("decode: {e}"))
-        }
-        (None, Some(src)) => assemble(src).map_err(|e| format!("assemble: {e}")),
-        (None, None) => Err("no program".into()),
-    }
-}
-
-fn run_file(path: &Path) -> Result<(), String> {
+fn run_file(engine: &dyn Engine, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let mut case = parse(&text)?;
     if case.error {
@@ -92,7 +24,7 @@ fn run_file(path: &Path) -> Result<(), String> {
     let table = Arc::new(conformance::table());
     let program =
         Program::checked(insns, table, &[Reg::R1, Reg::R2]).map_err(|e| format!("load: {e}"))?;
-    let exe = Interpreter.load(&program).map_err(|e| e.to_string())?;
+    let exe = engine.load(&program).map_err(|e| e.to_string())?;
     let expected = case.result.ok_or("no -- result")?;
     let len = case.mem.len() as u64;
     let mut state = RunState::new();
@@ -110,23 +42,11 @@ fn run_file(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn data_files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(SUITE).join(dir);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "data"))
-        .collect();
-    files.sort();
-    files
-}
-
-#[test]
-fn every_positive_conformance_program_passes() {
+fn every_positive_program_passes_on(engine: &dyn Engine) {
     let files = data_files("tests");
     let mut failures = Vec::new();
     for f in &files {
-        if let Err(why) = run_file(f) {
+        if let Err(why) = run_file(engine, f) {
             failures.push(format!(
                 "{}: {why}",
                 f.file_name().unwrap().to_string_lossy()
@@ -137,13 +57,27 @@ fn every_positive_conformance_program_passes() {
         eprintln!("{line}");
     }
     let passed = files.len() - failures.len();
-    eprintln!("{passed} passed, {} failed", failures.len());
+    eprintln!(
+        "{}: {passed} passed, {} failed",
+        engine.name(),
+        failures.len()
+    );
     assert_eq!(files.len(), 313, "the suite has 313 positive files");
     assert!(
         failures.is_empty(),
         "{} conformance failures",
         failures.len()
     );
+}
+
+#[test]
+fn every_positive_conformance_program_passes() {
+    every_positive_program_passes_on(&Interpreter);
+}
+
+#[test]
+fn every_positive_conformance_program_passes_on_the_fast_interpreter() {
+    every_positive_program_passes_on(&FastInterpreter);
 }
 
 #[test]

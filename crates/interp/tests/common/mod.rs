@@ -222,3 +222,4 @@ pub fn run(insns: Vec<Insn>, args: [u64; 5]) -> Result<u64, Trapped> {
 pub fn r0(insns: Vec<Insn>) -> u64 {
     run(insns, [0; 5]).expect("program returns")
 }
+pub mod suite;
