@@ -5,13 +5,15 @@
 //! - [`trap`]: the run-time trap codes every engine returns;
 //! - [`limits`]: stack size, call depth, instruction budget;
 //! - [`helper`]: helper ids (the kernel's numbers, and the conformance
-//!   suite's own table) and their prototypes.
+//!   suite's own table) and their prototypes;
+//! - [`map_kind`]: map type numbers and names, update and creation flags.
 //!
 //! Program types, context layouts and map kinds are added here by the
 //! object-loading issue.
 
 pub mod helper;
 pub mod limits;
+pub mod map_kind;
 pub mod trap;
 
 pub use trap::Trap;
