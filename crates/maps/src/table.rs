@@ -1,0 +1,467 @@
+//! The chained hash table behind `hash` and `percpu_hash` (and, later, the
+//! LRU hashes): lock-free lookups, one lock per bucket for writers, and
+//! epoch-based reclamation of removed elements.
+//!
+//! The shape follows the kernel's `htab`: a power-of-two array of buckets,
+//! each a singly linked list of elements. Readers walk a list without
+//! locking, as `lookup_nulls_elem_raw` does under RCU; writers take the
+//! bucket's lock, link a fully built element in with a release store, and
+//! unlink an element by pointing its predecessor past it. An unlinked
+//! element keeps its `next` pointer, so a reader standing on it still
+//! reaches the rest of the list, and it is freed only after every guard
+//! pinned before the unlink has dropped ([`Table::retire`]).
+//!
+//! An element is one allocation of 8-byte words: the key (padded to a whole
+//! word) and then `nslots` value slots of `slot_words` words each (one slot
+//! for `hash`, one per CPU for `percpu_hash`).
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
+use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
+
+use crate::MapError;
+use crate::storage::{alloc_words, eq_bytes, load_bytes, store_bytes, words_for};
+
+/// Most buckets a table allocates. The kernel uses
+/// `roundup_pow_of_two(max_entries)` buckets; past this many (16 MiB of
+/// buckets) oxbpf lets chains grow instead of allocating more.
+const MAX_BUCKETS: usize = 1 << 20;
+
+/// Counters of retired and reclaimed elements, shared with the deferred
+/// frees (which may run after the table is gone).
+#[derive(Debug, Default)]
+pub(crate) struct Reclaim {
+    pub(crate) retired: AtomicU64,
+    pub(crate) reclaimed: AtomicU64,
+}
+
+/// One element.
+pub(crate) struct Node {
+    hash: u64,
+    next: Atomic<Node>,
+    words: Box<[AtomicU64]>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        // Poison freed elements in debug builds: a run that still read this
+        // memory after it was reclaimed would see the pattern instead of
+        // plausible stale data, and the tests would notice.
+        if cfg!(debug_assertions) {
+            for w in self.words.iter() {
+                w.store(0xdead_dead_dead_dead, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+struct Bucket {
+    lock: Mutex<()>,
+    head: Atomic<Node>,
+}
+
+impl Bucket {
+    fn lock(&self) -> MutexGuard<'_, ()> {
+        // Nothing panics while holding a bucket lock; if something did, the
+        // list is still consistent (every store is a single pointer write).
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// What an update does to an element that already exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnExisting {
+    /// Build a new element and swap it in; the old one is retired. Runs
+    /// holding the old value keep seeing it, as with `htab_map_update_elem`.
+    Replace,
+    /// Write into the existing element, as `pcpu_copy_value` does for
+    /// per-CPU hashes.
+    InPlace,
+}
+
+/// The table.
+pub(crate) struct Table {
+    buckets: Box<[Bucket]>,
+    mask: u64,
+    count: AtomicUsize,
+    max_entries: usize,
+    key_size: usize,
+    key_words: usize,
+    slot_words: usize,
+    nslots: usize,
+    seed: u64,
+    reclaim: Arc<Reclaim>,
+}
+
+impl core::fmt::Debug for Table {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Table")
+            .field("buckets", &self.buckets.len())
+            .field("count", &self.count.load(Ordering::Relaxed))
+            .field("max_entries", &self.max_entries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Table {
+    /// A table for `max_entries` keys of `key_size` bytes and `nslots`
+    /// values of `slot_bytes` bytes (a multiple of 8). `zero_seed` hashes
+    /// with seed 0 (`BPF_F_ZERO_SEED`), otherwise the seed is random.
+    pub(crate) fn new(
+        max_entries: u32,
+        key_size: usize,
+        slot_bytes: usize,
+        nslots: usize,
+        zero_seed: bool,
+    ) -> Result<Table, MapError> {
+        let n = (max_entries as usize)
+            .next_power_of_two()
+            .clamp(1, MAX_BUCKETS);
+        let mut buckets = Vec::new();
+        buckets
+            .try_reserve_exact(n)
+            .map_err(|_| MapError::NoMemory {
+                bytes: (n * core::mem::size_of::<Bucket>()) as u64,
+            })?;
+        buckets.resize_with(n, || Bucket {
+            lock: Mutex::new(()),
+            head: Atomic::null(),
+        });
+        let seed = if zero_seed {
+            0
+        } else {
+            std::collections::hash_map::RandomState::new().hash_one(0x6f78_6270_665f_6d61u64)
+        };
+        Ok(Table {
+            buckets: buckets.into_boxed_slice(),
+            mask: (n - 1) as u64,
+            count: AtomicUsize::new(0),
+            max_entries: max_entries as usize,
+            key_size,
+            key_words: words_for(key_size),
+            slot_words: slot_bytes / 8,
+            nslots,
+            seed,
+            reclaim: Arc::new(Reclaim::default()),
+        })
+    }
+
+    /// Entries in the table.
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The reclamation counters.
+    pub(crate) fn reclaim(&self) -> &Reclaim {
+        &self.reclaim
+    }
+
+    /// A seeded multiply-fold hash of the key. Like the kernel's jhash with
+    /// a random seed it is fast and not guessable from outside without the
+    /// seed; it is not a cryptographic hash.
+    #[inline]
+    fn hash(&self, key: &[u8]) -> u64 {
+        #[inline]
+        fn fold(a: u64, b: u64) -> u64 {
+            let p = u128::from(a) * u128::from(b);
+            (p as u64) ^ ((p >> 64) as u64)
+        }
+        const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+        const K2: u64 = 0xd6e8_feb8_6659_fd93;
+        let mut h = self.seed ^ K1;
+        let mut chunks = key.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+            h = fold(h ^ w, K2 ^ self.seed.rotate_left(17));
+        }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = fold(h ^ u64::from_le_bytes(last), K2);
+        fold(h ^ key.len() as u64, K1)
+    }
+
+    #[inline]
+    fn bucket(&self, hash: u64) -> &Bucket {
+        &self.buckets[(hash & self.mask) as usize]
+    }
+
+    /// The key words of an element.
+    #[inline]
+    fn key_of<'a>(&self, node: &'a Node) -> &'a [AtomicU64] {
+        &node.words[..self.key_words]
+    }
+
+    /// Value slot `slot` of an element.
+    #[inline]
+    pub(crate) fn slot<'a>(&self, node: &'a Node, slot: usize) -> &'a [AtomicU64] {
+        let start = self.key_words + slot * self.slot_words;
+        &node.words[start..start + self.slot_words]
+    }
+
+    /// Address of value slot `slot` of an element.
+    #[inline]
+    pub(crate) fn slot_ptr(&self, node: &Node, slot: usize) -> NonNull<u8> {
+        // A slot has at least one word (value_size > 0), so this is a
+        // pointer into the element's allocation, never dangling.
+        NonNull::from(&self.slot(node, slot)[0]).cast::<u8>()
+    }
+
+    /// The key of an element, copied out.
+    pub(crate) fn key_bytes(&self, node: &Node) -> Vec<u8> {
+        let mut out = vec![0; self.key_size];
+        load_bytes(self.key_of(node), &mut out);
+        out
+    }
+
+    #[inline]
+    fn matches(&self, node: &Node, hash: u64, key: &[u8]) -> bool {
+        node.hash == hash && eq_bytes(self.key_of(node), key)
+    }
+
+    /// The element for `key`, valid while `guard` lives. Lock-free.
+    #[inline]
+    pub(crate) fn find<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Node> {
+        let hash = self.hash(key);
+        let mut cur = self.bucket(hash).head.load(Ordering::Acquire, guard);
+        // SAFETY: every pointer in a list was published with a release
+        // store of a fully built element, and elements reachable after
+        // `guard` was pinned are retired, not freed, until it drops.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            if self.matches(node, hash, key) {
+                return Some(node);
+            }
+            cur = node.next.load(Ordering::Acquire, guard);
+        }
+        None
+    }
+
+    /// A new, unlinked element holding `key` and zeroed values.
+    fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
+        let words = alloc_words(self.key_words + self.nslots * self.slot_words)?;
+        store_bytes(&words[..self.key_words], key);
+        Ok(Owned::new(Node {
+            hash,
+            next: Atomic::null(),
+            words,
+        }))
+    }
+
+    /// Retires an unlinked element: it is freed once every guard pinned
+    /// before now has dropped.
+    fn retire(&self, node: Shared<'_, Node>, guard: &Guard) {
+        self.reclaim.retired.fetch_add(1, Ordering::Relaxed);
+        let reclaim = Arc::clone(&self.reclaim);
+        // SAFETY: the caller unlinked `node` under its bucket lock, so no
+        // new reader can reach it and no other writer will retire it again;
+        // readers that reached it did so under guards pinned before this
+        // call, which the epoch scheme waits for before running the closure.
+        // The node was allocated by Owned::new, so into_owned frees it
+        // correctly. The closure's captures (a pointer and an Arc) are safe
+        // to move to whichever thread reclaims.
+        unsafe {
+            guard.defer_unchecked(move || {
+                drop(node.into_owned());
+                reclaim.reclaimed.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+    }
+
+    /// Inserts or updates `key` under update `flags` (already checked to be
+    /// `BPF_ANY`, `BPF_NOEXIST` or `BPF_EXIST`, possibly with
+    /// `BPF_F_LOCK`), with the kernel's `check_flags` errors. `fill`
+    /// writes the value into a new element (zeroed) or, for
+    /// [`OnExisting::InPlace`], into the existing one; it runs under the
+    /// bucket lock.
+    pub(crate) fn upsert(
+        &self,
+        key: &[u8],
+        flags: u64,
+        on_existing: OnExisting,
+        fill: impl FnOnce(&Table, &Node),
+    ) -> Result<(), MapError> {
+        let guard = &epoch::pin();
+        let hash = self.hash(key);
+        let bucket = self.bucket(hash);
+        let _lock = bucket.lock();
+
+        let mut link = &bucket.head;
+        let mut cur = link.load(Ordering::Acquire, guard);
+        // SAFETY: as in `find`; in addition we hold the bucket lock, so the
+        // list does not change under us.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            if self.matches(node, hash, key) {
+                break;
+            }
+            link = &node.next;
+            cur = link.load(Ordering::Acquire, guard);
+        }
+
+        let op = flags & !BPF_F_LOCK;
+        // SAFETY: as above.
+        match unsafe { cur.as_ref() } {
+            Some(_) if op == BPF_NOEXIST => Err(MapError::Exists),
+            None if op == BPF_EXIST => Err(MapError::NotFound),
+            Some(old) => match on_existing {
+                OnExisting::InPlace => {
+                    fill(self, old);
+                    Ok(())
+                }
+                OnExisting::Replace => {
+                    let new = self.new_node(hash, key)?;
+                    fill(self, &new);
+                    new.next
+                        .store(old.next.load(Ordering::Acquire, guard), Ordering::Relaxed);
+                    link.store(new, Ordering::Release);
+                    self.retire(cur, guard);
+                    Ok(())
+                }
+            },
+            None => {
+                // Reserve a slot first, as the kernel's non-preallocated
+                // htab does with `atomic_inc_return(&htab->count)`: inserts
+                // into different buckets race only on this counter.
+                if self.count.fetch_add(1, Ordering::Relaxed) >= self.max_entries {
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    return Err(MapError::Full {
+                        max_entries: self.max_entries as u32,
+                    });
+                }
+                let new = match self.new_node(hash, key) {
+                    Ok(new) => new,
+                    Err(e) => {
+                        self.count.fetch_sub(1, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                };
+                fill(self, &new);
+                new.next.store(
+                    bucket.head.load(Ordering::Acquire, guard),
+                    Ordering::Relaxed,
+                );
+                bucket.head.store(new, Ordering::Release);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes `key`'s element (`NotFound` if none).
+    pub(crate) fn remove(&self, key: &[u8]) -> Result<(), MapError> {
+        let guard = &epoch::pin();
+        let hash = self.hash(key);
+        let bucket = self.bucket(hash);
+        let _lock = bucket.lock();
+        let mut link = &bucket.head;
+        let mut cur = link.load(Ordering::Acquire, guard);
+        // SAFETY: as in `upsert`.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            if self.matches(node, hash, key) {
+                link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                self.retire(cur, guard);
+                return Ok(());
+            }
+            link = &node.next;
+            cur = link.load(Ordering::Acquire, guard);
+        }
+        Err(MapError::NotFound)
+    }
+
+    /// Removes every element.
+    pub(crate) fn clear(&self) {
+        let guard = &epoch::pin();
+        for bucket in self.buckets.iter() {
+            let _lock = bucket.lock();
+            self.detach_chain(bucket, guard);
+        }
+    }
+
+    /// Unlinks a bucket's whole chain and retires its elements. The caller
+    /// holds the bucket's lock or has exclusive access.
+    fn detach_chain(&self, bucket: &Bucket, guard: &Guard) {
+        let mut cur = bucket.head.swap(Shared::null(), Ordering::AcqRel, guard);
+        // SAFETY: the chain is unreachable for new readers and no writer
+        // can touch it (lock held); its elements are live until retired.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            let next = node.next.load(Ordering::Acquire, guard);
+            self.count.fetch_sub(1, Ordering::Relaxed);
+            self.retire(cur, guard);
+            cur = next;
+        }
+    }
+
+    /// The key after `key` in table order, as `htab_map_get_next_key`
+    /// defines it: the next element of the key's bucket, else the first
+    /// element of a later bucket; a key that is absent (or `None`) restarts
+    /// from the first element. `NotFound` after the last.
+    pub(crate) fn next_key(&self, key: Option<&[u8]>) -> Result<Vec<u8>, MapError> {
+        let guard = &epoch::pin();
+        let mut start = 0;
+        if let Some(key) = key {
+            let hash = self.hash(key);
+            let mut cur = self.bucket(hash).head.load(Ordering::Acquire, guard);
+            // SAFETY: as in `find`.
+            while let Some(node) = unsafe { cur.as_ref() } {
+                if self.matches(node, hash, key) {
+                    let next = node.next.load(Ordering::Acquire, guard);
+                    // SAFETY: as in `find`.
+                    if let Some(next) = unsafe { next.as_ref() } {
+                        return Ok(self.key_bytes(next));
+                    }
+                    start = (hash & self.mask) as usize + 1;
+                    break;
+                }
+                cur = node.next.load(Ordering::Acquire, guard);
+            }
+        }
+        for bucket in &self.buckets[start.min(self.buckets.len())..] {
+            let head = bucket.head.load(Ordering::Acquire, guard);
+            // SAFETY: as in `find`.
+            if let Some(node) = unsafe { head.as_ref() } {
+                return Ok(self.key_bytes(node));
+            }
+        }
+        Err(MapError::NotFound)
+    }
+
+    /// Calls `f` on every element, in table order, without locking:
+    /// elements inserted or removed meanwhile may or may not be seen.
+    pub(crate) fn for_each(&self, guard: &Guard, mut f: impl FnMut(&Node)) {
+        for bucket in self.buckets.iter() {
+            let mut cur = bucket.head.load(Ordering::Acquire, guard);
+            // SAFETY: as in `find`.
+            while let Some(node) = unsafe { cur.as_ref() } {
+                f(node);
+                cur = node.next.load(Ordering::Acquire, guard);
+            }
+        }
+    }
+
+    /// Copies slot `slot` of an element into `out` (at most a slot).
+    #[inline]
+    pub(crate) fn read_slot(&self, node: &Node, slot: usize, out: &mut [u8]) {
+        load_bytes(self.slot(node, slot), out);
+    }
+
+    /// Writes `value` (at most a slot) into slot `slot`.
+    #[inline]
+    pub(crate) fn write_slot(&self, node: &Node, slot: usize, value: &[u8]) {
+        store_bytes(self.slot(node, slot), value);
+    }
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        // Runs may still hold value pointers into elements if they did not
+        // keep the map alive themselves; retire rather than free, so the
+        // guard rule holds even across the map's own drop.
+        let guard = &epoch::pin();
+        for bucket in self.buckets.iter() {
+            self.detach_chain(bucket, guard);
+        }
+    }
+}
