@@ -81,7 +81,10 @@ impl Executable for FastProgram {
 /// A pre-decoded instruction.
 #[derive(Clone, Copy, Debug)]
 struct Op {
+    /// What to do; [`Code::Charge`] at a block leader in checked mode.
     code: Code,
+    /// The instruction's own code when `code` is [`Code::Charge`].
+    inner: Code,
     dst: u8,
     src: u8,
     /// Memory offset (sign-extended), or the absolute target slot of a
@@ -235,6 +238,8 @@ enum Code {
     AtomicDW,
     Lddw,
     Unsupported,
+    /// Charge the block's cost to the budget, then run `inner`.
+    Charge,
 }
 
 fn atomic_code(op: AtomicOp, fetch: bool) -> i32 {
@@ -412,6 +417,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
     let blocks = program.blocks();
     let unsupported = Op {
         code: Code::Unsupported,
+        inner: Code::Unsupported,
         dst: 0,
         src: 0,
         off: 0,
@@ -424,7 +430,8 @@ fn predecode(program: &Program) -> Box<[Op]> {
             cost: blocks.cost(pc),
             ..unsupported
         };
-        let target = |off: i64| (pc as i64 + 1 + off) as i32;
+        // Out-of-range targets become -1, which `finish` turns into a trap.
+        let target = |off: i64| i32::try_from(pc as i64 + 1 + off).unwrap_or(-1);
         match *insn {
             Insn::Alu {
                 width,
@@ -572,20 +579,105 @@ fn predecode(program: &Program) -> Box<[Op]> {
         ops.push(op);
     }
     ops.push(unsupported);
+    finish(&mut ops, program.mode());
     ops.into_boxed_slice()
 }
 
-/// Checks an access in checked mode; nothing in verified mode.
+/// Establishes the loop's invariant, `pc <= n` for a program of `n` slots
+/// (slot `n` is the trailing trapping op), and marks block leaders.
+///
+/// Decoded programs satisfy it already; a program built with
+/// [`Program::new_unchecked`] from arbitrary instructions might not, so a
+/// jump outside the ops or an `lddw` without its second slot becomes an op
+/// that traps.
+fn finish(ops: &mut [Op], mode: SafetyMode) {
+    let n = ops.len() - 1;
+    for (pc, op) in ops.iter_mut().enumerate().take(n) {
+        let bad_target = match op.code {
+            Code::Ja | Code::CallLocal => op.off < 0 || op.off as usize > n,
+            c if is_jump(c) => op.off < 0 || op.off as usize > n,
+            Code::Lddw => pc + 1 >= n,
+            _ => false,
+        };
+        if bad_target {
+            op.code = Code::Unsupported;
+        }
+        op.inner = op.code;
+        if mode == SafetyMode::Checked && op.cost != 0 {
+            op.code = Code::Charge;
+        }
+    }
+}
+
+/// Whether `code` is a conditional jump (its `off` is a target slot).
+fn is_jump(code: Code) -> bool {
+    (Code::JEq64X as u8..=Code::JSle32K as u8).contains(&(code as u8))
+}
+
+/// The region of the last checked access, a fast path in front of
+/// [`oxbpf_runtime::Regions::check`]: an access inside it is allowed
+/// exactly when the full check would allow it (the full check succeeds as
+/// soon as one region permits the access). Emptied whenever a helper runs,
+/// since helpers may move or remove regions.
+#[derive(Clone, Copy)]
+struct LastRegion {
+    start: u64,
+    len: u64,
+    writable: bool,
+}
+
+impl LastRegion {
+    const EMPTY: LastRegion = LastRegion {
+        start: 0,
+        len: 0,
+        writable: false,
+    };
+
+    #[inline(always)]
+    fn allows(&self, addr: u64, size: u64, write: bool) -> bool {
+        let off = addr.wrapping_sub(self.start);
+        off < self.len && size <= self.len - off && (self.writable || !write)
+    }
+}
+
+/// Checks an access in checked mode (nothing in verified mode).
 #[inline(always)]
 fn check<const CHECKED: bool>(
     state: &RunState<'_>,
+    last: &mut LastRegion,
     addr: u64,
     size: Size,
     write: bool,
-    pc: usize,
-) -> Result<(), Trapped> {
-    if CHECKED && let Err(t) = state.regions.check(addr, size.bytes() as u64, write) {
-        return Err(trapped(t, pc));
+) -> Result<(), Trap> {
+    let size = size.bytes() as u64;
+    if !CHECKED || last.allows(addr, size, write) {
+        return Ok(());
+    }
+    slow_check(state, last, addr, size, write)
+}
+
+#[inline(never)]
+fn slow_check(
+    state: &RunState<'_>,
+    last: &mut LastRegion,
+    addr: u64,
+    size: u64,
+    write: bool,
+) -> Result<(), Trap> {
+    state.regions.check(addr, size, write)?;
+    // Remember a region that allowed it, for the next access.
+    if let Some(r) = state
+        .regions
+        .as_slice()
+        .iter()
+        .rev()
+        .find(|r| r.contains(addr, size) && (r.writable || !write))
+    {
+        *last = LastRegion {
+            start: r.start,
+            len: r.len,
+            writable: r.writable,
+        };
     }
     Ok(())
 }
@@ -610,18 +702,35 @@ fn interpret<const CHECKED: bool>(
     }; CHECKED_MAX_FRAMES];
     let mut depth = 0usize;
     let mut pc = 0usize;
+    // Kept in a local so that it can live in a register; written back to
+    // the state whenever the run ends and around helper calls.
+    let mut budget = state.budget;
+    let mut last = LastRegion::EMPTY;
+
+    macro_rules! trap {
+        ($trap:expr) => {{
+            state.budget = budget;
+            return Err(trapped($trap, pc));
+        }};
+    }
 
     loop {
-        let op = ops[pc];
-        if CHECKED && op.cost != 0 {
-            let cost = u64::from(op.cost);
-            if state.budget < cost {
-                return Err(trapped(Trap::BudgetExhausted, pc));
-            }
-            state.budget -= cost;
-        }
+        // SAFETY: `finish` established pc <= n for every target, every
+        // return slot (a call's pc + 1) and every lddw's pc + 2, and
+        // `ops` has n + 1 entries.
+        let op = unsafe { *ops.get_unchecked(pc) };
         let d = usize::from(op.dst & 15);
         let s = usize::from(op.src & 15);
+        let mut code = op.code;
+        if CHECKED && code == Code::Charge {
+            // blocks.rs: the whole block is charged on entry.
+            let cost = u64::from(op.cost);
+            if budget < cost {
+                trap!(Trap::BudgetExhausted);
+            }
+            budget -= cost;
+            code = op.inner;
+        }
 
         macro_rules! jump {
             ($taken:expr) => {
@@ -634,7 +743,9 @@ fn interpret<const CHECKED: bool>(
         macro_rules! load {
             ($size:expr, $ty:ty) => {{
                 let addr = r[s].wrapping_add(op.off as i64 as u64);
-                check::<CHECKED>(state, addr, $size, false, pc)?;
+                if let Err(t) = check::<CHECKED>(state, &mut last, addr, $size, false) {
+                    trap!(t);
+                }
                 // SAFETY: validated against a region in checked mode;
                 // proved by the verifier in verified mode.
                 let v = unsafe { memory::load(addr, $size) };
@@ -645,7 +756,9 @@ fn interpret<const CHECKED: bool>(
             ($size:expr, $v:expr) => {{
                 let addr = r[d].wrapping_add(op.off as i64 as u64);
                 let v = $v;
-                check::<CHECKED>(state, addr, $size, true, pc)?;
+                if let Err(t) = check::<CHECKED>(state, &mut last, addr, $size, true) {
+                    trap!(t);
+                }
                 // SAFETY: as for loads, and the region is writable.
                 unsafe { memory::store(addr, $size, v) };
             }};
@@ -653,14 +766,19 @@ fn interpret<const CHECKED: bool>(
         macro_rules! helper {
             ($id:expr, $unknown:expr) => {{
                 let args = [r[1], r[2], r[3], r[4], r[5]];
-                match exec::call_helper(helpers, $id, state, args, pc, $unknown)? {
-                    Called::Returned(v) => r[0] = v,
-                    Called::Exit(v) => return Ok(v),
+                state.budget = budget;
+                last = LastRegion::EMPTY;
+                let called = exec::call_helper(helpers, $id, state, args, pc, $unknown);
+                budget = state.budget;
+                match called {
+                    Ok(Called::Returned(v)) => r[0] = v,
+                    Ok(Called::Exit(v)) => return Ok(v),
+                    Err(t) => return Err(t),
                 }
             }};
         }
 
-        match op.code {
+        match code {
             Code::Add64X => r[d] = alu64(AluOp::Add, r[d], r[s]),
             Code::Add64K => r[d] = alu64(AluOp::Add, r[d], op.imm as i64 as u64),
             Code::Sub64X => r[d] = alu64(AluOp::Sub, r[d], r[s]),
@@ -785,7 +903,7 @@ fn interpret<const CHECKED: bool>(
             Code::CallX => helper!(r[d], Trap::BadCallTarget),
             Code::CallLocal => {
                 if depth + 1 >= frames {
-                    return Err(trapped(Trap::CallDepth, pc));
+                    trap!(Trap::CallDepth);
                 }
                 calls[depth] = Frame {
                     ret: pc + 1,
@@ -798,6 +916,7 @@ fn interpret<const CHECKED: bool>(
             }
             Code::Exit => {
                 if depth == 0 {
+                    state.budget = budget;
                     return Ok(r[0]);
                 }
                 depth -= 1;
@@ -822,13 +941,15 @@ fn interpret<const CHECKED: bool>(
             Code::StxW => store!(Size::W, r[s]),
             Code::StxDW => store!(Size::DW, r[s]),
             Code::AtomicW | Code::AtomicDW => {
-                let size = if op.code == Code::AtomicW {
+                let size = if code == Code::AtomicW {
                     Size::W
                 } else {
                     Size::DW
                 };
                 let addr = r[d].wrapping_add(op.off as i64 as u64);
-                check::<CHECKED>(state, addr, size, true, pc)?;
+                if let Err(t) = check::<CHECKED>(state, &mut last, addr, size, true) {
+                    trap!(t);
+                }
                 let aop = atomic_op(op.imm);
                 // SAFETY: as for stores.
                 let old = unsafe { memory::atomic(addr, size, aop, r[s], r[0]) };
@@ -840,12 +961,16 @@ fn interpret<const CHECKED: bool>(
                 }
             }
             Code::Lddw => {
-                let hi = ops[pc + 1].imm as u32;
+                // SAFETY: `finish` turned an lddw without a next slot into
+                // `Unsupported`, so pc + 1 <= n.
+                let hi = unsafe { ops.get_unchecked(pc + 1) }.imm as u32;
                 r[d] = u64::from(op.imm as u32) | (u64::from(hi) << 32);
                 pc += 2;
                 continue;
             }
-            Code::Unsupported => return Err(trapped(Trap::Unsupported, pc)),
+            Code::Unsupported => trap!(Trap::Unsupported),
+            // Only leaders carry it, and it was replaced by `inner` above.
+            Code::Charge => trap!(Trap::Unsupported),
         }
         pc += 1;
     }
