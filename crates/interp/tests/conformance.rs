@@ -100,3 +100,33 @@ fn negative_error_data_is_refused_by_the_check() {
         }
     );
 }
+
+#[test]
+fn incorrect_return_value_high_bits_passes_the_check_and_runs() {
+    // negative/incorrect_return_value_high_bits.data must be reported as an
+    // r0 mismatch by the runner, so the load check must accept it.
+    let path = data_files("negative")
+        .into_iter()
+        .find(|p| p.ends_with("incorrect_return_value_high_bits.data"))
+        .expect("the file exists");
+    let mut case = parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let insns = program(&case).expect("it assembles");
+    let program = Program::checked(insns, Arc::new(conformance::table()), &[Reg::R1, Reg::R2])
+        .expect("the read-before-write check accepts it");
+    let expected = case.result;
+    let len = case.mem.len() as u64;
+    let mut state = RunState::new();
+    let addr = state.add_memory(&mut case.mem, RegionKind::Input);
+    let r0 = Interpreter
+        .load(&program)
+        .unwrap()
+        .run(&mut state, [addr, len, 0, 0, 0])
+        .expect("it runs");
+    // ldxdw [r1+2] of aa bb 11 22 33 44 55 66 77 88 cc dd.
+    assert_eq!(r0, 0x8877_6655_4433_2211);
+    assert_ne!(
+        Some(r0),
+        expected,
+        "the expected result is deliberately wrong"
+    );
+}
