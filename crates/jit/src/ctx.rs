@@ -33,6 +33,9 @@ pub(crate) struct JitCtx {
     /// A local call needs `r10 >= min_call_fp`, i.e. room for one more
     /// 512-byte frame below the current one (checked mode).
     pub min_call_fp: u64,
+    /// The top of the current call depth's frame, for programs that write
+    /// `r10` (otherwise `r10` itself is that).
+    pub cur_fp: u64,
     /// Host `rsp` just before the call into the program's entry, restored
     /// to unwind every frame on a trap or a helper's `Exit`.
     pub saved_rsp: u64,
@@ -64,6 +67,7 @@ pub(crate) const OFF_BUDGET: i32 = offset_of!(JitCtx, budget) as i32;
 pub(crate) const OFF_STACK_BASE: i32 = offset_of!(JitCtx, stack_base) as i32;
 pub(crate) const OFF_FRAME_TOP: i32 = offset_of!(JitCtx, frame_top) as i32;
 pub(crate) const OFF_MIN_CALL_FP: i32 = offset_of!(JitCtx, min_call_fp) as i32;
+pub(crate) const OFF_CUR_FP: i32 = offset_of!(JitCtx, cur_fp) as i32;
 pub(crate) const OFF_SAVED_RSP: i32 = offset_of!(JitCtx, saved_rsp) as i32;
 pub(crate) const OFF_TRAP_PC: i32 = offset_of!(JitCtx, trap_pc) as i32;
 pub(crate) const OFF_TRAP_CODE: i32 = offset_of!(JitCtx, trap_code) as i32;

@@ -120,6 +120,7 @@ impl Executable for JitExecutable {
             stack_base,
             frame_top: stack_base + stack_len,
             min_call_fp: stack_base + 2 * STACK_PER_FRAME as u64,
+            cur_fp: stack_base + stack_len,
             saved_rsp: 0,
             trap_pc: 0,
             trap_code: 0,

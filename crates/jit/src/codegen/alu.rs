@@ -1,0 +1,338 @@
+//! ALU, byte-swap and jump instructions (RFC 9669 §4).
+
+use super::*;
+
+impl Compiler<'_> {
+    pub(super) fn mov_imm64(&mut self, d: u8, imm: u64) {
+        if imm == 0 {
+            asm!(self.ops ; xor Rd(d), Rd(d));
+        } else if imm <= u32::MAX as u64 {
+            asm!(self.ops ; mov Rd(d), imm as i32);
+        } else if imm as i64 >= i32::MIN as i64 && imm as i64 <= i32::MAX as i64 {
+            asm!(self.ops ; mov Rq(d), imm as i32);
+        } else {
+            asm!(self.ops ; mov Rq(d), QWORD imm as i64);
+        }
+    }
+
+    pub(super) fn alu(&mut self, width: Width, op: AluOp, d: u8, src: Operand) {
+        let w64 = width == Width::W64;
+        match op {
+            AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod => {
+                return self.divmod(w64, op, d, src);
+            }
+            AluOp::Lsh | AluOp::Rsh | AluOp::Arsh => return self.shift(w64, op, d, src),
+            AluOp::MovSx8 | AluOp::MovSx16 | AluOp::MovSx32 => {
+                return self.movsx(w64, op, d, src);
+            }
+            AluOp::Neg => {
+                if w64 {
+                    asm!(self.ops ; neg Rq(d));
+                } else {
+                    asm!(self.ops ; neg Rd(d));
+                }
+                return;
+            }
+            _ => {}
+        }
+        match src {
+            Operand::Reg(s) => {
+                let s = host(s);
+                match (op, w64) {
+                    (AluOp::Add, true) => asm!(self.ops ; add Rq(d), Rq(s)),
+                    (AluOp::Add, false) => asm!(self.ops ; add Rd(d), Rd(s)),
+                    (AluOp::Sub, true) => asm!(self.ops ; sub Rq(d), Rq(s)),
+                    (AluOp::Sub, false) => asm!(self.ops ; sub Rd(d), Rd(s)),
+                    (AluOp::Mul, true) => asm!(self.ops ; imul Rq(d), Rq(s)),
+                    (AluOp::Mul, false) => asm!(self.ops ; imul Rd(d), Rd(s)),
+                    (AluOp::Or, true) => asm!(self.ops ; or Rq(d), Rq(s)),
+                    (AluOp::Or, false) => asm!(self.ops ; or Rd(d), Rd(s)),
+                    (AluOp::And, true) => asm!(self.ops ; and Rq(d), Rq(s)),
+                    (AluOp::And, false) => asm!(self.ops ; and Rd(d), Rd(s)),
+                    (AluOp::Xor, true) => asm!(self.ops ; xor Rq(d), Rq(s)),
+                    (AluOp::Xor, false) => asm!(self.ops ; xor Rd(d), Rd(s)),
+                    (AluOp::Mov, true) => {
+                        if d != s {
+                            asm!(self.ops ; mov Rq(d), Rq(s));
+                        }
+                    }
+                    // Also when d == s: writing a 32-bit register clears
+                    // the upper half (RFC 9669 §4.1: mov32 zero-extends).
+                    (AluOp::Mov, false) => asm!(self.ops ; mov Rd(d), Rd(s)),
+                    _ => unreachable_op(op),
+                }
+            }
+            // RFC 9669 §4.1: for ALU64 the immediate is sign-extended to 64
+            // bits, which is what x86's imm32 forms of 64-bit operations do.
+            Operand::Imm(i) => match (op, w64) {
+                (AluOp::Add, true) => asm!(self.ops ; add Rq(d), i),
+                (AluOp::Add, false) => asm!(self.ops ; add Rd(d), i),
+                (AluOp::Sub, true) => asm!(self.ops ; sub Rq(d), i),
+                (AluOp::Sub, false) => asm!(self.ops ; sub Rd(d), i),
+                (AluOp::Mul, true) => asm!(self.ops ; imul Rq(d), Rq(d), i),
+                (AluOp::Mul, false) => asm!(self.ops ; imul Rd(d), Rd(d), i),
+                (AluOp::Or, true) => asm!(self.ops ; or Rq(d), i),
+                (AluOp::Or, false) => asm!(self.ops ; or Rd(d), i),
+                (AluOp::And, true) => asm!(self.ops ; and Rq(d), i),
+                (AluOp::And, false) => asm!(self.ops ; and Rd(d), i),
+                (AluOp::Xor, true) => asm!(self.ops ; xor Rq(d), i),
+                (AluOp::Xor, false) => asm!(self.ops ; xor Rd(d), i),
+                (AluOp::Mov, true) => self.mov_imm64(d, i as i64 as u64),
+                (AluOp::Mov, false) => self.mov_imm64(d, i as u32 as u64),
+                _ => unreachable_op(op),
+            },
+        }
+    }
+
+    pub(super) fn movsx(&mut self, w64: bool, op: AluOp, d: u8, src: Operand) {
+        let s = match src {
+            Operand::Reg(s) => host(s),
+            // The decoder only produces the register form; fold an
+            // immediate anyway.
+            Operand::Imm(i) => {
+                let v = match op {
+                    AluOp::MovSx8 => i as i8 as i64,
+                    AluOp::MovSx16 => i as i16 as i64,
+                    _ => i as i64,
+                };
+                let v = if w64 { v as u64 } else { v as u32 as u64 };
+                return self.mov_imm64(d, v);
+            }
+        };
+        match (op, w64) {
+            (AluOp::MovSx8, true) => asm!(self.ops ; movsx Rq(d), Rb(s)),
+            (AluOp::MovSx8, false) => asm!(self.ops ; movsx Rd(d), Rb(s)),
+            (AluOp::MovSx16, true) => asm!(self.ops ; movsx Rq(d), Rw(s)),
+            (AluOp::MovSx16, false) => asm!(self.ops ; movsx Rd(d), Rw(s)),
+            (AluOp::MovSx32, true) => asm!(self.ops ; movsxd Rq(d), Rd(s)),
+            // Sign-extending 32 bits into a 32-bit result is a mov32.
+            _ => asm!(self.ops ; mov Rd(d), Rd(s)),
+        }
+    }
+
+    /// Shifts. x86 masks a shift count to 6 bits (64-bit operand) or 5 bits
+    /// (32-bit operand), exactly RFC 9669 §4.1's masking; a count in a
+    /// register must be in `cl`, which holds eBPF `r4`.
+    pub(super) fn shift(&mut self, w64: bool, op: AluOp, d: u8, src: Operand) {
+        match src {
+            Operand::Imm(i) => {
+                let n = (i as u32 & if w64 { 63 } else { 31 }) as i8;
+                if n == 0 {
+                    if !w64 {
+                        asm!(self.ops ; mov Rd(d), Rd(d));
+                    }
+                    return;
+                }
+                match (op, w64) {
+                    (AluOp::Lsh, true) => asm!(self.ops ; shl Rq(d), n),
+                    (AluOp::Lsh, false) => asm!(self.ops ; shl Rd(d), n),
+                    (AluOp::Rsh, true) => asm!(self.ops ; shr Rq(d), n),
+                    (AluOp::Rsh, false) => asm!(self.ops ; shr Rd(d), n),
+                    (AluOp::Arsh, true) => asm!(self.ops ; sar Rq(d), n),
+                    (AluOp::Arsh, false) => asm!(self.ops ; sar Rd(d), n),
+                    _ => unreachable_op(op),
+                }
+            }
+            Operand::Reg(s) => {
+                let s = host(s);
+                // Shift `t` by cl, with rcx saved in r11 when it is not the
+                // count already; a destination in rcx is shifted in r11.
+                let t = if s == RCX {
+                    d
+                } else {
+                    asm!(self.ops
+                        ; mov r11, rcx
+                        ; mov rcx, Rq(s)
+                    );
+                    if d == RCX { 11 } else { d }
+                };
+                match (op, w64) {
+                    (AluOp::Lsh, true) => asm!(self.ops ; shl Rq(t), cl),
+                    (AluOp::Lsh, false) => asm!(self.ops ; shl Rd(t), cl),
+                    (AluOp::Rsh, true) => asm!(self.ops ; shr Rq(t), cl),
+                    (AluOp::Rsh, false) => asm!(self.ops ; shr Rd(t), cl),
+                    (AluOp::Arsh, true) => asm!(self.ops ; sar Rq(t), cl),
+                    (AluOp::Arsh, false) => asm!(self.ops ; sar Rd(t), cl),
+                    _ => unreachable_op(op),
+                }
+                if !w64 {
+                    // A count of 0 leaves the destination untouched on
+                    // some processors; the eBPF result is zero-extended.
+                    asm!(self.ops ; mov Rd(t), Rd(t));
+                }
+                if s != RCX {
+                    asm!(self.ops ; mov rcx, r11);
+                }
+            }
+        }
+    }
+
+    /// Division and modulo with RFC 9669 §4.1's rules: division by zero
+    /// gives 0, modulo by zero leaves the destination (zero-extended for
+    /// 32 bits); signed `MIN / -1` is `MIN` and `MIN % -1` is 0 (x86's
+    /// `idiv` would fault on both, so -1 is handled without it).
+    pub(super) fn divmod(&mut self, w64: bool, op: AluOp, d: u8, src: Operand) {
+        let signed = matches!(op, AluOp::SDiv | AluOp::SMod);
+        let is_div = matches!(op, AluOp::Div | AluOp::SDiv);
+        let divisor = match src {
+            Operand::Imm(0) => return self.div_by_zero(w64, is_div, d),
+            Operand::Imm(-1) if signed => return self.div_by_minus_one(w64, is_div, d),
+            Operand::Imm(i) => {
+                // Sign-extended for 64 bits (both signed and unsigned, as
+                // the kernel's `(u64)(s64)imm`), the low 32 bits for 32.
+                if w64 {
+                    asm!(self.ops ; mov r11, i);
+                } else {
+                    asm!(self.ops ; mov r11d, i);
+                }
+                self.div_core(w64, signed, is_div, d, 11);
+                return;
+            }
+            Operand::Reg(s) => host(s),
+        };
+        // `div` uses rdx:rax; a divisor there is copied out first.
+        let dv = if divisor == RAX || divisor == RDX {
+            asm!(self.ops ; mov r11, Rq(divisor));
+            11
+        } else {
+            divisor
+        };
+        let zero = self.ops.new_dynamic_label();
+        let end = self.ops.new_dynamic_label();
+        if w64 {
+            asm!(self.ops ; test Rq(dv), Rq(dv) ; jz =>zero);
+        } else {
+            asm!(self.ops ; test Rd(dv), Rd(dv) ; jz =>zero);
+        }
+        if signed {
+            let normal = self.ops.new_dynamic_label();
+            if w64 {
+                asm!(self.ops ; cmp Rq(dv), -1 ; jne =>normal);
+            } else {
+                asm!(self.ops ; cmp Rd(dv), -1 ; jne =>normal);
+            }
+            self.div_by_minus_one(w64, is_div, d);
+            asm!(self.ops ; jmp =>end ; =>normal);
+        }
+        self.div_core(w64, signed, is_div, d, dv);
+        asm!(self.ops ; jmp =>end ; =>zero);
+        self.div_by_zero(w64, is_div, d);
+        asm!(self.ops ; =>end);
+    }
+
+    pub(super) fn div_by_zero(&mut self, w64: bool, is_div: bool, d: u8) {
+        if is_div {
+            asm!(self.ops ; xor Rd(d), Rd(d));
+        } else if !w64 {
+            asm!(self.ops ; mov Rd(d), Rd(d));
+        }
+    }
+
+    /// `x / -1 = -x` (wrapping: `MIN` stays `MIN`) and `x % -1 = 0`.
+    pub(super) fn div_by_minus_one(&mut self, w64: bool, is_div: bool, d: u8) {
+        match (is_div, w64) {
+            (true, true) => asm!(self.ops ; neg Rq(d)),
+            (true, false) => asm!(self.ops ; neg Rd(d)),
+            (false, _) => asm!(self.ops ; xor Rd(d), Rd(d)),
+        }
+    }
+
+    /// `d = d / dv` or `d % dv` with a divisor register that is neither
+    /// rax nor rdx, known nonzero (and not -1 when signed). rax and rdx are
+    /// saved around the division unless `d` is one of them.
+    pub(super) fn div_core(&mut self, w64: bool, signed: bool, is_div: bool, d: u8, dv: u8) {
+        if d != RAX {
+            asm!(self.ops ; mov r10, rax);
+        }
+        if d != RDX {
+            asm!(self.ops ; mov [r12 + spill(SPILL_TMP)], rdx);
+        }
+        match (w64, signed) {
+            (true, false) => asm!(self.ops ; mov rax, Rq(d) ; xor edx, edx ; div Rq(dv)),
+            (true, true) => asm!(self.ops ; mov rax, Rq(d) ; cqo ; idiv Rq(dv)),
+            (false, false) => asm!(self.ops ; mov eax, Rd(d) ; xor edx, edx ; div Rd(dv)),
+            (false, true) => asm!(self.ops ; mov eax, Rd(d) ; cdq ; idiv Rd(dv)),
+        }
+        // A 32-bit div writes eax and edx, which zero-extends both.
+        let result = if is_div { RAX } else { RDX };
+        if d != result {
+            asm!(self.ops ; mov Rq(d), Rq(result));
+        }
+        if d != RDX {
+            asm!(self.ops ; mov rdx, [r12 + spill(SPILL_TMP)]);
+        }
+        if d != RAX {
+            asm!(self.ops ; mov rax, r10);
+        }
+    }
+
+    /// Byte swaps (RFC 9669 §4.2); the host is little-endian, so `le` only
+    /// truncates.
+    pub(super) fn end(&mut self, kind: Endian, bits: u8, d: u8) {
+        match (kind, bits) {
+            (Endian::ToLe, 16) => asm!(self.ops ; movzx Rd(d), Rw(d)),
+            (Endian::ToLe, 32) => asm!(self.ops ; mov Rd(d), Rd(d)),
+            (Endian::ToLe, _) => {}
+            (_, 16) => asm!(self.ops ; ror Rw(d), 8 ; movzx Rd(d), Rw(d)),
+            (_, 32) => asm!(self.ops ; bswap Rd(d)),
+            (_, _) => asm!(self.ops ; bswap Rq(d)),
+        }
+    }
+
+    pub(super) fn jmp(
+        &mut self,
+        width: Width,
+        cond: JmpCond,
+        d: u8,
+        src: Operand,
+        t: DynamicLabel,
+    ) {
+        let w64 = width == Width::W64;
+        match src {
+            Operand::Reg(s) => {
+                let s = host(s);
+                match (cond == JmpCond::Set, w64) {
+                    (true, true) => asm!(self.ops ; test Rq(d), Rq(s)),
+                    (true, false) => asm!(self.ops ; test Rd(d), Rd(s)),
+                    (false, true) => asm!(self.ops ; cmp Rq(d), Rq(s)),
+                    (false, false) => asm!(self.ops ; cmp Rd(d), Rd(s)),
+                }
+            }
+            // For JMP the immediate is sign-extended to 64 bits, as in the
+            // imm32 forms of 64-bit cmp/test. Comparing with 0 sets the
+            // same flags as testing the register with itself.
+            Operand::Imm(i) => {
+                if cond == JmpCond::Set {
+                    if w64 {
+                        asm!(self.ops ; test Rq(d), i);
+                    } else {
+                        asm!(self.ops ; test Rd(d), i);
+                    }
+                } else if i == 0 {
+                    if w64 {
+                        asm!(self.ops ; test Rq(d), Rq(d));
+                    } else {
+                        asm!(self.ops ; test Rd(d), Rd(d));
+                    }
+                } else if w64 {
+                    asm!(self.ops ; cmp Rq(d), i);
+                } else {
+                    asm!(self.ops ; cmp Rd(d), i);
+                }
+            }
+        }
+        match cond {
+            JmpCond::Eq => asm!(self.ops ; je =>t),
+            JmpCond::Ne => asm!(self.ops ; jne =>t),
+            JmpCond::Set => asm!(self.ops ; jnz =>t),
+            JmpCond::Gt => asm!(self.ops ; ja =>t),
+            JmpCond::Ge => asm!(self.ops ; jae =>t),
+            JmpCond::Lt => asm!(self.ops ; jb =>t),
+            JmpCond::Le => asm!(self.ops ; jbe =>t),
+            JmpCond::Sgt => asm!(self.ops ; jg =>t),
+            JmpCond::Sge => asm!(self.ops ; jge =>t),
+            JmpCond::Slt => asm!(self.ops ; jl =>t),
+            JmpCond::Sle => asm!(self.ops ; jle =>t),
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Helper calls, `callx` and bpf-to-bpf calls (RFC 9669 §4.3.1).
+
+use super::*;
+
+impl Compiler<'_> {
+    pub(super) fn call(&mut self, pc: usize, target: CallTarget) {
+        match target {
+            CallTarget::Helper(id) => {
+                let helper = u32::try_from(id).ok().and_then(|id| self.helpers.get(id));
+                match helper {
+                    Some(h) => {
+                        let f = h.func as usize as i64;
+                        asm!(self.ops
+                            ; mov r11, QWORD f
+                            ; mov [r12 + OFF_HELPER_FN], r11
+                        );
+                        self.call_out(pc, ctx::call_helper as *const () as i64);
+                    }
+                    // Checked programs never get here (load refuses unknown
+                    // helpers); trap like the interpreter would.
+                    None => {
+                        let stub = self.trap_stub(pc, Trap::UnknownHelper, 0);
+                        asm!(self.ops ; jmp =>stub);
+                    }
+                }
+            }
+            CallTarget::Reg(r) => {
+                let r = host(r);
+                asm!(self.ops ; mov [r12 + OFF_CALLX_ID], Rq(r));
+                self.call_out(pc, ctx::call_indirect as *const () as i64);
+            }
+            CallTarget::Local(_) => self.call_local(pc),
+            // Kernel functions exist only in the kernel.
+            CallTarget::Kfunc(_) => {
+                let stub = self.trap_stub(pc, Trap::Unsupported, 0);
+                asm!(self.ops ; jmp =>stub);
+            }
+        }
+    }
+
+    /// Calls a trampoline with `r1`..`r5` in place and the context as the
+    /// sixth argument; `r0` receives its value; a non-zero status (in rdx)
+    /// ends the run.
+    pub(super) fn call_out(&mut self, pc: usize, trampoline: i64) {
+        if self.checked {
+            asm!(self.ops ; mov [r12 + OFF_BUDGET], r9);
+        }
+        asm!(self.ops
+            ; mov r9, r12
+            ; mov rax, QWORD trampoline
+            ; call rax
+        );
+        if self.checked {
+            asm!(self.ops ; mov r9, [r12 + OFF_BUDGET]);
+        }
+        let label = self.ops.new_dynamic_label();
+        self.cold.push(Cold::CallStatus { label, pc });
+        asm!(self.ops
+            ; test rdx, rdx
+            ; jnz =>label
+        );
+    }
+
+    /// A bpf-to-bpf call: a fresh 512-byte frame below the current one,
+    /// `r6`..`r10` preserved for the caller (RFC 9669 §4.3.1).
+    pub(super) fn call_local(&mut self, pc: usize) {
+        let target = self.target(pc, &self.insns[pc]);
+        if self.fp_written {
+            return self.call_local_by_depth(pc, target);
+        }
+        if self.checked {
+            // Room for one more frame below the current one: the same
+            // condition as the interpreter's `depth + 1 < frames`.
+            let stub = self.trap_stub(pc, Trap::CallDepth, 0);
+            asm!(self.ops
+                ; cmp rbp, [r12 + OFF_MIN_CALL_FP]
+                ; jb =>stub
+            );
+        }
+        asm!(self.ops
+            ; push rbx
+            ; push r13
+            ; push r14
+            ; push r15
+            ; push rbp
+            ; sub rbp, STACK_PER_FRAME as i32
+            ; call =>target
+            ; pop rbp
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop rbx
+        );
+    }
+
+    /// A local call in a program that writes r10: the callee's r10 is the
+    /// top of the frame at the new depth (`ctx.cur_fp`), whatever the
+    /// caller's r10 holds; the caller's r10 is restored on return.
+    fn call_local_by_depth(&mut self, pc: usize, target: DynamicLabel) {
+        asm!(self.ops ; mov r11, [r12 + OFF_CUR_FP]);
+        if self.checked {
+            let stub = self.trap_stub(pc, Trap::CallDepth, 0);
+            asm!(self.ops
+                ; cmp r11, [r12 + OFF_MIN_CALL_FP]
+                ; jb =>stub
+            );
+        }
+        asm!(self.ops
+            ; sub r11, STACK_PER_FRAME as i32
+            ; mov [r12 + OFF_CUR_FP], r11
+            ; push rbx
+            ; push r13
+            ; push r14
+            ; push r15
+            ; push rbp
+            ; mov rbp, r11
+            ; call =>target
+            ; pop rbp
+            ; pop r15
+            ; pop r14
+            ; pop r13
+            ; pop rbx
+            ; add QWORD [r12 + OFF_CUR_FP], STACK_PER_FRAME as i32
+        );
+    }
+}
