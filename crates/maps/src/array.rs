@@ -12,7 +12,7 @@ use oxbpf_abi::map_kind::{
 };
 
 use crate::spec::Common;
-use crate::storage::{alloc_words, load_bytes, store_bytes, zero};
+use crate::storage::{alloc_words, load_bytes, poison, store_bytes, zero};
 use crate::{Map, MapError, MapOptions, MapSpec, MapStats, RunGuard, ValuePtr};
 
 /// Flags `array_map_alloc_check` accepts for a plain array.
@@ -257,6 +257,9 @@ impl Drop for ArrayMap {
         // a run that still holds a value pointer (without holding the map)
         // keeps valid memory until its guard drops.
         let words = core::mem::take(&mut self.words);
-        crossbeam_epoch::pin().defer(move || drop(words));
+        crossbeam_epoch::pin().defer(move || {
+            poison(&words);
+            drop(words);
+        });
     }
 }

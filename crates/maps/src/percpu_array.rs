@@ -16,7 +16,7 @@ use oxbpf_abi::map_kind::{
 
 use crate::array::{array_next_key, check_array_spec, check_array_update, index_of};
 use crate::spec::Common;
-use crate::storage::{alloc_words, load_bytes, store_bytes, zero};
+use crate::storage::{alloc_words, load_bytes, poison, store_bytes, zero};
 use crate::{Map, MapError, MapOptions, MapSpec, MapStats, RunGuard, ValuePtr};
 
 /// A `percpu_array` map.
@@ -212,6 +212,9 @@ impl Drop for PercpuArrayMap {
     fn drop(&mut self) {
         // As for ArrayMap: values outlive the map until current runs end.
         let cpus = core::mem::take(&mut self.cpus);
-        crossbeam_epoch::pin().defer(move || drop(cpus));
+        crossbeam_epoch::pin().defer(move || {
+            cpus.iter().for_each(|words| poison(words));
+            drop(cpus);
+        });
     }
 }

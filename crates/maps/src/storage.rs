@@ -96,6 +96,20 @@ pub(crate) fn eq_bytes(words: &[AtomicU64], bytes: &[u8]) -> bool {
     rest.is_empty() || words[bytes.len() / 8].load(Relaxed).to_ne_bytes()[..rest.len()] == *rest
 }
 
+/// The pattern freed map memory is filled with in debug builds, so that a
+/// run reading memory it should no longer hold sees something implausible.
+pub(crate) const POISON: u64 = 0xdead_dead_dead_dead;
+
+/// Fills `words` with [`POISON`] in debug builds (before a free).
+#[inline]
+pub(crate) fn poison(words: &[AtomicU64]) {
+    if cfg!(debug_assertions) {
+        for w in words {
+            w.store(POISON, Relaxed);
+        }
+    }
+}
+
 /// Zeroes every word.
 #[inline]
 pub(crate) fn zero(words: &[AtomicU64]) {

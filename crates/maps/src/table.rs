@@ -24,7 +24,7 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 use crate::MapError;
-use crate::storage::{alloc_words, eq_bytes, load_bytes, store_bytes, words_for};
+use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, words_for};
 
 /// Most buckets a table allocates. The kernel uses
 /// `roundup_pow_of_two(max_entries)` buckets; past this many (16 MiB of
@@ -51,11 +51,7 @@ impl Drop for Node {
         // Poison freed elements in debug builds: a run that still read this
         // memory after it was reclaimed would see the pattern instead of
         // plausible stale data, and the tests would notice.
-        if cfg!(debug_assertions) {
-            for w in self.words.iter() {
-                w.store(0xdead_dead_dead_dead, Ordering::Relaxed);
-            }
-        }
+        poison(&self.words);
     }
 }
 

@@ -39,7 +39,10 @@ fn array_update_flags_follow_array_map_update_elem() {
     assert_eq!(e.errno(), E2BIG);
     // BPF_F_LOCK passes the unknown-flag check, then fails for lack of a
     // spin lock, after the BPF_NOEXIST check.
-    assert_eq!(m.update(&k(1), &v(1), BPF_F_LOCK).unwrap_err().errno(), EINVAL);
+    assert_eq!(
+        m.update(&k(1), &v(1), BPF_F_LOCK).unwrap_err().errno(),
+        EINVAL
+    );
     assert_eq!(
         m.update(&k(1), &v(1), BPF_F_LOCK | BPF_NOEXIST),
         Err(MapError::Exists)
@@ -117,17 +120,32 @@ fn hash_update_flags_follow_check_flags() {
 #[test]
 fn program_updates_use_the_same_flag_rules() {
     let h = make(MapKind::Hash, 4, 8, 16);
-    assert_eq!(h.prog_update(&k(1), &v(1), BPF_EXIST, 0), Err(MapError::NotFound));
+    assert_eq!(
+        h.prog_update(&k(1), &v(1), BPF_EXIST, 0),
+        Err(MapError::NotFound)
+    );
     assert_eq!(h.prog_update(&k(1), &v(1), BPF_NOEXIST, 0), Ok(()));
-    assert_eq!(h.prog_update(&k(1), &v(1), BPF_NOEXIST, 0), Err(MapError::Exists));
-    assert_eq!(h.prog_update(&k(1), &v(1), 7, 0).unwrap_err().errno(), EINVAL);
+    assert_eq!(
+        h.prog_update(&k(1), &v(1), BPF_NOEXIST, 0),
+        Err(MapError::Exists)
+    );
+    assert_eq!(
+        h.prog_update(&k(1), &v(1), 7, 0).unwrap_err().errno(),
+        EINVAL
+    );
     assert_eq!(h.prog_delete(&k(1)), Ok(()));
     assert_eq!(h.prog_delete(&k(1)), Err(MapError::NotFound));
 
     let a = make(MapKind::Array, 4, 8, 2);
     assert_eq!(a.prog_update(&k(1), &v(5), BPF_EXIST, 0), Ok(()));
-    assert_eq!(a.prog_update(&k(1), &v(5), BPF_NOEXIST, 0), Err(MapError::Exists));
-    assert_eq!(a.prog_update(&k(2), &v(5), BPF_ANY, 0).unwrap_err().errno(), E2BIG);
+    assert_eq!(
+        a.prog_update(&k(1), &v(5), BPF_NOEXIST, 0),
+        Err(MapError::Exists)
+    );
+    assert_eq!(
+        a.prog_update(&k(2), &v(5), BPF_ANY, 0).unwrap_err().errno(),
+        E2BIG
+    );
 }
 
 #[test]
@@ -136,9 +154,15 @@ fn percpu_maps_reject_f_lock_as_an_unknown_flag() {
         let m = make(kind, 4, 8, 4);
         let all = vec![0u8; m.user_value_size()];
         let e = m.update(&k(0), &all, BPF_F_LOCK).unwrap_err();
-        assert!(matches!(e, MapError::BadFlags { flags: 4, .. }), "{kind}: {e:?}");
+        assert!(
+            matches!(e, MapError::BadFlags { flags: 4, .. }),
+            "{kind}: {e:?}"
+        );
         assert_eq!(m.update(&k(0), &all, 3).unwrap_err().errno(), EINVAL);
-        assert_eq!(m.prog_update(&k(0), &v(1), 3, 0).unwrap_err().errno(), EINVAL);
+        assert_eq!(
+            m.prog_update(&k(0), &v(1), 3, 0).unwrap_err().errno(),
+            EINVAL
+        );
     }
     let pa = make(MapKind::PercpuArray, 4, 8, 4);
     let all = vec![0u8; pa.user_value_size()];
@@ -186,7 +210,12 @@ fn sizes_of_keys_and_values_are_checked() {
     );
     // A program's value is one CPU's, unrounded.
     assert_eq!(p.prog_update(&k(0), &[0; 12], BPF_ANY, 0), Ok(()));
-    assert_eq!(p.prog_update(&k(0), &[0; 16], BPF_ANY, 0).unwrap_err().errno(), EINVAL);
+    assert_eq!(
+        p.prog_update(&k(0), &[0; 16], BPF_ANY, 0)
+            .unwrap_err()
+            .errno(),
+        EINVAL
+    );
 }
 
 #[test]
@@ -195,25 +224,52 @@ fn creation_checks_follow_map_alloc_check() {
     let err = |spec: MapSpec| create(&spec, &o).map(|_| ()).unwrap_err();
     use MapKind::*;
     for (spec, errno) in [
-        (MapSpec::new(Array, 8, 8, 4), EINVAL),            // array keys are u32
-        (MapSpec::new(Array, 4, 8, 0), EINVAL),            // max_entries 0
-        (MapSpec::new(Array, 4, 0, 4), EINVAL),            // value_size 0
-        (MapSpec::new(Hash, 0, 8, 4), EINVAL),             // key_size 0
-        (MapSpec::new(Hash, 4, 0, 4), EINVAL),             // value_size 0
-        (MapSpec::new(PercpuHash, 4, 8, 0), EINVAL),       // max_entries 0
-        (MapSpec::new(PercpuArray, 4, 32769, 1), E2BIG),   // rounds to 32776 > 32 KiB
-        (MapSpec::new(PercpuHash, 4, 32769, 1), E2BIG),    // rounds to 32776
-        (MapSpec::new(Hash, 4, 1 << 22, 1), E2BIG),        // past KMALLOC_MAX_SIZE
-        (MapSpec::new(Hash, 4, 8, 4).with_flags(BPF_F_NO_COMMON_LRU), EINVAL),
-        (MapSpec::new(Hash, 4, 8, 4).with_flags(BPF_F_MMAPABLE), EINVAL),
-        (MapSpec::new(Hash, 4, 8, 4).with_flags(BPF_F_RDONLY | BPF_F_WRONLY), EINVAL),
-        (MapSpec::new(Array, 4, 8, 4).with_flags(BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG), EINVAL),
-        (MapSpec::new(Array, 4, 8, 4).with_flags(BPF_F_NO_PREALLOC), EINVAL),
-        (MapSpec::new(Array, 4, 8, 4).with_flags(BPF_F_PRESERVE_ELEMS), EINVAL),
-        (MapSpec::new(PercpuArray, 4, 8, 4).with_flags(BPF_F_NUMA_NODE), EINVAL),
-        (MapSpec::new(PercpuArray, 4, 8, 4).with_flags(BPF_F_MMAPABLE), EINVAL),
-        (MapSpec::new(PercpuHash, 4, 8, 4).with_flags(BPF_F_NUMA_NODE), EINVAL),
-        (MapSpec::new(Ringbuf, 0, 0, 4096), EOPNOTSUPP),   // not implemented yet
+        (MapSpec::new(Array, 8, 8, 4), EINVAL), // array keys are u32
+        (MapSpec::new(Array, 4, 8, 0), EINVAL), // max_entries 0
+        (MapSpec::new(Array, 4, 0, 4), EINVAL), // value_size 0
+        (MapSpec::new(Hash, 0, 8, 4), EINVAL),  // key_size 0
+        (MapSpec::new(Hash, 4, 0, 4), EINVAL),  // value_size 0
+        (MapSpec::new(PercpuHash, 4, 8, 0), EINVAL), // max_entries 0
+        (MapSpec::new(PercpuArray, 4, 32769, 1), E2BIG), // rounds to 32776 > 32 KiB
+        (MapSpec::new(PercpuHash, 4, 32769, 1), E2BIG), // rounds to 32776
+        (MapSpec::new(Hash, 4, 1 << 22, 1), E2BIG), // past KMALLOC_MAX_SIZE
+        (
+            MapSpec::new(Hash, 4, 8, 4).with_flags(BPF_F_NO_COMMON_LRU),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(Hash, 4, 8, 4).with_flags(BPF_F_MMAPABLE),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(Hash, 4, 8, 4).with_flags(BPF_F_RDONLY | BPF_F_WRONLY),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(Array, 4, 8, 4).with_flags(BPF_F_RDONLY_PROG | BPF_F_WRONLY_PROG),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(Array, 4, 8, 4).with_flags(BPF_F_NO_PREALLOC),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(Array, 4, 8, 4).with_flags(BPF_F_PRESERVE_ELEMS),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(PercpuArray, 4, 8, 4).with_flags(BPF_F_NUMA_NODE),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(PercpuArray, 4, 8, 4).with_flags(BPF_F_MMAPABLE),
+            EINVAL,
+        ),
+        (
+            MapSpec::new(PercpuHash, 4, 8, 4).with_flags(BPF_F_NUMA_NODE),
+            EINVAL,
+        ),
+        (MapSpec::new(Ringbuf, 0, 0, 4096), EOPNOTSUPP), // not implemented yet
     ] {
         assert_eq!(err(spec.clone()).errno(), errno, "{spec:?}");
     }
@@ -228,10 +284,13 @@ fn creation_checks_follow_map_alloc_check() {
         assert!(create(&spec, &o).is_ok(), "{spec:?}");
     }
     assert_eq!(
-        create(&MapSpec::new(PercpuArray, 4, 8, 1), &MapOptions::with_ncpus(0))
-            .map(|_| ())
-            .unwrap_err()
-            .errno(),
+        create(
+            &MapSpec::new(PercpuArray, 4, 8, 1),
+            &MapOptions::with_ncpus(0)
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .errno(),
         EINVAL
     );
 }
@@ -254,9 +313,18 @@ fn access_flags_and_freezing_limit_the_control_plane() {
     assert_eq!(rodata.update(&k(0), &[3; 16], BPF_ANY), Ok(()));
     rodata.freeze();
     assert!(rodata.is_frozen());
-    assert_eq!(rodata.update(&k(0), &[4; 16], BPF_ANY).unwrap_err().errno(), EPERM);
+    assert_eq!(
+        rodata.update(&k(0), &[4; 16], BPF_ANY).unwrap_err().errno(),
+        EPERM
+    );
     assert_eq!(rodata.clear().unwrap_err().errno(), EPERM);
-    assert_eq!(rodata.prog_update(&k(0), &[4; 16], BPF_ANY, 0).unwrap_err().errno(), EPERM);
+    assert_eq!(
+        rodata
+            .prog_update(&k(0), &[4; 16], BPF_ANY, 0)
+            .unwrap_err()
+            .errno(),
+        EPERM
+    );
     assert_eq!(rodata.lookup(&k(0)).unwrap(), vec![3; 16]);
     let g = RunGuard::pin();
     let p = rodata.lookup_ptr(&k(0), 0, &g).unwrap();
@@ -293,7 +361,10 @@ fn array_next_key_follows_array_map_get_next_key() {
     // An index past the end restarts at 0.
     assert_eq!(m.next_key(Some(&k(3))).unwrap(), k(0));
     assert_eq!(m.next_key(Some(&k(u32::MAX))).unwrap(), k(0));
-    assert_eq!(m.keys().unwrap(), vec![k(0).to_vec(), k(1).to_vec(), k(2).to_vec()]);
+    assert_eq!(
+        m.keys().unwrap(),
+        vec![k(0).to_vec(), k(1).to_vec(), k(2).to_vec()]
+    );
 }
 
 #[test]
@@ -340,7 +411,10 @@ fn hash_next_key_visits_every_key_once() {
 fn helper_return_is_negative_errno() {
     assert_eq!(MapError::Exists.helper_ret(), (-17i64) as u64);
     assert_eq!(MapError::NotFound.helper_ret(), (-2i64) as u64);
-    assert_eq!(MapError::Full { max_entries: 1 }.helper_ret(), (-7i64) as u64);
+    assert_eq!(
+        MapError::Full { max_entries: 1 }.helper_ret(),
+        (-7i64) as u64
+    );
 }
 
 #[test]

@@ -74,7 +74,10 @@ fn percpu_hash_program_insert_zeroes_other_cpus() {
     m.prog_update(&k(1), &v(3), BPF_NOEXIST, 2).unwrap();
     assert_eq!(per_cpu(&m.lookup(&k(1)).unwrap()), [0, 0, 3, 0]);
     // Updating an existing key from a program leaves the other CPUs.
-    let all: Vec<u8> = [1u64, 2, 3, 4].iter().flat_map(|x| x.to_ne_bytes()).collect();
+    let all: Vec<u8> = [1u64, 2, 3, 4]
+        .iter()
+        .flat_map(|x| x.to_ne_bytes())
+        .collect();
     m.update(&k(1), &all, BPF_EXIST).unwrap();
     m.prog_update(&k(1), &v(40), BPF_EXIST, 0).unwrap();
     assert_eq!(per_cpu(&m.lookup(&k(1)).unwrap()), [40, 2, 3, 4]);
@@ -118,7 +121,10 @@ fn isolation_under_threads(kind: MapKind) {
     for h in handles {
         h.join().unwrap();
     }
-    assert_eq!(per_cpu(&m.lookup(&k(0)).unwrap()), [ROUNDS; THREADS as usize]);
+    assert_eq!(
+        per_cpu(&m.lookup(&k(0)).unwrap()),
+        [ROUNDS; THREADS as usize]
+    );
 }
 
 #[test]
@@ -135,11 +141,19 @@ fn percpu_hash_cpus_are_isolated_under_threads() {
 fn default_cpu_count_is_available_parallelism() {
     let n = std::thread::available_parallelism().unwrap().get() as u32;
     assert_eq!(MapOptions::default().ncpus, n);
-    let m = create(&MapSpec::new(MapKind::PercpuArray, 4, 8, 1), &MapOptions::default()).unwrap();
+    let m = create(
+        &MapSpec::new(MapKind::PercpuArray, 4, 8, 1),
+        &MapOptions::default(),
+    )
+    .unwrap();
     assert_eq!(m.ncpus(), n);
     assert_eq!(m.user_value_size(), 8 * n as usize);
     // Shared maps have one copy whatever the options say.
-    let h = create(&MapSpec::new(MapKind::Hash, 4, 8, 1), &MapOptions::with_ncpus(16)).unwrap();
+    let h = create(
+        &MapSpec::new(MapKind::Hash, 4, 8, 1),
+        &MapOptions::with_ncpus(16),
+    )
+    .unwrap();
     assert_eq!(h.ncpus(), 1);
     assert_eq!(h.user_value_size(), 8);
 }
