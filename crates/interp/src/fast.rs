@@ -14,10 +14,12 @@
 //! both engines on the conformance suite and on random programs and
 //! requires identical results, traps, budgets and memory.
 
+use core::ops::{Index, IndexMut};
+
 use oxbpf_abi::Trap;
 use oxbpf_abi::limits::{CHECKED_MAX_FRAMES, STACK_PER_FRAME};
 use oxbpf_isa::{
-    AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LddwSrc, Operand, Size, Width,
+    AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, LddwSrc, Operand, Reg, Size, Width,
 };
 use oxbpf_runtime::{
     Engine, EngineError, Executable, HelperTable, Program, RunState, SafetyMode, Trapped,
@@ -85,8 +87,8 @@ struct Op {
     code: Code,
     /// The instruction's own code when `code` is [`Code::Charge`].
     inner: Code,
-    dst: u8,
-    src: u8,
+    dst: RegIdx,
+    src: RegIdx,
     /// Memory offset (sign-extended), or the absolute target slot of a
     /// jump or local call.
     off: i32,
@@ -95,6 +97,56 @@ struct Op {
     imm: i32,
     /// Budget cost of the block starting here, 0 if none does.
     cost: u32,
+}
+
+/// A register number, `0..=10` by construction (only made from a
+/// [`Reg`]), so that indexing [`Regs`] with it needs no bounds check.
+#[derive(Clone, Copy, Debug)]
+struct RegIdx(u8);
+
+impl RegIdx {
+    const R0: RegIdx = RegIdx(0);
+
+    fn new(r: Reg) -> RegIdx {
+        RegIdx(r.num())
+    }
+}
+
+/// The eleven registers.
+struct Regs([u64; 11]);
+
+impl Index<RegIdx> for Regs {
+    type Output = u64;
+
+    #[inline(always)]
+    fn index(&self, i: RegIdx) -> &u64 {
+        // SAFETY: a RegIdx is at most 10 (it comes from a `Reg`).
+        unsafe { self.0.get_unchecked(usize::from(i.0)) }
+    }
+}
+
+impl IndexMut<RegIdx> for Regs {
+    #[inline(always)]
+    fn index_mut(&mut self, i: RegIdx) -> &mut u64 {
+        // SAFETY: as for `index`.
+        unsafe { self.0.get_unchecked_mut(usize::from(i.0)) }
+    }
+}
+
+impl Index<usize> for Regs {
+    type Output = u64;
+
+    #[inline(always)]
+    fn index(&self, i: usize) -> &u64 {
+        &self.0[i]
+    }
+}
+
+impl IndexMut<usize> for Regs {
+    #[inline(always)]
+    fn index_mut(&mut self, i: usize) -> &mut u64 {
+        &mut self.0[i]
+    }
 }
 
 /// Dense opcodes: `<op><width><X = register | K = immediate>`.
@@ -266,10 +318,10 @@ fn atomic_op(code: i32) -> AtomicOp {
     }
 }
 
-fn alu_code(width: Width, op: AluOp, src: Operand) -> (Code, u8, i32) {
+fn alu_code(width: Width, op: AluOp, src: Operand) -> (Code, RegIdx, i32) {
     let (reg, s, imm) = match src {
-        Operand::Reg(r) => (true, r.num(), 0),
-        Operand::Imm(i) => (false, 0, i),
+        Operand::Reg(r) => (true, RegIdx::new(r), 0),
+        Operand::Imm(i) => (false, RegIdx::R0, i),
     };
     let code = match (width, op, src) {
         (Width::W64, AluOp::Neg, _) => Code::Neg64,
@@ -285,7 +337,7 @@ fn alu_code(width: Width, op: AluOp, src: Operand) -> (Code, u8, i32) {
                 Width::W64 => Code::Mov64K,
                 Width::W32 => Code::Mov32K,
             };
-            return (code, 0, v);
+            return (code, RegIdx::R0, v);
         }
         (Width::W64, AluOp::MovSx8, _) => Code::MovSx8_64,
         (Width::W64, AluOp::MovSx16, _) => Code::MovSx16_64,
@@ -418,8 +470,8 @@ fn predecode(program: &Program) -> Box<[Op]> {
     let unsupported = Op {
         code: Code::Unsupported,
         inner: Code::Unsupported,
-        dst: 0,
-        src: 0,
+        dst: RegIdx::R0,
+        src: RegIdx::R0,
         off: 0,
         imm: 0,
         cost: 0,
@@ -441,7 +493,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
             } => {
                 let (code, s, imm) = alu_code(width, alu, src);
                 op.code = code;
-                op.dst = dst.num();
+                op.dst = RegIdx::new(dst);
                 op.src = s;
                 op.imm = imm;
             }
@@ -461,7 +513,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
                     (false, 32) => Code::Le32,
                     (false, _) => Code::Nop,
                 };
-                op.dst = dst.num();
+                op.dst = RegIdx::new(dst);
             }
             Insn::Ja { off, .. } => {
                 op.code = Code::Ja;
@@ -475,11 +527,11 @@ fn predecode(program: &Program) -> Box<[Op]> {
                 off,
             } => {
                 let (reg, s, imm) = match src {
-                    Operand::Reg(r) => (true, r.num(), 0),
-                    Operand::Imm(i) => (false, 0, i),
+                    Operand::Reg(r) => (true, RegIdx::new(r), 0),
+                    Operand::Imm(i) => (false, RegIdx::R0, i),
                 };
                 op.code = jmp_code(width, cond, reg);
-                op.dst = dst.num();
+                op.dst = RegIdx::new(dst);
                 op.src = s;
                 op.imm = imm;
                 op.off = target(off.into());
@@ -490,7 +542,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
             }
             Insn::Call(CallTarget::Reg(r)) => {
                 op.code = Code::CallX;
-                op.dst = r.num();
+                op.dst = RegIdx::new(r);
             }
             Insn::Call(CallTarget::Local(off)) => {
                 op.code = Code::CallLocal;
@@ -513,8 +565,8 @@ fn predecode(program: &Program) -> Box<[Op]> {
                     (Size::H, true) => Code::LdSH,
                     (Size::W, true) => Code::LdSW,
                 };
-                op.dst = dst.num();
-                op.src = src.num();
+                op.dst = RegIdx::new(dst);
+                op.src = RegIdx::new(src);
                 op.off = off.into();
             }
             Insn::Store {
@@ -535,9 +587,9 @@ fn predecode(program: &Program) -> Box<[Op]> {
                 };
                 match src {
                     Operand::Imm(i) => op.imm = i,
-                    Operand::Reg(r) => op.src = r.num(),
+                    Operand::Reg(r) => op.src = RegIdx::new(r),
                 }
-                op.dst = dst.num();
+                op.dst = RegIdx::new(dst);
                 op.off = off.into();
             }
             Insn::Atomic {
@@ -554,8 +606,8 @@ fn predecode(program: &Program) -> Box<[Op]> {
                     // Not encodable; traps like the reference does.
                     _ => Code::Unsupported,
                 };
-                op.dst = dst.num();
-                op.src = src.num();
+                op.dst = RegIdx::new(dst);
+                op.src = RegIdx::new(src);
                 op.off = off.into();
                 op.imm = atomic_code(aop, fetch);
             }
@@ -565,7 +617,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
                 imm,
             } => {
                 op.code = Code::Lddw;
-                op.dst = dst.num();
+                op.dst = RegIdx::new(dst);
                 op.imm = imm as u32 as i32;
             }
             Insn::LddwHi => {
@@ -691,10 +743,8 @@ fn interpret<const CHECKED: bool>(
 ) -> Result<u64, Trapped> {
     let ops = &program.ops[..];
     let helpers: &HelperTable = program.program.helpers();
-    // 16 registers so that a 4-bit register index needs no bounds check;
-    // only r0-r10 are ever named.
-    let mut r = [0u64; 16];
-    r[1..6].copy_from_slice(&args);
+    let mut r = Regs([0u64; 11]);
+    r.0[1..6].copy_from_slice(&args);
     r[10] = top;
     let mut calls = [Frame {
         ret: 0,
@@ -718,9 +768,8 @@ fn interpret<const CHECKED: bool>(
         // SAFETY: `finish` established pc <= n for every target, every
         // return slot (a call's pc + 1) and every lddw's pc + 2, and
         // `ops` has n + 1 entries.
-        let op = unsafe { *ops.get_unchecked(pc) };
-        let d = usize::from(op.dst & 15);
-        let s = usize::from(op.src & 15);
+        let op = unsafe { ops.get_unchecked(pc) };
+        let (d, s) = (op.dst, op.src);
         let mut code = op.code;
         if CHECKED && code == Code::Charge {
             // blocks.rs: the whole block is charged on entry.
@@ -921,7 +970,7 @@ fn interpret<const CHECKED: bool>(
                 }
                 depth -= 1;
                 let f = calls[depth];
-                r[6..11].copy_from_slice(&f.saved);
+                r.0[6..11].copy_from_slice(&f.saved);
                 pc = f.ret;
                 continue;
             }
