@@ -213,9 +213,18 @@ fn operand32(r: &[u64; 11], src: Operand) -> u32 {
     }
 }
 
+/// The target slot of a jump or local call at `pc`. A target outside
+/// `0..=n` (only possible in a program built without the load checks)
+/// traps at the jump itself, whether or not it would be taken; slot `n`
+/// traps when reached, like falling off the end.
 #[inline(always)]
-fn target(pc: usize, off: i64) -> usize {
-    (pc as i64 + 1 + off) as usize
+fn target(pc: usize, off: i64, n: usize) -> Result<usize, Trapped> {
+    let t = pc as i64 + 1 + off;
+    if (0..=n as i64).contains(&t) {
+        Ok(t as usize)
+    } else {
+        Err(trapped(Trap::Unsupported, pc))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -229,6 +238,7 @@ fn interpret<T: Tracer>(
     tracer: &mut T,
 ) -> Result<u64, Trapped> {
     let insns = program.insns();
+    let n = insns.len();
     let blocks = program.blocks();
     let helpers: &HelperTable = program.helpers();
 
@@ -288,7 +298,7 @@ fn interpret<T: Tracer>(
                 r[dst.index()] = end(kind, bits, r[dst.index()]);
                 Next::At(pc + 1)
             }
-            Insn::Ja { off, .. } => Next::At(target(pc, off.into())),
+            Insn::Ja { off, .. } => Next::At(target(pc, off.into(), n)?),
             Insn::Jmp {
                 width,
                 cond,
@@ -296,15 +306,12 @@ fn interpret<T: Tracer>(
                 src,
                 off,
             } => {
+                let t = target(pc, off.into(), n)?;
                 let taken = match width {
                     Width::W64 => cond64(cond, r[dst.index()], operand64(&r, src)),
                     Width::W32 => cond32(cond, r[dst.index()] as u32, operand32(&r, src)),
                 };
-                Next::At(if taken {
-                    target(pc, off.into())
-                } else {
-                    pc + 1
-                })
+                Next::At(if taken { t } else { pc + 1 })
             }
             Insn::Call(CallTarget::Helper(id)) => {
                 // A negative id is no helper: map it past every u32 id.
@@ -322,6 +329,7 @@ fn interpret<T: Tracer>(
                 helper_next(called, &mut r, pc)
             }
             Insn::Call(CallTarget::Local(off)) => {
+                let t = target(pc, off.into(), n)?;
                 if depth + 1 >= frames {
                     return Err(trapped(Trap::CallDepth, pc));
                 }
@@ -332,7 +340,7 @@ fn interpret<T: Tracer>(
                 depth += 1;
                 // A fresh 512-byte frame below the caller's.
                 r[10] = top - (depth * STACK_PER_FRAME) as u64;
-                Next::At(target(pc, off.into()))
+                Next::At(t)
             }
             Insn::Call(CallTarget::Kfunc(_)) => return Err(trapped(Trap::Unsupported, pc)),
             Insn::Exit => {
@@ -415,6 +423,10 @@ fn interpret<T: Tracer>(
                 src: LddwSrc::Imm,
                 imm,
             } => {
+                if !matches!(insns.get(pc + 1), Some(Insn::LddwHi)) {
+                    // No second slot: only a program built without checks.
+                    return Err(trapped(Trap::Unsupported, pc));
+                }
                 r[dst.index()] = imm;
                 Next::At(pc + 2)
             }

@@ -611,11 +611,14 @@ fn predecode(program: &Program) -> Box<[Op]> {
                 op.off = off.into();
                 op.imm = atomic_code(aop, fetch);
             }
+            // The high half lives in the next slot's op, so an `lddw`
+            // whose next slot is not its second half (only in a program
+            // built without checks) stays `Unsupported`.
             Insn::Lddw {
                 dst,
                 src: LddwSrc::Imm,
                 imm,
-            } => {
+            } if matches!(insns.get(pc + 1), Some(Insn::LddwHi)) => {
                 op.code = Code::Lddw;
                 op.dst = RegIdx::new(dst);
                 op.imm = imm as u32 as i32;
