@@ -98,6 +98,13 @@ impl JitExecutable {
     pub fn code_len(&self) -> usize {
         self.code_len
     }
+
+    /// Host addresses of the machine code (for diagnostics, and for tests
+    /// that check the mapping's protection).
+    pub fn code_range(&self) -> core::ops::Range<usize> {
+        let start = self.code.buf.as_ptr() as usize;
+        start..start + self.code_len
+    }
 }
 
 impl Executable for JitExecutable {

@@ -20,12 +20,14 @@ use common::generator::{Rng, all_keys, generate, key};
 use common::{ENTRY, Input, lockstep, reproducer};
 use oxbpf_abi::Trap;
 use oxbpf_isa::Insn;
-use oxbpf_runtime::{Program, helpers::conformance};
+use oxbpf_runtime::{Program, SafetyMode, helpers::conformance};
 
 /// The seed of the normal run.
 const SEED: u64 = 0x6f78_6270_665f_6a69;
 /// Programs in the normal run.
 const PROGRAMS: u64 = 20_000;
+/// Verified-mode programs in the normal run.
+const VERIFIED_PROGRAMS: u64 = 5_000;
 /// Each opcode form must run at least this often across the run.
 const MIN_PER_KEY: u64 = 100;
 /// At least this percentage of programs must touch memory.
@@ -51,23 +53,28 @@ struct Stats {
     local_calls: u64,
 }
 
-#[test]
-fn random_programs_agree_with_the_interpreter() {
-    let programs = env_u64("OXBPF_LOCKSTEP_PROGRAMS").unwrap_or(PROGRAMS);
-    let seed = env_u64("OXBPF_LOCKSTEP_SEED").unwrap_or(SEED);
+/// Runs `programs` generated programs from `seed` in lockstep; panics with
+/// a reproducer on the first divergence. Returns the statistics and how
+/// often each opcode form ran.
+fn sweep(programs: u64, seed: u64, verified: bool) -> (Stats, HashMap<String, u64>) {
     let table = Arc::new(conformance::table());
     let mut rng = Rng::new(seed);
     let mut counts: HashMap<String, u64> = HashMap::new();
     let mut stats = Stats::default();
     for n in 0..programs {
-        let g = generate(&mut rng);
-        let program = match Program::checked(g.insns.clone(), table.clone(), &ENTRY) {
+        let g = generate(&mut rng, verified);
+        let mut program = match Program::checked(g.insns.clone(), table.clone(), &ENTRY) {
             Ok(p) => p,
             Err(e) => panic!(
                 "generator bug: program {n} (seed {seed:#x}) fails the load check: {e}\n{}",
                 oxbpf_isa::disasm::disassemble(&g.insns)
             ),
         };
+        if verified {
+            // What the verifier would hand over: the generator keeps these
+            // programs safe without checks.
+            program = Program::new_unchecked(g.insns.clone(), table.clone(), SafetyMode::Verified);
+        }
         let inp = Input {
             input: &g.input,
             ro: Some(&g.ro),
@@ -90,11 +97,12 @@ fn random_programs_agree_with_the_interpreter() {
         let outcome = match result {
             Ok(o) => o,
             Err(d) => panic!(
-                "program {n} of seed {seed:#x} diverges\ninterp: {:?}\njit:    {:?}\n\
+                "{} program {n} of seed {seed:#x} diverges\ninterp: {:?}\njit:    {:?}\n\
                  reproducer:\n{}",
+                if verified { "verified" } else { "checked" },
                 d.interp.result,
                 d.jit.result,
-                reproducer(&g.insns, &inp)
+                reproducer(&g.insns, &inp, verified)
             ),
         };
         match outcome.result {
@@ -123,7 +131,10 @@ fn random_programs_agree_with_the_interpreter() {
             as u64;
         stats.local_calls += called_local as u64;
     }
+    (stats, counts)
+}
 
+fn summary(stats: &Stats, programs: u64, seed: u64, mode: &str) {
     let mut traps: Vec<_> = stats
         .traps
         .iter()
@@ -131,9 +142,9 @@ fn random_programs_agree_with_the_interpreter() {
         .collect();
     traps.sort();
     eprintln!(
-        "lockstep: {programs} programs (seed {seed:#x}), 0 divergences; {} returned, traps: {}; \
-         {} instructions executed (max {} in one program); {} touched memory, {} made local \
-         calls, {} wrote r10",
+        "lockstep ({mode}): {programs} programs (seed {seed:#x}), 0 divergences; {} returned, \
+         traps: {}; {} instructions executed (max {} in one program); {} touched memory, {} \
+         made local calls, {} wrote r10",
         stats.returned,
         traps.join(", "),
         stats.executed,
@@ -142,6 +153,14 @@ fn random_programs_agree_with_the_interpreter() {
         stats.local_calls,
         stats.fp_written,
     );
+}
+
+#[test]
+fn random_programs_agree_with_the_interpreter() {
+    let programs = env_u64("OXBPF_LOCKSTEP_PROGRAMS").unwrap_or(PROGRAMS);
+    let seed = env_u64("OXBPF_LOCKSTEP_SEED").unwrap_or(SEED);
+    let (stats, counts) = sweep(programs, seed, false);
+    summary(&stats, programs, seed, "checked");
 
     // The generator must not drift into trivial programs. Thresholds are
     // for the normal run's size; a smaller run skips nothing but scales.
@@ -166,4 +185,24 @@ fn random_programs_agree_with_the_interpreter() {
         "only {} of {programs} programs touched memory",
         stats.touched_memory
     );
+}
+
+/// Verified mode: no checks, no budget, the kernel's 8 frames. The
+/// generator keeps these programs in bounds, so both engines may run them
+/// unchecked.
+#[test]
+fn random_verified_programs_agree_with_the_interpreter() {
+    let programs = env_u64("OXBPF_LOCKSTEP_PROGRAMS").map_or(VERIFIED_PROGRAMS, |n| n / 4);
+    let seed = env_u64("OXBPF_LOCKSTEP_SEED").unwrap_or(SEED) ^ 1;
+    let (stats, _) = sweep(programs, seed, true);
+    summary(&stats, programs, seed, "verified");
+    assert!(
+        stats.touched_memory * 100 >= MIN_MEMORY_PERCENT * programs,
+        "only {} of {programs} programs touched memory",
+        stats.touched_memory
+    );
+    // No memory or budget traps exist in verified mode.
+    for t in [Trap::OutOfBounds, Trap::ReadOnly, Trap::BudgetExhausted] {
+        assert_eq!(stats.traps.get(&t), None, "{t:?} in verified mode");
+    }
 }

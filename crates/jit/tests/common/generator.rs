@@ -187,6 +187,10 @@ struct Builder<'r> {
     r9_below: i64,
     /// Per-mille chance that an access is out of bounds.
     oob: u64,
+    /// For verified mode: every access in bounds, the stack limited to the
+    /// current frame, helper arguments valid, no r10 writes, at most 8
+    /// frames.
+    verified: bool,
     /// Whether this program writes r10 (then r10 no longer marks the frame).
     fp_write: bool,
     /// Entry labels of the functions; function 0 is the main program.
@@ -196,7 +200,9 @@ struct Builder<'r> {
 }
 
 /// Generates one program and its inputs.
-pub fn generate(rng: &mut Rng) -> Generated {
+/// Generates one program and its inputs; `verified` makes it safe to run
+/// without checks (see [`Builder::verified`]).
+pub fn generate(rng: &mut Rng, verified: bool) -> Generated {
     let input_len = rng.pick(&[64i64, 96, 128, 256]);
     let ro_len = 64i64;
     let mut input: Vec<u8> = (0..input_len).map(|_| rng.next() as u8).collect();
@@ -212,7 +218,16 @@ pub fn generate(rng: &mut Rng) -> Generated {
     } else {
         5000
     };
-    let oob = rng.pick(&[0, 10, 20, 60]);
+    let oob = if verified {
+        0
+    } else {
+        rng.pick(&[0, 10, 20, 60])
+    };
+    // strcmp stops at the region's last byte at the latest.
+    if let (Some(a), Some(b)) = (input.last_mut(), ro.last_mut()) {
+        *a = 0;
+        *b = 0;
+    }
     let nfuncs = rng.pick(&[1, 1, 1, 2, 3, 4]);
     let mut b = Builder {
         rng,
@@ -224,11 +239,12 @@ pub fn generate(rng: &mut Rng) -> Generated {
         ro_len,
         r9_below: 0,
         oob,
+        verified,
         fp_write: false,
         funcs: Vec::new(),
         recursive: None,
     };
-    b.fp_write = b.rng.chance(20);
+    b.fp_write = !verified && b.rng.chance(20);
     b.funcs = (0..nfuncs).map(|_| b.new_label()).collect();
     if nfuncs > 1 && b.rng.chance(300) {
         b.recursive = Some(nfuncs - 1);
@@ -629,7 +645,9 @@ impl Builder<'_> {
         let oob = self.rng.chance(self.oob);
         // Ends of ranges are where checks go wrong: pick them often.
         let edge = self.rng.chance(300);
-        let stack = 16 * 512; // the checked-mode stack, all frames
+        // The checked-mode stack (all frames); verified programs stay in
+        // their own frame.
+        let stack = if self.verified { 512 } else { 16 * 512 };
         let off: i64 = match (base, oob) {
             (Base::Input | Base::Ro, false) => {
                 let len = if base == Base::Input {
@@ -826,22 +844,30 @@ impl Builder<'_> {
     // ------------------------------------------------------------ calls
 
     /// A pointer argument for a helper: into the input, the read-only
-    /// input or the stack; now and then out of bounds.
-    fn pointer_arg(&mut self, r: Reg) {
-        match self.rng.below(4) {
+    /// input (unless the helper writes) or the stack; now and then out of
+    /// bounds. Verified programs keep all `len` bytes in bounds and pass no
+    /// stack strings (nothing NUL-terminates the stack at its top).
+    fn pointer_arg(&mut self, r: Reg, len: i64, write: bool) {
+        let margin = if self.verified { len.max(1) } else { 1 };
+        let pick = match (self.verified, write) {
+            (true, true) => self.rng.pick(&[0, 3]),
+            (true, false) => self.rng.below(3),
+            (false, _) => self.rng.below(4),
+        };
+        match pick {
             0 | 1 => {
                 self.emit(alu(Width::W64, AluOp::Mov, r, Operand::Reg(Reg::R6)));
-                let off = self.rng.range(0, self.input_len - 1) as i32;
+                let off = self.rng.range(0, self.input_len - margin) as i32;
                 self.emit(alu(Width::W64, AluOp::Add, r, Operand::Imm(off)));
             }
             2 => {
                 self.emit(alu(Width::W64, AluOp::Mov, r, Operand::Reg(Reg::R7)));
-                let off = self.rng.range(0, self.ro_len - 1) as i32;
+                let off = self.rng.range(0, self.ro_len - margin) as i32;
                 self.emit(alu(Width::W64, AluOp::Add, r, Operand::Imm(off)));
             }
             _ => {
                 self.emit(alu(Width::W64, AluOp::Mov, r, Operand::Reg(Reg::R10)));
-                let off = self.rng.range(-512, -1) as i32;
+                let off = self.rng.range(-512, -margin) as i32;
                 self.emit(alu(Width::W64, AluOp::Add, r, Operand::Imm(off)));
             }
         }
@@ -855,14 +881,19 @@ impl Builder<'_> {
         match id {
             // memfrob(ptr, len)
             1 => {
-                self.pointer_arg(Reg::R1);
-                let len = self.rng.range(0, 24) as i32;
-                self.emit(alu(Width::W64, AluOp::Mov, Reg::R2, Operand::Imm(len)));
+                let len = self.rng.range(0, 24);
+                self.pointer_arg(Reg::R1, len, true);
+                self.emit(alu(
+                    Width::W64,
+                    AluOp::Mov,
+                    Reg::R2,
+                    Operand::Imm(len as i32),
+                ));
             }
             // strcmp(a, b)
             4 => {
-                self.pointer_arg(Reg::R1);
-                self.pointer_arg(Reg::R2);
+                self.pointer_arg(Reg::R1, 1, false);
+                self.pointer_arg(Reg::R2, 1, false);
             }
             // unwind(x): ends the program when x == 0
             5 => {
@@ -906,7 +937,13 @@ impl Builder<'_> {
         self.call_args(callee);
         if self.recursive == Some(callee) {
             // Depth left: up to past the 16-frame limit now and then.
-            let d = self.rng.range(0, 18) as i32;
+            // Verified programs stay within the kernel's 8 frames: main,
+            // up to 3 callers in the DAG, the recursive function and 3 more.
+            let d = if self.verified {
+                self.rng.range(0, 3)
+            } else {
+                self.rng.range(0, 18)
+            } as i32;
             self.emit(alu(Width::W64, AluOp::Mov, Reg::R3, Operand::Imm(d)));
         }
         let l = self.funcs[callee];

@@ -17,7 +17,7 @@ use oxbpf_interp::{Interpreter, TraceEvent};
 use oxbpf_isa::{Insn, Reg};
 use oxbpf_jit::Jit;
 use oxbpf_runtime::{
-    Engine, Executable, Program, RegionKind, RunState, Trapped, helpers::conformance,
+    Engine, Executable, Program, RegionKind, RunState, SafetyMode, Trapped, helpers::conformance,
 };
 
 /// Host memory for one test input, 8-byte aligned (atomics on it are
@@ -153,9 +153,14 @@ pub fn lockstep(
 
 /// A reproducer to paste into a test: the program as assembly text and the
 /// inputs, as a call of [`check_asm`].
-pub fn reproducer(insns: &[Insn], inp: &Input<'_>) -> String {
+pub fn reproducer(insns: &[Insn], inp: &Input<'_>, verified: bool) -> String {
     format!(
-        "common::check_asm(\n    r#\"\n{}\"#,\n    \"{}\",\n    {},\n    {},\n);",
+        "common::{}(\n    r#\"\n{}\"#,\n    \"{}\",\n    {},\n    {},\n);",
+        if verified {
+            "check_asm_verified"
+        } else {
+            "check_asm"
+        },
         oxbpf_isa::disasm::disassemble(insns),
         hex(inp.input),
         match inp.ro {
@@ -182,9 +187,34 @@ pub const ENTRY: [Reg; 3] = [Reg::R1, Reg::R2, Reg::R3];
 /// Checks one program given as assembly in lockstep (the form
 /// [`reproducer`] prints); panics with both outcomes on a divergence.
 pub fn check_asm(src: &str, input_hex: &str, ro_hex: Option<&str>, budget: u64) -> Outcome {
+    check_asm_in(src, input_hex, ro_hex, budget, SafetyMode::Checked)
+}
+
+/// [`check_asm`] for a program run in verified mode (no checks: only for
+/// programs that stay in bounds).
+pub fn check_asm_verified(
+    src: &str,
+    input_hex: &str,
+    ro_hex: Option<&str>,
+    budget: u64,
+) -> Outcome {
+    check_asm_in(src, input_hex, ro_hex, budget, SafetyMode::Verified)
+}
+
+fn check_asm_in(
+    src: &str,
+    input_hex: &str,
+    ro_hex: Option<&str>,
+    budget: u64,
+    mode: SafetyMode,
+) -> Outcome {
     let insns = oxbpf_isa::asm::assemble(src).expect("reproducer assembles");
-    let program = Program::checked(insns, Arc::new(conformance::table()), &ENTRY)
+    let table = Arc::new(conformance::table());
+    let mut program = Program::checked(insns.clone(), table.clone(), &ENTRY)
         .expect("reproducer passes the load check");
+    if mode == SafetyMode::Verified {
+        program = Program::new_unchecked(insns, table, mode);
+    }
     let input = unhex(input_hex);
     let ro = ro_hex.map(unhex);
     let inp = Input {
