@@ -38,11 +38,6 @@ impl Tracer for NoTrace {
     fn event(&mut self, _: usize, _: &Insn, _: usize, _: &[u64; 11], _: &[u64; 11]) {}
 }
 
-/// The host memory of the eBPF stack: `CHECKED_MAX_FRAMES` frames of
-/// `STACK_PER_FRAME` bytes, 8-byte aligned so that aligned eBPF accesses are
-/// aligned host accesses (atomics need it).
-const STACK_WORDS: usize = CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8;
-
 /// What a bpf-to-bpf call saves: where to return and the callee-saved
 /// registers `r6`-`r9` plus the caller's frame pointer `r10`.
 #[derive(Clone, Copy)]
@@ -93,15 +88,30 @@ pub(crate) fn with_stack<R>(
     state: &mut RunState<'_>,
     body: impl FnOnce(&mut RunState<'_>, u64, usize) -> R,
 ) -> R {
-    let frames = match mode {
-        SafetyMode::Checked => CHECKED_MAX_FRAMES,
-        SafetyMode::Verified => KERNEL_MAX_FRAMES,
-    };
-    let mut stack = [0u64; STACK_WORDS];
+    // Only the frames the mode allows are zeroed (and exist).
+    match mode {
+        SafetyMode::Checked => {
+            stack_of::<{ CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8 }, R>(mode, state, body)
+        }
+        SafetyMode::Verified => {
+            stack_of::<{ KERNEL_MAX_FRAMES * STACK_PER_FRAME / 8 }, R>(mode, state, body)
+        }
+    }
+}
+
+#[inline(always)]
+fn stack_of<const WORDS: usize, R>(
+    mode: SafetyMode,
+    state: &mut RunState<'_>,
+    body: impl FnOnce(&mut RunState<'_>, u64, usize) -> R,
+) -> R {
+    // In u64 words, so that aligned eBPF accesses are aligned host
+    // accesses (real atomics need it).
+    let mut stack = [0u64; WORDS];
     // The stack is only ever reached through addresses derived from this
     // pointer (via the program's r10), never through `stack` itself.
     let base = stack.as_mut_ptr() as u64;
-    let len = (frames * STACK_PER_FRAME) as u64;
+    let len = (WORDS * 8) as u64;
     state.mode = mode;
     let saved_len = state.regions.len();
     state.regions.push(Region {
@@ -114,7 +124,7 @@ pub(crate) fn with_stack<R>(
         state,
         len: saved_len,
     };
-    body(guard.state, base + len, frames)
+    body(guard.state, base + len, WORDS * 8 / STACK_PER_FRAME)
 }
 
 /// How an instruction ends.

@@ -23,6 +23,9 @@
 //!   takes a helper id from its register (uBPF's semantics, which the
 //!   conformance suite tests). A helper may end the program
 //!   ([`oxbpf_runtime::HelperExit::Exit`]).
+//! - **A faster engine.** [`FastInterpreter`] (`interp-fast`) pre-decodes
+//!   into flat ops with resolved targets and is kept identical to this
+//!   reference by a lockstep test over random programs (`tests/lockstep.rs`).
 //! - **Tracing.** [`InterpProgram::run_traced`] reports each completed
 //!   instruction with the registers it changed. It shares the loop with
 //!   [`Executable::run`], which is instantiated with a no-op tracer, so
