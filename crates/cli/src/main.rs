@@ -1,5 +1,71 @@
 //! The `oxbpf` command.
+//!
+//! Nouns and verbs in the style of bpftool (see ARCHITECTURE.md, "The
+//! oxbpf command"). Every command that prints data takes `--json`.
+//!
+//! Exit status everywhere: 0 success; 1 the program or a check failed
+//! (trap, load-time rejection, conformance failure); 2 usage error or
+//! malformed input (clap's usage errors included). Errors are printed on
+//! stderr as `error: <message>: <cause>: ...`.
 
-fn main() {
-    todo!("cli")
+mod cmd;
+mod engines;
+mod error;
+mod input;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// oxbpf: an eBPF platform (RFC 9669 instruction set, assembler,
+/// interpreter, conformance runner).
+#[derive(Debug, Parser)]
+#[command(
+    name = "oxbpf",
+    version,
+    after_help = "\
+Examples:
+  oxbpf asm examples/hello.s && oxbpf run examples/hello.bin --data examples/hello.txt
+  oxbpf disasm --hex \"b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00\"
+  oxbpf conformance ../shared/conformance/bpf_conformance/tests
+
+Exit status: 0 success, 1 the program or a check failed (trap, rejection,
+mismatch), 2 usage error or malformed input.
+`oxbpf <command> --help` explains each command with examples."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Assemble a .s file into raw bytecode.
+    Asm(cmd::asm::AsmArgs),
+    /// Disassemble raw bytecode (a file, or --hex).
+    Disasm(cmd::disasm::DisasmArgs),
+    /// Run a program once (or --repeat N times) and print r0.
+    Run(cmd::run::RunArgs),
+    /// Run a directory of bpf_conformance .data files.
+    Conformance(cmd::conformance::ConformanceArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Asm(a) => cmd::asm::run(a),
+        Command::Disasm(a) => cmd::disasm::run(a),
+        Command::Run(a) => cmd::run::run(a),
+        Command::Conformance(a) => cmd::conformance::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError { code, error }) => {
+            // `{:#}` prints the whole chain: "cannot assemble x.s: line 2, ...".
+            eprintln!("error: {error:#}");
+            ExitCode::from(code)
+        }
+    }
 }
