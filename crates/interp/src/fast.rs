@@ -754,7 +754,25 @@ fn interpret<const CHECKED: bool>(
         saved: [0; 5],
     }; CHECKED_MAX_FRAMES];
     let mut depth = 0usize;
-    let mut pc = 0usize;
+    // The current op, as a pointer into `ops`: advancing it is one add.
+    // Invariant (from `finish`): it points at one of the n + 1 ops.
+    let base = ops.as_ptr();
+    let mut ip = base;
+    // The slot of the current op, computed only where needed.
+    macro_rules! pc {
+        () => {
+            // SAFETY: `ip` and `base` point into the same allocation.
+            unsafe { ip.offset_from(base) as usize }
+        };
+    }
+    // Moves to slot `$slot`, which `finish` proved is at most n.
+    macro_rules! goto {
+        ($slot:expr) => {{
+            // SAFETY: `$slot` <= n and `ops` has n + 1 entries.
+            ip = unsafe { base.add($slot) };
+            continue;
+        }};
+    }
     // Kept in a local so that it can live in a register; written back to
     // the state whenever the run ends and around helper calls.
     let mut budget = state.budget;
@@ -763,15 +781,14 @@ fn interpret<const CHECKED: bool>(
     macro_rules! trap {
         ($trap:expr) => {{
             state.budget = budget;
-            return Err(trapped($trap, pc));
+            return Err(trapped($trap, pc!()));
         }};
     }
 
     loop {
-        // SAFETY: `finish` established pc <= n for every target, every
-        // return slot (a call's pc + 1) and every lddw's pc + 2, and
-        // `ops` has n + 1 entries.
-        let op = unsafe { ops.get_unchecked(pc) };
+        // SAFETY: `ip` points at one of the ops (see `goto!` and the
+        // advances below).
+        let op = unsafe { &*ip };
         let (d, s) = (op.dst, op.src);
         let mut code = op.code;
         if CHECKED && code == Code::Charge {
@@ -787,8 +804,7 @@ fn interpret<const CHECKED: bool>(
         macro_rules! jump {
             ($taken:expr) => {
                 if $taken {
-                    pc = op.off as u32 as usize;
-                    continue;
+                    goto!(op.off as u32 as usize);
                 }
             };
         }
@@ -820,7 +836,7 @@ fn interpret<const CHECKED: bool>(
                 let args = [r[1], r[2], r[3], r[4], r[5]];
                 state.budget = budget;
                 last = LastRegion::EMPTY;
-                let called = exec::call_helper(helpers, $id, state, args, pc, $unknown);
+                let called = exec::call_helper(helpers, $id, state, args, pc!(), $unknown);
                 budget = state.budget;
                 match called {
                     Ok(Called::Returned(v)) => r[0] = v,
@@ -944,10 +960,7 @@ fn interpret<const CHECKED: bool>(
             Code::Swap32 => r[d] = u64::from((r[d] as u32).swap_bytes()),
             Code::Swap64 => r[d] = r[d].swap_bytes(),
             Code::Nop => {}
-            Code::Ja => {
-                pc = op.off as u32 as usize;
-                continue;
-            }
+            Code::Ja => goto!(op.off as u32 as usize),
             Code::CallHelper => helper!(
                 u64::try_from(op.imm).unwrap_or(u64::MAX),
                 Trap::UnknownHelper
@@ -958,13 +971,12 @@ fn interpret<const CHECKED: bool>(
                     trap!(Trap::CallDepth);
                 }
                 calls[depth] = Frame {
-                    ret: pc + 1,
+                    ret: pc!() + 1,
                     saved: [r[6], r[7], r[8], r[9], r[10]],
                 };
                 depth += 1;
                 r[10] = top - (depth * STACK_PER_FRAME) as u64;
-                pc = op.off as u32 as usize;
-                continue;
+                goto!(op.off as u32 as usize);
             }
             Code::Exit => {
                 if depth == 0 {
@@ -974,8 +986,7 @@ fn interpret<const CHECKED: bool>(
                 depth -= 1;
                 let f = calls[depth];
                 r.0[6..11].copy_from_slice(&f.saved);
-                pc = f.ret;
-                continue;
+                goto!(f.ret);
             }
             Code::LdB => load!(Size::B, u8),
             Code::LdH => load!(Size::H, u16),
@@ -1013,17 +1024,20 @@ fn interpret<const CHECKED: bool>(
                 }
             }
             Code::Lddw => {
-                // SAFETY: `finish` turned an lddw without a next slot into
-                // `Unsupported`, so pc + 1 <= n.
-                let hi = unsafe { ops.get_unchecked(pc + 1) }.imm as u32;
+                // SAFETY: an lddw op exists only where the next slot is its
+                // second half (`predecode`), so ip + 1 is an op.
+                let hi = unsafe { &*ip.add(1) }.imm as u32;
                 r[d] = u64::from(op.imm as u32) | (u64::from(hi) << 32);
-                pc += 2;
+                // SAFETY: the second half is at ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
                 continue;
             }
             Code::Unsupported => trap!(Trap::Unsupported),
             // Only leaders carry it, and it was replaced by `inner` above.
             Code::Charge => trap!(Trap::Unsupported),
         }
-        pc += 1;
+        // SAFETY: only the trailing op sits at slot n, and it traps; any
+        // other op is at a slot below n, so its successor is an op.
+        ip = unsafe { ip.add(1) };
     }
 }
