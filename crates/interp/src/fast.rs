@@ -1,7 +1,7 @@
 //! A faster interpreter over pre-decoded instructions.
 //!
 //! [`FastInterpreter`] translates the decoded [`Insn`]s once, at load, into
-//! a flat array of 16-byte [`Op`]s with one dense opcode per (operation,
+//! a flat array of 16-byte ops with one dense opcode per (operation,
 //! width, operand kind): jump targets become absolute slots, immediates are
 //! stored ready to use, and each op carries the budget cost of the block it
 //! starts. The loop is a single `match` (one indirect jump per

@@ -1,6 +1,6 @@
 //! The reference interpreter.
 //!
-//! Simple and obviously correct first: it executes the decoded [`Insn`]s
+//! Simple and obviously correct first: it executes the decoded [`oxbpf_isa::Insn`]s
 //! directly, one `match` per slot, with exact RFC 9669 semantics and the
 //! kernel's answers where the RFC is silent (see [`semantics`]). Other
 //! engines are tested against it.
