@@ -39,6 +39,13 @@ pub enum EngineError {
         engine: &'static str,
         reason: String,
     },
+    /// The engine's own checker refused the program (the kernel verifier,
+    /// for the `kernel` engine); `reason` carries its log.
+    #[error("{engine}: program rejected: {reason}")]
+    Rejected {
+        engine: &'static str,
+        reason: String,
+    },
 }
 
 /// An execution engine: turns a [`Program`] into something runnable.
