@@ -24,10 +24,13 @@ use oxbpf_runtime::{Engine, LoadError};
 /// Every engine the suite runs on. The JIT joins with one line here
 /// (`("jit", || Box::new(oxbpf_jit::Jit))`) and `oxbpf-jit` in this
 /// crate's `[dev-dependencies]`.
-const ENGINES: &[(&str, fn() -> Box<dyn Engine>)] = &[
+const ENGINES: &[(&str, MakeEngine)] = &[
     ("interp", || Box::new(oxbpf_interp::Interpreter)),
     ("interp-fast", || Box::new(oxbpf_interp::FastInterpreter)),
 ];
+
+/// Builds a fresh engine for a trial.
+type MakeEngine = fn() -> Box<dyn Engine>;
 
 fn suite_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/bpf_conformance")
