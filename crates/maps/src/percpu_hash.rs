@@ -5,6 +5,11 @@
 //! existing key writes into the element in place (`pcpu_copy_value`); a
 //! program's insert of a new key sets its own CPU's copy and zeroes the
 //! others (`pcpu_init_value`), so every copy starts known.
+//!
+//! Unlike the kernel, whose per-CPU allocator puts each CPU's copy in that
+//! CPU's own area, the copies of one element share an allocation, so small
+//! values of neighbouring CPUs can share a cache line: correct, but CPUs
+//! updating the same key contend more than in the kernel.
 
 use core::any::Any;
 use core::sync::atomic::Ordering;
