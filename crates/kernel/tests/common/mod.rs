@@ -1,56 +1,41 @@
-//! The privileged-test convention (ARCHITECTURE.md, "Tests"): a test that
-//! needs root and `bpf(2)` reports itself *ignored*, with the reason, when
-//! it cannot run; with `OXBPF_REQUIRE_PRIVILEGED=1` (CI) it fails instead.
-//!
-//! This is a local implementation of what `oxbpf-testkit` will provide;
-//! switch to it once that crate lands.
+//! The privileged-test convention of `oxbpf-testkit` (root and `bpf(2)`,
+//! ignored with the reason otherwise, failing under
+//! `OXBPF_REQUIRE_PRIVILEGED=1`), plus small assertion helpers.
 
 // Each test binary uses a different subset.
 #![allow(dead_code)]
 
-use std::sync::OnceLock;
-
 use libtest_mimic::{Completion, Failed, Trial};
-use oxbpf_kernel::{KernelEngine, sys};
+use oxbpf_testkit::{Requirement, privileged_required, privileged_trial, require};
 
-/// Environment variable that turns "cannot run" into a failure.
-pub const REQUIRE_PRIVILEGED: &str = "OXBPF_REQUIRE_PRIVILEGED";
+/// What every kernel test needs.
+pub const NEEDS: &[Requirement] = &[Requirement::Root, Requirement::Bpf];
 
-/// `None` if the kernel can be used, else why not.
-pub fn unavailable() -> Option<String> {
-    static WHY: OnceLock<Option<String>> = OnceLock::new();
-    WHY.get_or_init(|| match KernelEngine::available() {
-        Ok(()) => None,
-        Err(e) => Some(format!("needs root and bpf(2) (euid {}): {e}", sys::euid())),
-    })
-    .clone()
-}
-
-fn required() -> bool {
-    std::env::var(REQUIRE_PRIVILEGED).is_ok_and(|v| v == "1")
-}
-
-/// Decides before running `body`: ignored (or failed, when required) if
-/// the kernel cannot be used.
-pub fn gate() -> Result<Option<Completion>, Failed> {
-    match unavailable() {
-        None => Ok(None),
-        Some(why) if required() => Err(format!("{REQUIRE_PRIVILEGED}=1 but {why}").into()),
-        Some(why) => Ok(Some(Completion::ignored_with(why))),
-    }
-}
-
-/// A trial that needs the kernel.
+/// A trial that needs root and `bpf(2)`.
 pub fn privileged<F>(name: &str, body: F) -> Trial
 where
     F: FnOnce() -> Result<(), Failed> + Send + 'static,
 {
-    Trial::ignorable_test(name, move || {
-        if let Some(ignored) = gate()? {
-            return Ok(ignored);
+    privileged_trial(name, NEEDS, body)
+}
+
+/// Like [`privileged`] for bodies that can end as ignored themselves
+/// (skips of a data-driven suite).
+pub fn privileged_ignorable<F>(name: String, body: F) -> Trial
+where
+    F: FnOnce() -> Result<Completion, Failed> + Send + 'static,
+{
+    match require(&name, NEEDS) {
+        Ok(()) => Trial::ignorable_test(name, body),
+        Err(reason) if privileged_required() => Trial::test(name, move || {
+            Err(format!("cannot run: {}; OXBPF_REQUIRE_PRIVILEGED=1", reason.missing).into())
+        }),
+        Err(reason) => {
+            let missing = reason.missing;
+            Trial::ignorable_test(name, move || Ok(Completion::ignored_with(missing)))
+                .with_ignored_flag(true)
         }
-        body().map(|()| Completion::Completed)
-    })
+    }
 }
 
 /// Fails with `msg` unless `cond`.
