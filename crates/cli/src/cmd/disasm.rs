@@ -17,7 +17,7 @@ use crate::input::{decode, parse_hex, read_bytecode};
 Examples:
   oxbpf disasm examples/hello.bin
   oxbpf disasm --hex \"b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00\"
-  oxbpf disasm --hex 0x000000000000002ab7,0x95       # 64-bit words
+  oxbpf disasm --hex 0x0000002a000000b7,0x95         # 64-bit words
   oxbpf disasm prog.hex                              # a file of hex text
 
 FILE holds raw bytecode (8 little-endian bytes per instruction), or hex
