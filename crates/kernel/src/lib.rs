@@ -5,8 +5,8 @@
 //! oxbpf ask it: create maps and read them back ([`KernelMap`]), load
 //! programs with the verifier's log on rejection ([`KernelProgram`]), run
 //! them with `BPF_PROG_TEST_RUN` ([`KernelProgram::test_run`]), pin objects
-//! to bpffs ([`pin`]), load BTF ([`KernelBtf`]), attach XDP through links
-//! ([`XdpLink`]), and run raw bytecode behind the same
+//! to bpffs ([`pin`]), load BTF ([`KernelBtf`]), attach XDP and tc through
+//! links ([`XdpLink`], [`TcxLink`]), and run raw bytecode behind the same
 //! [`oxbpf_runtime::Engine`] trait as the interpreter and the JIT
 //! ([`KernelEngine`], see [`wrap`] for how a raw program is made runnable).
 //!
@@ -62,6 +62,6 @@ pub mod wrap;
 pub use btf::KernelBtf;
 pub use engine::{KernelEngine, KernelExecutable, KernelRun};
 pub use error::{Command, Errno, KernelError};
-pub use link::{XdpLink, XdpMode};
+pub use link::{TcDirection, TcxLink, XdpLink, XdpMode};
 pub use map::{KernelMap, MapBtf, MapSpec};
 pub use prog::{KernelProgram, ProgramSpec, TestRun, TestRunOutput};

@@ -20,6 +20,14 @@ pub mod prog_type {
 /// Attach types (`enum bpf_attach_type`) oxbpf uses.
 pub mod attach_type {
     pub const XDP: u32 = 37;
+    pub const TCX_INGRESS: u32 = 46;
+    pub const TCX_EGRESS: u32 = 47;
+}
+
+/// tc actions (`TC_ACT_*` of `linux/pkt_cls.h`).
+pub mod tc_action {
+    pub const OK: i32 = 0;
+    pub const SHOT: i32 = 2;
 }
 
 /// XDP actions (`enum xdp_action`).
@@ -66,6 +74,16 @@ impl<'a> ProgramSpec<'a> {
             license: "GPL",
             btf: None,
             log_level: 0,
+        }
+    }
+
+    /// A tc classifier (`SCHED_CLS`, for [`crate::TcxLink`]) licensed
+    /// `"GPL"`.
+    pub fn tc(name: &'a str, insns: &'a [RawInsn]) -> ProgramSpec<'a> {
+        ProgramSpec {
+            prog_type: prog_type::SCHED_CLS,
+            expected_attach_type: 0,
+            ..ProgramSpec::xdp(name, insns)
         }
     }
 }

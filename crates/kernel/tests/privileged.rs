@@ -13,11 +13,11 @@ use libtest_mimic::{Arguments, Failed};
 use oxbpf_abi::Trap;
 use oxbpf_abi::map_kind::{MapKind, update};
 use oxbpf_isa::{RawInsn, Reg, asm::assemble, encode};
-use oxbpf_kernel::link::LINK_TYPE_XDP;
-use oxbpf_kernel::prog::{prog_type, xdp_action};
+use oxbpf_kernel::link::{LINK_TYPE_TCX, LINK_TYPE_XDP};
+use oxbpf_kernel::prog::{attach_type, prog_type, tc_action, xdp_action};
 use oxbpf_kernel::{
     Errno, KernelBtf, KernelEngine, KernelError, KernelMap, KernelProgram, MapBtf, MapSpec,
-    ProgramSpec, TestRun, XdpLink, XdpMode, pin, sys,
+    ProgramSpec, TcDirection, TcxLink, TestRun, XdpLink, XdpMode, pin, sys,
 };
 use oxbpf_runtime::{
     Engine, EngineError, Executable, HelperTable, Program, RegionKind, RunState,
@@ -343,6 +343,55 @@ fn xdp_link_attaches_in_a_private_network_namespace() -> Result<(), Failed> {
     Ok(())
 }
 
+fn tcx_link_attaches_in_a_private_network_namespace() -> Result<(), Failed> {
+    std::thread::spawn(|| -> Result<(), String> {
+        sys::unshare_net_namespace().map_err(|e| e.to_string())?;
+        let ifindex = sys::if_nametoindex("lo").map_err(|e| e.to_string())?;
+        // TC_ACT_SHOT.
+        let insns = asm("mov %r0, 2\nexit\n");
+        let prog =
+            KernelProgram::load(&ProgramSpec::tc("t_tcx", &insns)).map_err(|e| e.to_string())?;
+        // A classifier test-runs on an skb built from the data.
+        let out = prog
+            .test_run(&mut TestRun::with_data(&[0u8; 14]))
+            .map_err(|e| e.to_string())?;
+        if out.retval != tc_action::SHOT as u32 {
+            return Err(format!("tc test run returned {}", out.retval));
+        }
+        let prog_id = prog.info().map_err(|e| e.to_string())?.id;
+        let ingress =
+            TcxLink::attach(&prog, ifindex, TcDirection::Ingress).map_err(|e| e.to_string())?;
+        // A hook takes several programs, but each only once.
+        match TcxLink::attach(&prog, ifindex, TcDirection::Ingress) {
+            Err(KernelError::Syscall { errno, .. }) if errno.0 == libc::EEXIST => {}
+            other => return Err(format!("same program twice on one hook: {other:?}")),
+        }
+        let other =
+            KernelProgram::load(&ProgramSpec::tc("t_tcx2", &insns)).map_err(|e| e.to_string())?;
+        let _second =
+            TcxLink::attach(&other, ifindex, TcDirection::Ingress).map_err(|e| e.to_string())?;
+        let egress =
+            TcxLink::attach(&prog, ifindex, TcDirection::Egress).map_err(|e| e.to_string())?;
+        for (link, attach) in [
+            (&ingress, attach_type::TCX_INGRESS),
+            (&egress, attach_type::TCX_EGRESS),
+        ] {
+            let info = link.info().map_err(|e| e.to_string())?;
+            let got = (info.link_type, info.prog_id, info.union[0], info.union[1]);
+            let want = (LINK_TYPE_TCX, prog_id, ifindex, attach);
+            if got != want {
+                return Err(format!(
+                    "tcx link info (type, prog, ifindex, attach) {got:?}, expected {want:?}"
+                ));
+            }
+        }
+        Ok(())
+    })
+    .join()
+    .map_err(|_| "namespace thread panicked")??;
+    Ok(())
+}
+
 // --- the kernel engine ----------------------------------------------------------
 
 fn checked(src: &str, helpers: HelperTable) -> Program {
@@ -519,6 +568,10 @@ fn main() {
         privileged(
             "link::xdp_generic_in_private_netns",
             xdp_link_attaches_in_a_private_network_namespace,
+        ),
+        privileged(
+            "link::tcx_in_private_netns",
+            tcx_link_attaches_in_a_private_network_namespace,
         ),
         privileged("engine::r0_is_64_bits", engine_returns_all_64_bits_of_r0),
         privileged(
