@@ -520,6 +520,22 @@ fn engine_runs_the_same_executable_with_different_lengths() -> Result<(), Failed
     Ok(())
 }
 
+fn engine_verifier_log_shows_the_run_variant() -> Result<(), Failed> {
+    let program = checked("mov %r0, %r2\nexit\n", conformance::table());
+    let exe = KernelEngine::new().load_kernel(&program)?;
+    let mut mem = [0u8; 6];
+    let mut state = RunState::new();
+    let addr = state.add_memory(&mut mem, RegionKind::Input);
+    let log = exe
+        .verifier_log(&state, [addr, 6, 0, 0, 0])
+        .map_err(|e| e.to_string())?;
+    // Level 2 shows every state: the packet bound and r2 as the verifier
+    // sees them for this run.
+    ensure(log.contains("r=6") && log.contains("R2=6"), || {
+        format!("log: {log}")
+    })
+}
+
 fn main() {
     let args = Arguments::from_args();
     let tests = vec![
@@ -601,6 +617,10 @@ fn main() {
         privileged(
             "engine::variants_per_length",
             engine_runs_the_same_executable_with_different_lengths,
+        ),
+        privileged(
+            "engine::verifier_log_of_a_run",
+            engine_verifier_log_shows_the_run_variant,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();
