@@ -83,20 +83,47 @@ where
     F: FnOnce() -> Result<(), Failed> + Send + 'static,
 {
     let name = name.into();
-    match require(&name, requirements) {
-        Ok(()) => Trial::test(name, body),
-        Err(reason) if privileged_required() => Trial::test(name, move || {
-            Err(format!(
+    let decision = decide(require(&name, requirements), privileged_required());
+    trial(name, decision, body)
+}
+
+/// What becomes of a privileged test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Decision {
+    Run,
+    Ignore { missing: String },
+    Fail { message: String },
+}
+
+/// The decision for a test whose requirements check gave `check`, with
+/// `required` the value of `OXBPF_REQUIRE_PRIVILEGED=1`.
+fn decide(check: Result<(), SkipReason>, required: bool) -> Decision {
+    match check {
+        Ok(()) => Decision::Run,
+        Err(reason) if required => Decision::Fail {
+            message: format!(
                 "cannot run: {}; {REQUIRE_ENV}=1 makes this a failure",
                 reason.missing
-            )
-            .into())
-        }),
-        Err(reason) => {
+            ),
+        },
+        Err(reason) => Decision::Ignore {
+            missing: reason.missing,
+        },
+    }
+}
+
+fn trial<F>(name: String, decision: Decision, body: F) -> Trial
+where
+    F: FnOnce() -> Result<(), Failed> + Send + 'static,
+{
+    match decision {
+        Decision::Run => Trial::test(name, body),
+        Decision::Fail { message } => Trial::test(name, move || Err(message.into())),
+        Decision::Ignore { missing } => {
             // libtest prints no reason for a test ignored by flag, so say it
-            // here, once per trial, before the run starts.
-            eprintln!("{name}: ignored: {}", reason.missing);
-            let missing = reason.missing;
+            // here, once per trial, before the run starts. The flag (not a
+            // run-time "ignored") makes cargo-nextest count it as skipped.
+            eprintln!("{name}: ignored: {missing}");
             Trial::ignorable_test(name, move || Ok(Completion::ignored_with(missing)))
                 .with_ignored_flag(true)
         }
@@ -184,6 +211,49 @@ mod tests {
             r.to_string(),
             "kernel::load needs privileges: not running as root (euid 1000)"
         );
+    }
+
+    fn missing() -> Result<(), SkipReason> {
+        Err(SkipReason {
+            what: "t".into(),
+            missing: "not running as root (euid 1000)".into(),
+        })
+    }
+
+    #[test]
+    fn met_requirements_run_the_body() {
+        for required in [false, true] {
+            assert_eq!(decide(Ok(()), required), Decision::Run);
+        }
+        assert!(!trial("t".into(), Decision::Run, || Ok(())).has_ignored_flag());
+    }
+
+    #[test]
+    fn unmet_requirements_are_ignored_with_the_reason() {
+        let d = decide(missing(), false);
+        assert_eq!(
+            d,
+            Decision::Ignore {
+                missing: "not running as root (euid 1000)".into()
+            }
+        );
+        // Flagged when listed, so neither libtest nor cargo-nextest runs or
+        // passes it.
+        assert!(trial("t".into(), d, || Ok(())).has_ignored_flag());
+    }
+
+    #[test]
+    fn unmet_requirements_fail_when_privileges_are_required() {
+        let d = decide(missing(), true);
+        assert_eq!(
+            d,
+            Decision::Fail {
+                message: "cannot run: not running as root (euid 1000); \
+                          OXBPF_REQUIRE_PRIVILEGED=1 makes this a failure"
+                    .into()
+            }
+        );
+        assert!(!trial("t".into(), d, || Ok(())).has_ignored_flag());
     }
 
     #[test]
