@@ -53,7 +53,7 @@ pub struct Program {
 
 impl Program {
     /// Prepares an unverified program for checked mode. `insns` must come
-    /// from [`oxbpf_isa::decode`] or [`oxbpf_isa::asm::assemble`] (jump
+    /// from [`oxbpf_isa::decode()`] or [`oxbpf_isa::asm::assemble`] (jump
     /// targets valid). Runs the read-before-write check with `entry` as the
     /// registers set at entry (`r10` is always set).
     pub fn checked(
