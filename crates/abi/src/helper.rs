@@ -103,6 +103,86 @@ pub mod conformance {
 /// The kernel's helper ids (`enum bpf_func_id` in `include/uapi/linux/bpf.h`).
 /// Prototypes are added with each helper's implementation.
 pub mod kernel {
+    use super::{ArgKind::*, Prototype, RetKind};
+
+    /// Prototypes of the kernel helpers oxbpf implements, as the kernel's
+    /// `bpf_func_proto`s declare them (`kernel/bpf/helpers.c`,
+    /// `net/core/filter.c`, `kernel/trace/bpf_trace.c`).
+    pub const PROTOTYPES: &[Prototype] = &[
+        Prototype {
+            id: MAP_LOOKUP_ELEM,
+            name: "map_lookup_elem",
+            args: &[ConstMapPtr, MapKey],
+            ret: RetKind::MapValueOrNull,
+        },
+        Prototype {
+            id: MAP_UPDATE_ELEM,
+            name: "map_update_elem",
+            args: &[ConstMapPtr, MapKey, MapValue, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: MAP_DELETE_ELEM,
+            name: "map_delete_elem",
+            args: &[ConstMapPtr, MapKey],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: KTIME_GET_NS,
+            name: "ktime_get_ns",
+            args: &[],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: TRACE_PRINTK,
+            name: "trace_printk",
+            args: &[ReadMem, SizeOrZero, Anything, Anything, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: GET_PRANDOM_U32,
+            name: "get_prandom_u32",
+            args: &[],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: GET_SMP_PROCESSOR_ID,
+            name: "get_smp_processor_id",
+            args: &[],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: CSUM_DIFF,
+            name: "csum_diff",
+            args: &[ReadMem, SizeOrZero, ReadMem, SizeOrZero, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: XDP_ADJUST_HEAD,
+            name: "xdp_adjust_head",
+            args: &[Ctx, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: XDP_ADJUST_META,
+            name: "xdp_adjust_meta",
+            args: &[Ctx, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: XDP_ADJUST_TAIL,
+            name: "xdp_adjust_tail",
+            args: &[Ctx, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: KTIME_GET_BOOT_NS,
+            name: "ktime_get_boot_ns",
+            args: &[],
+            ret: RetKind::Integer,
+        },
+    ];
+
     pub const MAP_LOOKUP_ELEM: u32 = 1;
     pub const MAP_UPDATE_ELEM: u32 = 2;
     pub const MAP_DELETE_ELEM: u32 = 3;

@@ -11,6 +11,7 @@
 //! Program types, context layouts and map kinds are added here by the
 //! object-loading issue.
 
+pub mod context;
 pub mod helper;
 pub mod limits;
 pub mod map_kind;
