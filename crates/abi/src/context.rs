@@ -158,7 +158,9 @@ impl CtxLayout {
         let field = self
             .fields
             .iter()
-            .find(|f| offset >= i64::from(f.offset) && offset < i64::from(f.offset) + i64::from(f.size))
+            .find(|f| {
+                offset >= i64::from(f.offset) && offset < i64::from(f.offset) + i64::from(f.size)
+            })
             .copied()
             .ok_or(CtxAccessError::NoField { layout, offset })?;
         let within = offset - i64::from(field.offset);
@@ -173,7 +175,11 @@ impl CtxLayout {
                 size,
             });
         }
-        let allowed = if write { field.writable } else { field.readable };
+        let allowed = if write {
+            field.writable
+        } else {
+            field.readable
+        };
         if !allowed {
             return Err(CtxAccessError::Denied {
                 layout,

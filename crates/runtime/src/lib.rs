@@ -16,10 +16,13 @@
 
 pub mod blocks;
 pub mod check;
+pub mod context;
 pub mod engine;
 pub mod helper;
 pub mod helpers;
+pub mod maps;
 pub mod memory;
+pub mod packet;
 pub mod program;
 pub mod state;
 

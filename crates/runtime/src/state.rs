@@ -27,6 +27,17 @@ pub struct RunState<'a> {
     pub mode: SafetyMode,
     /// Lines printed by `trace_printk` and friends.
     pub log: Vec<String>,
+    /// The CPU the run executes as (`bpf_get_smp_processor_id`, the copy
+    /// of per-CPU maps it reaches). Default 0.
+    pub cpu: u32,
+    /// The maps the program may name; map helpers accept only their
+    /// handles in checked mode. The caller must hold an
+    /// [`oxbpf_maps::RunGuard`] on this thread for the whole run, so
+    /// values handed to the program stay valid.
+    pub maps: Option<crate::maps::SharedMaps>,
+    /// The XDP buffer lent with [`crate::packet::XdpBuff::attach`], as an
+    /// address (kept as an integer so the state stays `Send`).
+    xdp: Option<usize>,
     _borrow: PhantomData<&'a mut [u8]>,
 }
 
@@ -44,6 +55,9 @@ impl<'a> RunState<'a> {
             budget: DEFAULT_BUDGET,
             mode: SafetyMode::Checked,
             log: Vec::new(),
+            cpu: 0,
+            maps: None,
+            xdp: None,
             _borrow: PhantomData,
         }
     }
@@ -71,6 +85,16 @@ impl<'a> RunState<'a> {
             kind,
         });
         start
+    }
+
+    /// Makes `buf` reachable by the `xdp_adjust_*` helpers for the runs.
+    pub(crate) fn set_xdp(&mut self, buf: &'a mut crate::packet::XdpBuff) {
+        self.xdp = Some(buf as *mut crate::packet::XdpBuff as usize);
+    }
+
+    /// The attached XDP buffer (see [`Self::set_xdp`]).
+    pub(crate) fn xdp_ptr(&self) -> Option<*mut crate::packet::XdpBuff> {
+        self.xdp.map(|a| a as *mut crate::packet::XdpBuff)
     }
 
     /// Borrows `len` bytes at `addr` for reading, as a helper does with a

@@ -1,3 +1,4 @@
 //! Helper implementations, one module per environment.
 
 pub mod conformance;
+pub mod kernel;
