@@ -8,19 +8,21 @@
 //! again after that switch.
 
 use core::fmt;
+use core::mem::MaybeUninit;
 
 use dynasmrt::ExecutableBuffer;
 use dynasmrt::mmap::MutableBuffer;
 use oxbpf_abi::Trap;
-use oxbpf_abi::limits::{CHECKED_MAX_FRAMES, KERNEL_MAX_FRAMES, STACK_PER_FRAME};
+use oxbpf_abi::limits::{CHECKED_MAX_FRAMES, STACK_PER_FRAME};
 use oxbpf_runtime::{
     EngineError, Executable, HelperTable, Program, Region, RegionKind, RunState, SafetyMode,
     Trapped,
 };
 use std::sync::Arc;
 
-use crate::codegen::{self, Compiled};
+use crate::codegen::{self, Compiled, JitOptions};
 use crate::ctx::{JitCtx, SPILL_SLOTS};
+use crate::frames::frames;
 
 /// The signature of generated code's entry point.
 type Entry = unsafe extern "sysv64" fn(*mut JitCtx) -> u64;
@@ -58,14 +60,6 @@ impl fmt::Debug for CodeMemory {
     }
 }
 
-/// Number of 512-byte frames a program's mode allows.
-pub(crate) fn frames(mode: SafetyMode) -> usize {
-    match mode {
-        SafetyMode::Checked => CHECKED_MAX_FRAMES,
-        SafetyMode::Verified => KERNEL_MAX_FRAMES,
-    }
-}
-
 /// A program compiled to machine code, runnable from many threads.
 #[derive(Debug)]
 pub struct JitExecutable {
@@ -80,11 +74,19 @@ pub struct JitExecutable {
 const MAX_STACK_WORDS: usize = CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8;
 
 impl JitExecutable {
-    /// Compiles `program`.
+    /// Compiles `program` with the best options for this processor.
     pub fn new(program: &Program) -> Result<JitExecutable, EngineError> {
+        JitExecutable::with_options(program, JitOptions::host())
+    }
+
+    /// Compiles `program` with the given code generation options.
+    pub fn with_options(
+        program: &Program,
+        options: JitOptions,
+    ) -> Result<JitExecutable, EngineError> {
         let Compiled {
             code, stack_len, ..
-        } = codegen::compile(program, frames(program.mode()))?;
+        } = codegen::compile(program, frames(program), options)?;
         Ok(JitExecutable {
             code: CodeMemory::new(&code)?,
             mode: program.mode(),
@@ -109,9 +111,13 @@ impl JitExecutable {
 
 impl Executable for JitExecutable {
     fn run(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
-        // A fresh zeroed stack per run, as the interpreter gives.
-        let mut stack = [0u64; MAX_STACK_WORDS];
-        let stack_base = stack.as_mut_ptr() as u64;
+        // A fresh zeroed stack per run, as the interpreter gives; only the
+        // frames this program can use are zeroed.
+        let mut stack = MaybeUninit::<[u64; MAX_STACK_WORDS]>::uninit();
+        let stack_ptr = stack.as_mut_ptr().cast::<u8>();
+        // SAFETY: `stack_len` is at most the array's size in bytes.
+        unsafe { stack_ptr.write_bytes(0, self.stack_len) };
+        let stack_base = stack_ptr as u64;
         let stack_len = self.stack_len as u64;
         let regions_before = state.regions.len();
         state.regions.push(Region {

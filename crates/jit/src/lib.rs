@@ -49,8 +49,10 @@
 mod codegen;
 mod ctx;
 mod exec;
+mod frames;
 mod listing;
 
+pub use codegen::JitOptions;
 pub use exec::JitExecutable;
 pub use listing::{InsnListing, JitListing, X86Line, disassemble_jit};
 

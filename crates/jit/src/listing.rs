@@ -6,8 +6,9 @@ use oxbpf_isa::Insn;
 use oxbpf_isa::disasm::format_insn;
 use oxbpf_runtime::{EngineError, Program};
 
+use crate::codegen::JitOptions;
 use crate::codegen::{self, Compiled};
-use crate::exec::frames;
+use crate::frames::frames;
 
 /// One x86-64 instruction of a listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +65,7 @@ pub struct JitListing {
 /// }
 /// ```
 pub fn disassemble_jit(program: &Program) -> Result<JitListing, EngineError> {
-    let compiled = codegen::compile(program, frames(program.mode()))?;
+    let compiled = codegen::compile(program, frames(program), JitOptions::host())?;
     Ok(listing(program.insns(), &compiled))
 }
 

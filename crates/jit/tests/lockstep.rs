@@ -17,9 +17,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::generator::{Rng, all_keys, generate, key};
-use common::{ENTRY, Input, lockstep, reproducer};
+use common::{ENTRY, Input, lockstep_with, reproducer};
 use oxbpf_abi::Trap;
 use oxbpf_isa::Insn;
+use oxbpf_jit::JitOptions;
 use oxbpf_runtime::{Program, SafetyMode, helpers::conformance};
 
 /// The seed of the normal run.
@@ -83,17 +84,28 @@ fn sweep(programs: u64, seed: u64, verified: bool) -> (Stats, HashMap<String, u6
         let mut touched = false;
         let mut executed = 0u64;
         let mut called_local = false;
-        let result = lockstep(&program, &inp, &mut |e| {
-            executed += 1;
-            if let Some(k) = key(e.insn) {
-                *counts.entry(k).or_default() += 1;
-            }
-            match e.insn {
-                Insn::Load { .. } | Insn::Store { .. } | Insn::Atomic { .. } => touched = true,
-                _ => {}
-            }
-            called_local |= e.depth > 0;
-        });
+        // Verified programs also cover the code generated without BMI2.
+        let options = if verified {
+            JitOptions::baseline()
+        } else {
+            JitOptions::host()
+        };
+        let result = lockstep_with(
+            &program,
+            &inp,
+            &mut |e| {
+                executed += 1;
+                if let Some(k) = key(e.insn) {
+                    *counts.entry(k).or_default() += 1;
+                }
+                match e.insn {
+                    Insn::Load { .. } | Insn::Store { .. } | Insn::Atomic { .. } => touched = true,
+                    _ => {}
+                }
+                called_local |= e.depth > 0;
+            },
+            options,
+        );
         let outcome = match result {
             Ok(o) => o,
             Err(d) => panic!(

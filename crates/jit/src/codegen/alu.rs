@@ -133,6 +133,20 @@ impl Compiler<'_> {
                     _ => unreachable_op(op),
                 }
             }
+            Operand::Reg(s) if self.options.bmi2 => {
+                // BMI2's shlx/shrx/sarx take the count from any register
+                // and mask it the same way; the 32-bit forms zero-extend.
+                let s = host(s);
+                match (op, w64) {
+                    (AluOp::Lsh, true) => asm!(self.ops ; shlx Rq(d), Rq(d), Rq(s)),
+                    (AluOp::Lsh, false) => asm!(self.ops ; shlx Rd(d), Rd(d), Rd(s)),
+                    (AluOp::Rsh, true) => asm!(self.ops ; shrx Rq(d), Rq(d), Rq(s)),
+                    (AluOp::Rsh, false) => asm!(self.ops ; shrx Rd(d), Rd(d), Rd(s)),
+                    (AluOp::Arsh, true) => asm!(self.ops ; sarx Rq(d), Rq(d), Rq(s)),
+                    (AluOp::Arsh, false) => asm!(self.ops ; sarx Rd(d), Rd(d), Rd(s)),
+                    _ => unreachable_op(op),
+                }
+            }
             Operand::Reg(s) => {
                 let s = host(s);
                 // Shift `t` by cl, with rcx saved in r11 when it is not the

@@ -120,6 +120,35 @@ enum Cold {
     CallStatus { label: DynamicLabel, pc: usize },
 }
 
+/// Code generation choices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JitOptions {
+    /// Use BMI2's `shlx`/`shrx`/`sarx` for shifts by a register (no
+    /// shuffling through `cl`). [`JitOptions::host`] enables it when the
+    /// processor has BMI2.
+    pub bmi2: bool,
+}
+
+impl JitOptions {
+    /// The best options for the processor this runs on.
+    pub fn host() -> JitOptions {
+        JitOptions {
+            bmi2: std::arch::is_x86_feature_detected!("bmi2"),
+        }
+    }
+
+    /// Only baseline x86-64 instructions.
+    pub fn baseline() -> JitOptions {
+        JitOptions { bmi2: false }
+    }
+}
+
+impl Default for JitOptions {
+    fn default() -> JitOptions {
+        JitOptions::host()
+    }
+}
+
 /// Machine code for one program, with the offsets a listing needs.
 #[derive(Debug)]
 pub(crate) struct Compiled {
@@ -142,6 +171,7 @@ struct Compiler<'p> {
     program: &'p Program,
     helpers: &'p HelperTable,
     checked: bool,
+    options: JitOptions,
     /// Whether the program writes r10. RFC 9669 §2.4 makes r10 read-only
     /// and the kernel refuses such programs, but checked mode runs them as
     /// the interpreter does: then r10 proves nothing about an address, and
@@ -169,7 +199,11 @@ fn unsupported(index: usize, what: &'static str) -> EngineError {
 }
 
 /// Compiles `program` for a stack of `frames` 512-byte frames.
-pub(crate) fn compile(program: &Program, frames: usize) -> Result<Compiled, EngineError> {
+pub(crate) fn compile(
+    program: &Program,
+    frames: usize,
+    options: JitOptions,
+) -> Result<Compiled, EngineError> {
     let insns = program.insns();
     let mut ops = Ops::new_with_capacity(
         0,
@@ -190,6 +224,7 @@ pub(crate) fn compile(program: &Program, frames: usize) -> Result<Compiled, Engi
         program,
         helpers: program.helpers(),
         checked: program.mode() == SafetyMode::Checked,
+        options,
         fp_written: insns.iter().any(writes_fp),
         stack_len: frames * STACK_PER_FRAME,
         slot_labels,

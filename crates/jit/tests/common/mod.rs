@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use oxbpf_interp::{Interpreter, TraceEvent};
 use oxbpf_isa::{Insn, Reg};
-use oxbpf_jit::Jit;
+use oxbpf_jit::{JitExecutable, JitOptions};
 use oxbpf_runtime::{
     Engine, Executable, Program, RegionKind, RunState, SafetyMode, Trapped, helpers::conformance,
 };
@@ -119,9 +119,20 @@ pub fn lockstep(
     inp: &Input<'_>,
     trace: &mut dyn FnMut(&TraceEvent<'_>),
 ) -> Result<Outcome, Box<Divergence>> {
-    let jit = Jit
-        .load(program)
-        .unwrap_or_else(|e| panic!("jit refused the program: {e}"));
+    lockstep_with(program, inp, trace, JitOptions::host())
+}
+
+/// [`lockstep`] with the JIT's code generation options.
+pub fn lockstep_with(
+    program: &Program,
+    inp: &Input<'_>,
+    trace: &mut dyn FnMut(&TraceEvent<'_>),
+    options: JitOptions,
+) -> Result<Outcome, Box<Divergence>> {
+    let jit: Box<dyn Executable> = Box::new(
+        JitExecutable::with_options(program, options)
+            .unwrap_or_else(|e| panic!("jit refused the program: {e}")),
+    );
     let interp_exe = Interpreter
         .load(program)
         .expect("interpreter loads everything");

@@ -1,0 +1,3 @@
+# The baseline: what a run costs when the program does nothing.
+mov %r0, 0
+exit
