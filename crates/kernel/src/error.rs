@@ -13,6 +13,7 @@ pub enum Command {
     MapUpdateElem,
     MapDeleteElem,
     MapGetNextKey,
+    MapFreeze,
     ProgLoad,
     ObjPin,
     ObjGet,
@@ -31,6 +32,7 @@ impl Command {
             Command::MapUpdateElem => 2,
             Command::MapDeleteElem => 3,
             Command::MapGetNextKey => 4,
+            Command::MapFreeze => 22,
             Command::ProgLoad => 5,
             Command::ObjPin => 6,
             Command::ObjGet => 7,
@@ -49,6 +51,7 @@ impl Command {
             Command::MapUpdateElem => "BPF_MAP_UPDATE_ELEM",
             Command::MapDeleteElem => "BPF_MAP_DELETE_ELEM",
             Command::MapGetNextKey => "BPF_MAP_GET_NEXT_KEY",
+            Command::MapFreeze => "BPF_MAP_FREEZE",
             Command::ProgLoad => "BPF_PROG_LOAD",
             Command::ObjPin => "BPF_OBJ_PIN",
             Command::ObjGet => "BPF_OBJ_GET",
@@ -180,8 +183,20 @@ pub enum KernelError {
 impl KernelError {
     /// The error for `command` failing with `errno`, choosing the
     /// privilege and missing-syscall variants where they apply.
+    ///
+    /// On an element command `EPERM` is not about privileges (the caller
+    /// already holds the map's fd) but about the map: it is frozen, or
+    /// read-only to the syscall side (`BPF_F_RDONLY`).
     pub fn from_errno(command: Command, errno: Errno) -> KernelError {
+        let element = matches!(
+            command,
+            Command::MapLookupElem
+                | Command::MapUpdateElem
+                | Command::MapDeleteElem
+                | Command::MapGetNextKey
+        );
         match errno.0 {
+            libc::EPERM if element => KernelError::Syscall { command, errno },
             libc::EPERM => KernelError::NotPermitted { command, errno },
             libc::ENOSYS => KernelError::NoBpf { command },
             _ => KernelError::Syscall { command, errno },

@@ -203,6 +203,13 @@ impl KernelMap {
         sys::map_update_elem(&self.fd, key, value, flags)
     }
 
+    /// Freezes the map: the syscall side can no longer write it (updates
+    /// fail with `EPERM`); a program's verifier then treats a frozen
+    /// read-only-to-programs array as constant (`.rodata`).
+    pub fn freeze(&self) -> Result<()> {
+        sys::map_freeze(&self.fd)
+    }
+
     /// Deletes `key`; `false` if it had no element.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         sys::map_delete_elem(&self.fd, key)

@@ -118,6 +118,17 @@ fn percpu_array_holds_one_value_per_cpu() -> Result<(), Failed> {
     ensure_eq(per_cpu, expected, "per-CPU values")
 }
 
+fn frozen_map_refuses_syscall_writes() -> Result<(), Failed> {
+    let map = KernelMap::create(&MapSpec::new("t_frozen", MapKind::Array, 4, 8, 1))?;
+    map.update(&u32k(0), &u64v(9), update::BPF_ANY)?;
+    map.freeze()?;
+    match map.update(&u32k(0), &u64v(10), update::BPF_ANY) {
+        Err(KernelError::Syscall { errno, .. }) => ensure_eq(errno.0, libc::EPERM, "errno")?,
+        other => return Err(format!("update of a frozen map: {other:?}").into()),
+    }
+    ensure_eq(map.lookup(&u32k(0))?, Some(u64v(9).to_vec()), "value kept")
+}
+
 fn wrong_key_size_is_refused_before_the_kernel() -> Result<(), Failed> {
     let map = KernelMap::create(&MapSpec::new("t_size", MapKind::Hash, 4, 8, 1))?;
     match map.lookup(&[0u8; 3]) {
@@ -550,6 +561,10 @@ fn main() {
         privileged(
             "maps::percpu_array_per_cpu_values",
             percpu_array_holds_one_value_per_cpu,
+        ),
+        privileged(
+            "maps::frozen_refuses_writes",
+            frozen_map_refuses_syscall_writes,
         ),
         privileged(
             "maps::wrong_key_size_refused",

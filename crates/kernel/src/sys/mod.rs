@@ -277,6 +277,20 @@ pub fn map_get_next_key(map: &MapFd, key: Option<&[u8]>, next: &mut [u8]) -> Res
     }
 }
 
+/// `BPF_MAP_FREEZE`: from now on the syscall side can no longer write the
+/// map (programs still can unless it was created `BPF_F_RDONLY_PROG`);
+/// how `.rodata` becomes constant for the verifier.
+pub fn map_freeze(map: &MapFd) -> Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: fd_u32(map.as_fd()),
+        ..MapElemAttr::default()
+    };
+    // SAFETY: BPF_MAP_FREEZE reads only map_fd; the pointer fields are 0.
+    unsafe { bpf(Command::MapFreeze, &mut attr) }
+        .map_err(|e| KernelError::from_errno(Command::MapFreeze, e))?;
+    Ok(())
+}
+
 // --- programs -------------------------------------------------------------
 
 /// Arguments of `BPF_PROG_LOAD` that oxbpf sets.
