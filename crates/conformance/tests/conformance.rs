@@ -27,6 +27,7 @@ use oxbpf_runtime::{Engine, LoadError};
 const ENGINES: &[(&str, MakeEngine)] = &[
     ("interp", || Box::new(oxbpf_interp::Interpreter)),
     ("interp-fast", || Box::new(oxbpf_interp::FastInterpreter)),
+    ("jit", || Box::new(oxbpf_jit::Jit)),
 ];
 
 /// Builds a fresh engine for a trial.
