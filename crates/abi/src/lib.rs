@@ -6,7 +6,9 @@
 //! - [`limits`]: stack size, call depth, instruction budget;
 //! - [`helper`]: helper ids (the kernel's numbers, and the conformance
 //!   suite's own table) and their prototypes;
-//! - [`map_kind`]: map type numbers and names, update and creation flags.
+//! - [`map_kind`]: map type numbers and names, update and creation flags;
+//! - [`program_type`]: program and attach type numbers, and the ELF section
+//!   names that select them.
 //!
 //! Program types, context layouts and map kinds are added here by the
 //! object-loading issue.
@@ -15,6 +17,7 @@ pub mod context;
 pub mod helper;
 pub mod limits;
 pub mod map_kind;
+pub mod program_type;
 pub mod trap;
 
 pub use trap::Trap;
