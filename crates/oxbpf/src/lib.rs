@@ -1,0 +1,391 @@
+//! oxbpf's facade: load an ELF object compiled by clang, get its programs
+//! and maps by name, and run programs on the interpreter or the JIT.
+//!
+//! ```no_run
+//! use oxbpf::{EngineKind, Loader};
+//!
+//! let obj = Loader::new().load_file("parse.o")?;
+//! let prog = obj.program("parse")?.load(EngineKind::Interp)?;
+//! let out = prog.run_xdp(&[0u8; 64])?;
+//! println!("{} {:?}", out.ret, out.action());
+//! let counts = obj.array::<u64>("proto_count")?;
+//! println!("tcp: {}", counts.get(6)?);
+//! # Ok::<(), oxbpf::Error>(())
+//! ```
+//!
+//! Design:
+//!
+//! - Loading creates every map of the object ([`oxbpf_maps`]) — global data
+//!   sections become single-value arrays, `.rodata` frozen and read-only to
+//!   programs — and links each program: `lddw` map references become host
+//!   addresses (a map handle for helpers, a value address for direct
+//!   access), context accesses are rewritten to the runtime context
+//!   ([`oxbpf_runtime::context`]), helpers come from the kernel table.
+//! - Programs run in checked mode until the verifier exists: every memory
+//!   access is checked against the run's regions (stack, context, packet,
+//!   global data, and every map value a lookup returned).
+//! - Each run holds a [`RunGuard`] so map values handed to the program stay
+//!   valid until it returns, whatever the control plane does meanwhile.
+//! - Object programs return `r0` truncated to `u32` on every engine, as the
+//!   kernel's program runners do.
+
+use std::collections::HashMap as StdHashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
+use oxbpf_runtime::maps::LinkedMaps;
+use oxbpf_runtime::packet::XdpBuff;
+use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
+
+mod error;
+mod link;
+mod object;
+mod typed;
+
+pub use error::Error;
+pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
+pub use typed::{Array, HashMap, Pod};
+
+/// The engine a program runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum EngineKind {
+    /// The reference interpreter.
+    #[default]
+    Interp,
+    /// The x86-64 JIT.
+    Jit,
+}
+
+impl EngineKind {
+    fn engine(self) -> &'static dyn Engine {
+        match self {
+            EngineKind::Interp => &oxbpf_interp::Interpreter,
+            EngineKind::Jit => &oxbpf_jit::Jit,
+        }
+    }
+
+    /// `interp` or `jit`.
+    pub fn name(self) -> &'static str {
+        self.engine().name()
+    }
+}
+
+/// Builder for loading objects.
+#[derive(Clone, Debug, Default)]
+pub struct Loader {
+    ncpus: Option<u32>,
+    globals: Vec<(String, Vec<u8>)>,
+}
+
+impl Loader {
+    /// A loader with default options (per-CPU maps sized to the host).
+    pub fn new() -> Loader {
+        Loader::default()
+    }
+
+    /// Per-CPU maps keep `n` copies; runs pick one with
+    /// [`RunOptions::cpu`].
+    pub fn ncpus(mut self, n: u32) -> Loader {
+        self.ncpus = Some(n);
+        self
+    }
+
+    /// Sets global variable `name` (in `.rodata`, `.data` or `.bss`) to
+    /// `bytes` before programs are linked, as libbpf's skeletons set
+    /// `const volatile` configuration.
+    pub fn set_global(mut self, name: impl Into<String>, bytes: &[u8]) -> Loader {
+        self.globals.push((name.into(), bytes.to_vec()));
+        self
+    }
+
+    /// Reads and loads an ELF object.
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.load(&bytes)
+    }
+
+    /// Loads an ELF object from memory.
+    pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        let parsed = object::parse(elf, &self.globals)?;
+        self.load_image(parsed.image)
+    }
+
+    /// Loads an already parsed object.
+    pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        let opts = match self.ncpus {
+            Some(n) => MapOptions::with_ncpus(n),
+            None => MapOptions::default(),
+        };
+        let maps = link::create_maps(&image.maps, &opts)?;
+        let helpers = link::kernel_helpers();
+        let mut programs = Vec::new();
+        for p in &image.programs {
+            let program = link::link_program(p, &maps, &helpers)?;
+            programs.push(ProgramInfo {
+                name: p.name.clone(),
+                section: p.section.clone(),
+                kind: ProgramKind::from_section(&p.section),
+                program,
+            });
+        }
+        let maps = Arc::new(maps);
+        let regions = Arc::new(link::direct_regions(&maps));
+        Ok(Object {
+            maps,
+            regions,
+            programs,
+        })
+    }
+}
+
+#[derive(Debug)]
+struct ProgramInfo {
+    name: String,
+    section: String,
+    kind: ProgramKind,
+    program: Program,
+}
+
+/// A loaded object: its maps (created, global data filled) and its linked
+/// programs.
+#[derive(Debug)]
+pub struct Object {
+    maps: Arc<LinkedMaps>,
+    regions: Arc<Vec<Region>>,
+    programs: Vec<ProgramInfo>,
+}
+
+impl Object {
+    /// Names of the programs, in object order.
+    pub fn program_names(&self) -> Vec<&str> {
+        self.programs.iter().map(|p| p.name.as_str()).collect()
+    }
+
+    /// Names of the maps (global data maps are named after their section,
+    /// as libbpf names them).
+    pub fn map_names(&self) -> Vec<&str> {
+        self.maps.iter().map(|m| m.name.as_str()).collect()
+    }
+
+    /// The program called `name`.
+    pub fn program(&self, name: &str) -> Result<ObjProgram<'_>, Error> {
+        let info = self
+            .programs
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| Error::NotFound {
+                what: "program",
+                name: name.to_string(),
+            })?;
+        Ok(ObjProgram { obj: self, info })
+    }
+
+    /// The map called `name`.
+    pub fn map(&self, name: &str) -> Result<&MapHandle, Error> {
+        self.maps
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| &m.map)
+            .ok_or_else(|| Error::NotFound {
+                what: "map",
+                name: name.to_string(),
+            })
+    }
+
+    /// Every map with its name.
+    pub fn maps(&self) -> impl Iterator<Item = (&str, &MapHandle)> {
+        self.maps.iter().map(|m| (m.name.as_str(), &m.map))
+    }
+
+    /// A typed view of hash map `name` (sizes checked once).
+    pub fn hash_map<K: Pod, V: Pod>(&self, name: &str) -> Result<HashMap<K, V>, Error> {
+        HashMap::new(name, self.map(name)?.clone())
+    }
+
+    /// A typed view of array map `name` (sizes checked once).
+    pub fn array<V: Pod>(&self, name: &str) -> Result<Array<V>, Error> {
+        Array::new(name, self.map(name)?.clone())
+    }
+}
+
+/// A program of an [`Object`].
+#[derive(Clone, Copy, Debug)]
+pub struct ObjProgram<'o> {
+    obj: &'o Object,
+    info: &'o ProgramInfo,
+}
+
+impl<'o> ObjProgram<'o> {
+    /// The function name.
+    pub fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    /// The ELF section.
+    pub fn section(&self) -> &str {
+        &self.info.section
+    }
+
+    /// The program type.
+    pub fn kind(&self) -> ProgramKind {
+        self.info.kind
+    }
+
+    /// The linked program.
+    pub fn program(&self) -> &Program {
+        &self.info.program
+    }
+
+    /// Prepares the program on `engine`.
+    pub fn load(&self, engine: EngineKind) -> Result<Runner, Error> {
+        let exec = engine.engine().load(&self.info.program)?;
+        Ok(Runner {
+            exec,
+            engine,
+            kind: self.info.kind,
+            maps: self.obj.maps.clone(),
+            regions: self.obj.regions.clone(),
+        })
+    }
+}
+
+/// Options of one run.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// The CPU the run executes as (per-CPU maps,
+    /// `bpf_get_smp_processor_id`).
+    pub cpu: u32,
+    /// `ingress_ifindex` of the XDP context (default 1).
+    pub ifindex: Option<u32>,
+    /// `rx_queue_index` of the XDP context.
+    pub rx_queue: u32,
+}
+
+/// The XDP actions (`enum xdp_action`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum XdpAction {
+    Aborted = 0,
+    Drop = 1,
+    Pass = 2,
+    Tx = 3,
+    Redirect = 4,
+}
+
+impl XdpAction {
+    /// The action for a return value.
+    pub fn from_ret(ret: u32) -> Option<XdpAction> {
+        Some(match ret {
+            0 => XdpAction::Aborted,
+            1 => XdpAction::Drop,
+            2 => XdpAction::Pass,
+            3 => XdpAction::Tx,
+            4 => XdpAction::Redirect,
+            _ => return None,
+        })
+    }
+
+    /// `XDP_PASS` and friends.
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpAction::Aborted => "XDP_ABORTED",
+            XdpAction::Drop => "XDP_DROP",
+            XdpAction::Pass => "XDP_PASS",
+            XdpAction::Tx => "XDP_TX",
+            XdpAction::Redirect => "XDP_REDIRECT",
+        }
+    }
+}
+
+/// The result of an XDP run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpOutput {
+    /// `r0` as `u32`.
+    pub ret: u32,
+    /// The packet from `data` to `data_end` after the run.
+    pub packet: Vec<u8>,
+    /// Lines from `bpf_trace_printk`.
+    pub log: Vec<String>,
+}
+
+impl XdpOutput {
+    /// The verdict, if `ret` is one.
+    pub fn action(&self) -> Option<XdpAction> {
+        XdpAction::from_ret(self.ret)
+    }
+}
+
+/// A program loaded on an engine, runnable many times (from several
+/// threads at once).
+#[derive(Debug)]
+pub struct Runner {
+    exec: Box<dyn Executable>,
+    engine: EngineKind,
+    kind: ProgramKind,
+    maps: Arc<LinkedMaps>,
+    regions: Arc<Vec<Region>>,
+}
+
+impl Runner {
+    /// The engine.
+    pub fn engine(&self) -> EngineKind {
+        self.engine
+    }
+
+    /// The executable, for callers that drive runs themselves.
+    pub fn executable(&self) -> &dyn Executable {
+        &*self.exec
+    }
+
+    /// Runs an XDP program on `packet` (at least 14 bytes).
+    pub fn run_xdp(&self, packet: &[u8]) -> Result<XdpOutput, Error> {
+        self.run_xdp_with(packet, &RunOptions::default())
+    }
+
+    /// Runs an XDP program on `packet` with options.
+    pub fn run_xdp_with(&self, packet: &[u8], opts: &RunOptions) -> Result<XdpOutput, Error> {
+        if self.kind != ProgramKind::Xdp {
+            return Err(Error::UnsupportedType {
+                program: "xdp run".into(),
+                kind: format!("{:?}", self.kind),
+            });
+        }
+        let mut buf = XdpBuff::new(packet)?;
+        buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
+        let (ret, log) = {
+            let mut state = self.state(opts);
+            let ctx = buf.attach(&mut state);
+            let guard = RunGuard::pin();
+            let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
+            drop(guard);
+            (r?, state.log)
+        };
+        Ok(XdpOutput {
+            ret: ret as u32,
+            packet: buf.data().to_vec(),
+            log,
+        })
+    }
+
+    /// A fresh run state: the object's maps, global data regions, the CPU.
+    pub fn state<'a>(&self, opts: &RunOptions) -> RunState<'a> {
+        let mut state = RunState::new();
+        state.cpu = opts.cpu;
+        state.maps = Some(self.maps.clone());
+        for r in self.regions.iter() {
+            state.regions.push(*r);
+        }
+        state
+    }
+}
+
+/// Map lookups by name, for callers holding names (the CLI's JSON state).
+pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
+    obj.maps()
+        .map(|(n, m)| (n.to_string(), m.clone()))
+        .collect()
+}
