@@ -438,10 +438,10 @@ impl Compiler<'_> {
         let imm = i32::try_from(cost).map_err(|_| unsupported(pc, "a block this long"))?;
         let stub = self.trap_stub(pc, Trap::BudgetExhausted, cost);
         // The borrow of an unsigned subtraction is exactly budget < cost.
-        asm!(self.ops
-            ; sub r9, imm
-            ; jb =>stub
-        );
+        match i8::try_from(imm) {
+            Ok(b) => asm!(self.ops ; sub r9, BYTE b ; jb =>stub),
+            Err(_) => asm!(self.ops ; sub r9, imm ; jb =>stub),
+        }
         Ok(())
     }
 
