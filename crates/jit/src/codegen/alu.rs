@@ -314,6 +314,7 @@ impl Compiler<'_> {
         d: u8,
         src: Operand,
         t: DynamicLabel,
+        short: bool,
     ) {
         let w64 = width == Width::W64;
         match src {
@@ -349,18 +350,29 @@ impl Compiler<'_> {
                 }
             }
         }
-        match cond {
-            JmpCond::Eq => asm!(self.ops ; je =>t),
-            JmpCond::Ne => asm!(self.ops ; jne =>t),
-            JmpCond::Set => asm!(self.ops ; jnz =>t),
-            JmpCond::Gt => asm!(self.ops ; ja =>t),
-            JmpCond::Ge => asm!(self.ops ; jae =>t),
-            JmpCond::Lt => asm!(self.ops ; jb =>t),
-            JmpCond::Le => asm!(self.ops ; jbe =>t),
-            JmpCond::Sgt => asm!(self.ops ; jg =>t),
-            JmpCond::Sge => asm!(self.ops ; jge =>t),
-            JmpCond::Slt => asm!(self.ops ; jl =>t),
-            JmpCond::Sle => asm!(self.ops ; jle =>t),
+        match (cond, short) {
+            (JmpCond::Eq, false) => asm!(self.ops ; je =>t),
+            (JmpCond::Ne, false) => asm!(self.ops ; jne =>t),
+            (JmpCond::Set, false) => asm!(self.ops ; jnz =>t),
+            (JmpCond::Gt, false) => asm!(self.ops ; ja =>t),
+            (JmpCond::Ge, false) => asm!(self.ops ; jae =>t),
+            (JmpCond::Lt, false) => asm!(self.ops ; jb =>t),
+            (JmpCond::Le, false) => asm!(self.ops ; jbe =>t),
+            (JmpCond::Sgt, false) => asm!(self.ops ; jg =>t),
+            (JmpCond::Sge, false) => asm!(self.ops ; jge =>t),
+            (JmpCond::Slt, false) => asm!(self.ops ; jl =>t),
+            (JmpCond::Sle, false) => asm!(self.ops ; jle =>t),
+            (JmpCond::Eq, true) => asm!(self.ops ; je BYTE =>t),
+            (JmpCond::Ne, true) => asm!(self.ops ; jne BYTE =>t),
+            (JmpCond::Set, true) => asm!(self.ops ; jnz BYTE =>t),
+            (JmpCond::Gt, true) => asm!(self.ops ; ja BYTE =>t),
+            (JmpCond::Ge, true) => asm!(self.ops ; jae BYTE =>t),
+            (JmpCond::Lt, true) => asm!(self.ops ; jb BYTE =>t),
+            (JmpCond::Le, true) => asm!(self.ops ; jbe BYTE =>t),
+            (JmpCond::Sgt, true) => asm!(self.ops ; jg BYTE =>t),
+            (JmpCond::Sge, true) => asm!(self.ops ; jge BYTE =>t),
+            (JmpCond::Slt, true) => asm!(self.ops ; jl BYTE =>t),
+            (JmpCond::Sle, true) => asm!(self.ops ; jle BYTE =>t),
         }
     }
 }

@@ -181,6 +181,8 @@ struct Compiler<'p> {
     stack_len: usize,
     slot_labels: Vec<DynamicLabel>,
     slot_offsets: Vec<usize>,
+    /// Per slot: its jump uses the `rel8` form.
+    short: Vec<bool>,
     cold: Vec<Cold>,
     done: DynamicLabel,
     trap_common: DynamicLabel,
@@ -199,10 +201,33 @@ fn unsupported(index: usize, what: &'static str) -> EngineError {
 }
 
 /// Compiles `program` for a stack of `frames` 512-byte frames.
+///
+/// Jumps between slots use the 2-byte `rel8` form when an upper bound of
+/// the code between them says it reaches ([`short_jumps`]); should a bound
+/// ever be wrong, the assembler refuses the displacement and the program is
+/// compiled again with `rel32` jumps only.
 pub(crate) fn compile(
     program: &Program,
     frames: usize,
     options: JitOptions,
+) -> Result<Compiled, EngineError> {
+    let short = short_jumps(program);
+    match compile_with(program, frames, options, short) {
+        Err(EngineError::Resource { reason, .. }) => {
+            // Tests run with debug assertions: a bound that is too small
+            // fails them instead of hiding behind the fallback.
+            debug_assert!(false, "short jump out of reach: {reason}");
+            compile_with(program, frames, options, vec![false; program.insns().len()])
+        }
+        other => other,
+    }
+}
+
+fn compile_with(
+    program: &Program,
+    frames: usize,
+    options: JitOptions,
+    short: Vec<bool>,
 ) -> Result<Compiled, EngineError> {
     let insns = program.insns();
     let mut ops = Ops::new_with_capacity(
@@ -229,6 +254,7 @@ pub(crate) fn compile(
         stack_len: frames * STACK_PER_FRAME,
         slot_labels,
         slot_offsets: vec![0; insns.len()],
+        short,
         cold: Vec::new(),
         done,
         trap_common,
@@ -263,6 +289,57 @@ pub(crate) fn compile(
         slots_end,
         stack_len,
     })
+}
+
+/// An upper bound of the bytes one slot's code takes (generous: a wrong
+/// bound only costs a recompilation).
+fn max_bytes(insn: &Insn, leader: bool) -> usize {
+    let body = match insn {
+        Insn::Alu {
+            op: AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod,
+            ..
+        } => 112,
+        Insn::Alu { .. } | Insn::End { .. } => 32,
+        Insn::Ja { .. } | Insn::Jmp { .. } => 24,
+        Insn::Exit | Insn::LddwHi => 2,
+        Insn::Lddw { .. } => 16,
+        Insn::Load { .. } | Insn::Store { .. } => 64,
+        Insn::Atomic { .. } | Insn::Call(_) => 128,
+        Insn::LdPacket { .. } => 8,
+    };
+    body + if leader { 16 } else { 0 }
+}
+
+/// For each slot, whether its jump (if any) can use the `rel8` form: the
+/// code between the end of the jump and its target is bounded by 120 bytes.
+fn short_jumps(program: &Program) -> Vec<bool> {
+    let insns = program.insns();
+    let blocks = program.blocks();
+    // prefix[i] = bound of the code of slots 0..i.
+    let mut prefix = Vec::with_capacity(insns.len() + 1);
+    prefix.push(0usize);
+    for (pc, insn) in insns.iter().enumerate() {
+        let last = prefix[pc];
+        prefix.push(last + max_bytes(insn, blocks.is_leader(pc)));
+    }
+    insns
+        .iter()
+        .enumerate()
+        .map(|(pc, insn)| {
+            if !matches!(insn, Insn::Ja { .. } | Insn::Jmp { .. }) {
+                return false;
+            }
+            let Some(t) = insn.branch_target(pc).and_then(|t| usize::try_from(t).ok()) else {
+                return false;
+            };
+            let span = if t > pc {
+                prefix[t] - prefix[pc + 1]
+            } else {
+                prefix[pc + 1] - prefix[t]
+            };
+            span <= 120
+        })
+        .collect()
 }
 
 /// Whether `insn` writes `r10`.
@@ -375,7 +452,11 @@ impl Compiler<'_> {
             Insn::End { kind, bits, dst } => self.end(kind, bits, host(dst)),
             Insn::Ja { .. } => {
                 let t = self.target(pc, &insn);
-                asm!(self.ops ; jmp =>t);
+                if self.short[pc] {
+                    asm!(self.ops ; jmp BYTE =>t);
+                } else {
+                    asm!(self.ops ; jmp =>t);
+                }
             }
             Insn::Jmp {
                 width,
@@ -385,7 +466,8 @@ impl Compiler<'_> {
                 ..
             } => {
                 let t = self.target(pc, &insn);
-                self.jmp(width, cond, host(dst), src, t);
+                let short = self.short[pc];
+                self.jmp(width, cond, host(dst), src, t, short);
             }
             Insn::Call(target) => self.call(pc, target),
             Insn::Exit => asm!(self.ops ; ret),
