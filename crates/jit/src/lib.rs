@@ -15,15 +15,19 @@
 //!   and, in checked mode, to ask the run's regions about a memory access
 //!   that is neither on the stack nor in the last region that allowed one.
 //! - **Registers stay in registers**: eBPF registers are mapped one to one
-//!   onto host registers, as in the Linux kernel's JIT (see
-//!   [`codegen`](crate::codegen) for the table), so straight-line code
-//!   touches no memory.
+//!   onto host registers, as in the Linux kernel's JIT (r0=rax, r1=rdi,
+//!   r2=rsi, r3=rdx, r4=rcx, r5=r8, r6=rbx, r7=r13, r8=r14, r9=r15,
+//!   r10=rbp), so straight-line code touches no memory. [`JitOptions`]
+//!   selects processor extensions (BMI2 shifts).
 //! - **Both safety modes.** In checked mode every load, store and atomic is
 //!   checked before it happens (an inline range check for the stack, a
 //!   slow path for other regions) and the instruction budget is charged at
 //!   every basic block entry, exactly as [`oxbpf_runtime::blocks`]
 //!   prescribes, so a trap has the same code, slot and remaining budget as
-//!   in the interpreter. Verified programs run with no checks and no budget.
+//!   in the interpreter. Verified programs run with no checks and no budget
+//!   (the budget is a checked-mode limit: `Executable::run` documents it so,
+//!   and the interpreter does the same), on only as many stack frames as
+//!   their call graph can use.
 //! - **W^X**: code is assembled (with `dynasmrt`) into a plain buffer,
 //!   copied into a fresh read-write mapping, and that mapping is switched to
 //!   read-execute before it ever runs; it is never writable and executable
