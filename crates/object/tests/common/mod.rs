@@ -1,0 +1,55 @@
+//! Compiles the C fixtures of `bpf/tests/` with clang, once per test
+//! process, into the test target's temporary directory.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+use oxbpf_object::Object;
+
+/// `bpf/tests/` of the repository.
+pub fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bpf/tests")
+}
+
+/// Compiles `bpf/tests/<name>.c` and returns the object's bytes. Panics
+/// with the reason when clang is missing or compilation fails: these
+/// tests cannot run without it, and a skipped test must not pass.
+pub fn build(name: &str) -> Vec<u8> {
+    static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
+    let path = match built.get(name) {
+        Some(p) => p.clone(),
+        None => {
+            let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxbpf-object-fixtures");
+            std::fs::create_dir_all(&out_dir).expect("create fixture output directory");
+            let src = fixture_dir().join(format!("{name}.c"));
+            let out = out_dir.join(format!("{name}.o"));
+            let status = Command::new("clang")
+                .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
+                .arg("-I/usr/include/x86_64-linux-gnu")
+                .arg("-c")
+                .arg(&src)
+                .arg("-o")
+                .arg(&out)
+                .status()
+                .unwrap_or_else(|e| {
+                    panic!("cannot run clang ({e}): install clang (14 or newer) and libbpf-dev to build {}", src.display())
+                });
+            assert!(status.success(), "clang failed on {}", src.display());
+            built.insert(name.to_string(), out.clone());
+            out
+        }
+    };
+    std::fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+}
+
+/// Compiles and parses `bpf/tests/<name>.c`, panicking with the error.
+pub fn load(name: &str) -> Object {
+    let bytes = build(name);
+    Object::parse(&bytes).unwrap_or_else(|e| panic!("{name}.o: {e}"))
+}
