@@ -10,6 +10,7 @@ pub const ENGINES: &[(&str, &str)] = &[
         "interp-fast",
         "pre-decoded interpreter, checked against interp",
     ),
+    ("jit", "x86-64 JIT compiler"),
 ];
 
 /// The engine called `name`, or `None` for an unknown name.
@@ -17,6 +18,7 @@ pub fn engine(name: &str) -> Option<Box<dyn Engine>> {
     match name {
         "interp" => Some(Box::new(oxbpf_interp::Interpreter)),
         "interp-fast" => Some(Box::new(oxbpf_interp::FastInterpreter)),
+        "jit" => Some(Box::new(oxbpf_jit::Jit)),
         _ => None,
     }
 }

@@ -241,6 +241,33 @@ impl<'o> ObjProgram<'o> {
         &self.info.program
     }
 
+    /// Runs an XDP program on the reference interpreter, calling `trace`
+    /// after every instruction with the registers it changed (see
+    /// [`oxbpf_interp::InterpProgram::run_traced`]).
+    pub fn run_xdp_traced(
+        &self,
+        packet: &[u8],
+        opts: &RunOptions,
+        trace: &mut dyn FnMut(&oxbpf_interp::TraceEvent<'_>),
+    ) -> Result<XdpOutput, Error> {
+        let mut buf = XdpBuff::new(packet)?;
+        buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
+        let interp = oxbpf_interp::Interpreter.prepare(self.program());
+        let (ret, log) = {
+            let mut state = new_state(&self.obj.maps, &self.obj.regions, opts);
+            let ctx = buf.attach(&mut state);
+            let guard = RunGuard::pin();
+            let r = interp.run_traced(&mut state, [ctx, 0, 0, 0, 0], trace);
+            drop(guard);
+            (r?, state.log)
+        };
+        Ok(XdpOutput {
+            ret: ret as u32,
+            packet: buf.data().to_vec(),
+            log,
+        })
+    }
+
     /// Prepares the program on `engine`.
     pub fn load(&self, engine: EngineKind) -> Result<Runner, Error> {
         let exec = engine.engine().load(&self.info.program)?;
@@ -373,14 +400,18 @@ impl Runner {
 
     /// A fresh run state: the object's maps, global data regions, the CPU.
     pub fn state<'a>(&self, opts: &RunOptions) -> RunState<'a> {
-        let mut state = RunState::new();
-        state.cpu = opts.cpu;
-        state.maps = Some(self.maps.clone());
-        for r in self.regions.iter() {
-            state.regions.push(*r);
-        }
-        state
+        new_state(&self.maps, &self.regions, opts)
     }
+}
+
+fn new_state<'a>(maps: &Arc<LinkedMaps>, regions: &[Region], opts: &RunOptions) -> RunState<'a> {
+    let mut state = RunState::new();
+    state.cpu = opts.cpu;
+    state.maps = Some(maps.clone());
+    for r in regions {
+        state.regions.push(*r);
+    }
+    state
 }
 
 /// Map lookups by name, for callers holding names (the CLI's JSON state).

@@ -86,14 +86,21 @@ fn percpu_counter_keeps_cpus_apart() {
         let runner = obj.program("percpu_count").unwrap().load(engine).unwrap();
         for (pkt, cpu) in [(&a, 0), (&b, 1), (&a, 1), (&b, 1)] {
             let out = runner
-                .run_xdp_with(pkt, &RunOptions { cpu, ..RunOptions::default() })
+                .run_xdp_with(
+                    pkt,
+                    &RunOptions {
+                        cpu,
+                        ..RunOptions::default()
+                    },
+                )
                 .unwrap();
             assert_eq!(out.action(), Some(XdpAction::Pass));
         }
         let m = obj.map("counters").unwrap();
         let pkts = m.lookup(&0u32.to_ne_bytes()).unwrap();
         let bytes = m.lookup(&1u32.to_ne_bytes()).unwrap();
-        let word = |v: &[u8], cpu: usize| u64::from_ne_bytes(v[cpu * 8..cpu * 8 + 8].try_into().unwrap());
+        let word =
+            |v: &[u8], cpu: usize| u64::from_ne_bytes(v[cpu * 8..cpu * 8 + 8].try_into().unwrap());
         assert_eq!((word(&pkts, 0), word(&pkts, 1)), (1, 3), "{engine:?}");
         assert_eq!((word(&bytes, 0), word(&bytes, 1)), (52, 172), "{engine:?}");
     }
@@ -122,8 +129,14 @@ fn flow_hash_counts_per_five_tuple() {
         let mut got = flows.entries().unwrap();
         got.sort();
         let mut want = vec![
-            (flow_key([10, 0, 0, 1], [10, 0, 0, 2], 1111, 53, 17), [3, 3 * f1.len() as u64]),
-            (flow_key([10, 0, 0, 1], [10, 0, 0, 2], 2222, 443, 6), [1, f2.len() as u64]),
+            (
+                flow_key([10, 0, 0, 1], [10, 0, 0, 2], 1111, 53, 17),
+                [3, 3 * f1.len() as u64],
+            ),
+            (
+                flow_key([10, 0, 0, 1], [10, 0, 0, 2], 2222, 443, 6),
+                [1, f2.len() as u64],
+            ),
         ];
         want.sort();
         assert_eq!(got, want, "{engine:?}");
@@ -140,10 +153,22 @@ fn rodata_switch_and_global_data() {
             let out = run(&obj, "rodata_config", engine, &udp);
             assert_eq!((out.ret, &out.packet), (2, &udp), "{engine:?}");
         }
-        let bss = obj.map(".bss").unwrap().lookup(&0u32.to_ne_bytes()).unwrap();
+        let bss = obj
+            .map(".bss")
+            .unwrap()
+            .lookup(&0u32.to_ne_bytes())
+            .unwrap();
         assert_eq!(&bss[..8], &2u64.to_ne_bytes(), "seen in .bss on {engine:?}");
-        let data = obj.map(".data").unwrap().lookup(&0u32.to_ne_bytes()).unwrap();
-        assert_eq!(&data[..4], &2u32.to_ne_bytes(), "last_verdict in .data on {engine:?}");
+        let data = obj
+            .map(".data")
+            .unwrap()
+            .lookup(&0u32.to_ne_bytes())
+            .unwrap();
+        assert_eq!(
+            &data[..4],
+            &2u32.to_ne_bytes(),
+            "last_verdict in .data on {engine:?}"
+        );
 
         // drop_udp set before loading: UDP dropped, TOS set to `mark`.
         let obj = Loader::new()
@@ -157,7 +182,11 @@ fn rodata_switch_and_global_data() {
         assert_eq!((out.ret, &out.packet), (1, &want), "{engine:?}");
         let tcp = ipv4_tcp(b"", 1, 2);
         assert_eq!(run(&obj, "rodata_config", engine, &tcp).ret, 2);
-        let data = obj.map(".data").unwrap().lookup(&0u32.to_ne_bytes()).unwrap();
+        let data = obj
+            .map(".data")
+            .unwrap()
+            .lookup(&0u32.to_ne_bytes())
+            .unwrap();
         assert_eq!(&data[..4], &2u32.to_ne_bytes());
     }
 }
@@ -264,6 +293,11 @@ fn encap_prepends_an_outer_header() {
 #[test]
 fn short_xdp_input_is_refused() {
     let obj = load("calls", 1);
-    let r = obj.program("calls").unwrap().load(EngineKind::Interp).unwrap().run_xdp(&[0; 13]);
+    let r = obj
+        .program("calls")
+        .unwrap()
+        .load(EngineKind::Interp)
+        .unwrap()
+        .run_xdp(&[0; 13]);
     assert!(matches!(r, Err(oxbpf::Error::Packet { .. })), "{r:?}");
 }

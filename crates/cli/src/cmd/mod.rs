@@ -4,6 +4,7 @@ pub mod asm;
 pub mod conformance;
 pub mod disasm;
 pub mod run;
+pub mod run_object;
 
 use serde::Serialize;
 

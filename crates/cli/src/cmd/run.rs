@@ -42,6 +42,13 @@ and `time: <mean> ns/run over N runs` follows.
 prints {\"engine\": ..., \"trap\": {\"code\": 1, \"message\": \"memory access
 out of bounds\", \"pc\": 3}} and exits 1.
 
+ELF objects (FILE.o from clang -target bpf): the XDP program (--prog NAME
+when there are several) runs on the --data bytes as the packet; prints
+`return: 2 (XDP_PASS)` and `packet: <hex>` (or writes it to --data-out).
+--maps-in/--maps-out read and write map state as JSON (map name -> list of
+{\"key\": hex, \"value\": hex or [hex per CPU]}); --trace prints each
+instruction. Engines: interp, jit.
+
 Exit status: 0 it ran, 1 it was refused at load time or trapped, 2 usage
 error or malformed input.")]
 pub struct RunArgs {
@@ -62,6 +69,23 @@ pub struct RunArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// ELF objects: the program to run (required when there are several).
+    #[arg(long, value_name = "NAME")]
+    pub prog: Option<String>,
+    /// ELF objects: write the output packet (data to data_end) here
+    /// instead of printing it as hex.
+    #[arg(long, value_name = "FILE")]
+    pub data_out: Option<PathBuf>,
+    /// ELF objects: load map contents from this JSON state before the run.
+    #[arg(long, value_name = "STATE.json")]
+    pub maps_in: Option<PathBuf>,
+    /// ELF objects: write every map's contents as JSON after the run.
+    #[arg(long, value_name = "STATE.json")]
+    pub maps_out: Option<PathBuf>,
+    /// ELF objects: print each executed instruction with the registers it
+    /// changed (runs on the interpreter).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 #[derive(Serialize)]
@@ -91,6 +115,9 @@ struct TrapInfo {
 
 /// Runs `run`.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if super::run_object::is_elf(&args.file) {
+        return super::run_object::run(args);
+    }
     let insns = read_program(&args.file)?;
     let mut data = match &args.data {
         Some(p) => std::fs::read(p).with_context(|| format!("cannot read {}", p.display()))?,

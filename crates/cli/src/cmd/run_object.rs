@@ -1,0 +1,230 @@
+//! `oxbpf run FILE.o ...`: run an XDP program of an ELF object on a packet.
+//!
+//! Reached from `run` when FILE starts with the ELF magic. The object is
+//! loaded by the `oxbpf` facade (maps created, global data filled,
+//! programs linked); the chosen program runs on `--data` as the packet.
+//!
+//! # Map state JSON (`--maps-in`, `--maps-out`)
+//!
+//! One object, map name → list of entries, keys and values as lowercase
+//! hex of their bytes in memory order (host endianness, as a program sees
+//! them). Per-CPU maps give one value per CPU, as an array:
+//!
+//! ```json
+//! {
+//!   "proto_count": [ { "key": "06000000", "value": "0200000000000000" } ],
+//!   "counters":    [ { "key": "00000000", "value": ["0100000000000000", "0000000000000000"] } ]
+//! }
+//! ```
+//!
+//! `--maps-out` writes every map (global data under `.data`, `.rodata`,
+//! `.bss`; arrays with all their elements). `--maps-in` sets the listed
+//! entries before the run (`BPF_ANY`) and leaves the others; a per-CPU
+//! value given as one string is stored on every CPU.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, anyhow};
+use oxbpf::{EngineKind, Loader, RunOptions, XdpAction};
+use oxbpf_maps::update::BPF_ANY;
+use serde_json::{Map as JsonMap, Value, json};
+
+use crate::cmd::run::RunArgs;
+use crate::error::{CliError, EXIT_MALFORMED, Result};
+
+/// Whether `path` is an ELF file (starts with `\x7fELF`).
+pub fn is_elf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok()
+        && magic == *b"\x7fELF"
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    if !s.len().is_multiple_of(2) {
+        return Err(anyhow!("hex string '{s}' has an odd number of digits"));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| anyhow!("bad hex '{s}'")))
+        .collect()
+}
+
+/// Runs `run` on an object file.
+pub fn run(args: &RunArgs) -> Result<()> {
+    let engine = match args.engine.as_str() {
+        "interp" | "interp-fast" => EngineKind::Interp,
+        "jit" => EngineKind::Jit,
+        other => {
+            return Err(CliError::malformed(anyhow!(
+                "engine '{other}' cannot run objects (use interp or jit)"
+            )));
+        }
+    };
+    let obj = Loader::new()
+        .load_file(&args.file)
+        .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
+    let names = obj.program_names();
+    let name = match (&args.prog, names.as_slice()) {
+        (Some(p), _) => p.clone(),
+        (None, [one]) => one.to_string(),
+        (None, _) => {
+            return Err(CliError {
+                code: EXIT_MALFORMED,
+                error: anyhow!(
+                    "{} has {} programs, choose one with --prog: {}",
+                    args.file.display(),
+                    names.len(),
+                    names.join(", ")
+                ),
+            });
+        }
+    };
+    let prog = obj
+        .program(&name)
+        .map_err(|e| CliError::malformed(anyhow::Error::new(e)))?;
+    let data_path = args
+        .data
+        .as_ref()
+        .ok_or_else(|| CliError::malformed(anyhow!("--data PACKET.bin is required for objects")))?;
+    let packet =
+        std::fs::read(data_path).with_context(|| format!("cannot read {}", data_path.display()))?;
+    if let Some(path) = &args.maps_in {
+        load_maps(&obj, path)?;
+    }
+    let opts = RunOptions::default();
+    // An unusable packet is malformed input (exit 2); a trap or a refused
+    // program is a failure (exit 1).
+    let failed = |e: oxbpf::Error| match e {
+        oxbpf::Error::Packet { .. } => CliError::malformed(anyhow::Error::new(e)),
+        e => CliError::failed(anyhow::Error::new(e)),
+    };
+    let mut timing = None;
+    let out = if args.trace {
+        prog.run_xdp_traced(&packet, &opts, &mut |e| println!("{e}"))
+            .map_err(failed)?
+    } else {
+        let runner = prog.load(engine).map_err(failed)?;
+        let out = runner.run_xdp_with(&packet, &opts).map_err(failed)?;
+        if let Some(n) = args.repeat {
+            let start = Instant::now();
+            for _ in 0..n {
+                runner.run_xdp_with(&packet, &opts).map_err(failed)?;
+            }
+            timing = Some((start.elapsed().as_nanos() / u128::from(n), n));
+        }
+        out
+    };
+    for line in &out.log {
+        println!("trace_printk: {line}");
+    }
+    match XdpAction::from_ret(out.ret) {
+        Some(a) => println!("return: {} ({})", out.ret, a.name()),
+        None => println!("return: {}", out.ret),
+    }
+    match &args.data_out {
+        Some(p) => std::fs::write(p, &out.packet)
+            .with_context(|| format!("cannot write {}", p.display()))?,
+        None => println!("packet: {}", hex(&out.packet)),
+    }
+    if let Some((mean, n)) = timing {
+        println!("time: {mean} ns/run over {n} runs");
+    }
+    if let Some(path) = &args.maps_out {
+        let state = dump_maps(&obj)?;
+        let text = serde_json::to_string_pretty(&state).map_err(|e| anyhow!(e))?;
+        std::fs::write(path, text + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
+    let mut out = JsonMap::new();
+    for (name, map) in obj.maps() {
+        let entries = map
+            .entries()
+            .map_err(|e| CliError::failed(anyhow!("map {name}: {e}")))?;
+        let percpu = map.spec().kind.is_percpu();
+        let ncpus = map.ncpus() as usize;
+        let list: Vec<Value> = entries
+            .iter()
+            .map(|(k, v)| {
+                let value = if percpu {
+                    let step = v.len() / ncpus.max(1);
+                    let vs = map.spec().value_size as usize;
+                    Value::Array(
+                        v.chunks(step)
+                            .map(|c| Value::String(hex(&c[..vs.min(c.len())])))
+                            .collect(),
+                    )
+                } else {
+                    Value::String(hex(v))
+                };
+                json!({ "key": hex(k), "value": value })
+            })
+            .collect();
+        out.insert(name.to_string(), Value::Array(list));
+    }
+    Ok(Value::Object(out))
+}
+
+fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let state: Value = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let maps = state
+        .as_object()
+        .ok_or_else(|| anyhow!("{}: expected an object of maps", path.display()))?;
+    for (name, entries) in maps {
+        let map = obj
+            .map(name)
+            .map_err(|e| CliError::malformed(anyhow::Error::new(e)))?;
+        let entries = entries
+            .as_array()
+            .ok_or_else(|| anyhow!("{}: map {name}: expected a list", path.display()))?;
+        let spec = map.spec();
+        let vs = spec.value_size as usize;
+        let slot = vs.div_ceil(8) * 8;
+        for e in entries {
+            let key = unhex(
+                e["key"]
+                    .as_str()
+                    .ok_or_else(|| anyhow!("map {name}: entry without key"))?,
+            )?;
+            let value = match &e["value"] {
+                Value::String(s) if spec.kind.is_percpu() => {
+                    let one = unhex(s)?;
+                    let mut all = vec![0u8; slot * map.ncpus() as usize];
+                    for c in all.chunks_mut(slot) {
+                        c[..one.len().min(vs)].copy_from_slice(&one[..one.len().min(vs)]);
+                    }
+                    all
+                }
+                Value::String(s) => unhex(s)?,
+                Value::Array(list) => {
+                    let mut all = vec![0u8; slot * map.ncpus() as usize];
+                    for (c, v) in all.chunks_mut(slot).zip(list) {
+                        let one =
+                            unhex(v.as_str().ok_or_else(|| anyhow!("map {name}: bad value"))?)?;
+                        c[..one.len().min(vs)].copy_from_slice(&one[..one.len().min(vs)]);
+                    }
+                    all
+                }
+                _ => return Err(anyhow!("map {name}: entry without value").into()),
+            };
+            map.update(&key, &value, BPF_ANY)
+                .map_err(|e| CliError::malformed(anyhow!("{}: map {name}: {e}", path.display())))?;
+        }
+    }
+    Ok(())
+}
