@@ -21,6 +21,8 @@ pub struct MapSpec {
     pub flags: u32,
     /// Map-type specific extra (bloom filter hash count...).
     pub map_extra: u64,
+    /// NUMA node to allocate on, with `BPF_F_NUMA_NODE` in `flags`.
+    pub numa_node: u32,
 }
 
 impl MapSpec {
@@ -40,6 +42,7 @@ impl MapSpec {
             max_entries,
             flags: 0,
             map_extra: 0,
+            numa_node: 0,
         }
     }
 }
@@ -89,6 +92,7 @@ impl KernelMap {
             value_size: spec.value_size,
             max_entries: spec.max_entries,
             map_flags: spec.flags,
+            numa_node: spec.numa_node,
             inner_map_fd: inner.map_or(0, |m| m.as_fd().as_raw_fd() as u32),
             map_name: sys::obj_name(&spec.name),
             btf_fd: btf.map_or(0, |b| b.btf.as_raw_fd() as u32),
@@ -127,6 +131,7 @@ impl KernelMap {
                 max_entries: info.max_entries,
                 flags: info.map_flags,
                 map_extra: info.map_extra,
+                numa_node: 0,
             },
             id: info.id,
         })

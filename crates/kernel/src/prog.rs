@@ -24,6 +24,15 @@ pub mod attach_type {
     pub const TCX_EGRESS: u32 = 47;
 }
 
+/// `BPF_PROG_LOAD` flags (`BPF_F_*`).
+pub mod prog_flags {
+    /// `BPF_F_SLEEPABLE`: the program may sleep (`.s` sections).
+    pub const SLEEPABLE: u32 = 1 << 4;
+    /// `BPF_F_XDP_HAS_FRAGS`: the XDP program handles multi-buffer
+    /// packets (`xdp.frags` sections).
+    pub const XDP_HAS_FRAGS: u32 = 1 << 5;
+}
+
 /// tc actions (`TC_ACT_*` of `linux/pkt_cls.h`).
 pub mod tc_action {
     pub const OK: i32 = 0;
@@ -61,6 +70,11 @@ pub struct ProgramSpec<'a> {
     /// Verifier log level: 0 captures a log only when the load fails; 1 or
     /// 2 always capture one (see [`KernelProgram::log`]).
     pub log_level: u32,
+    /// `BPF_F_*` load flags (see [`prog_flags`]).
+    pub prog_flags: u32,
+    /// Kernel version the program says it was built for (`version`
+    /// section; only old kernels check it, for kprobes).
+    pub kern_version: u32,
 }
 
 impl<'a> ProgramSpec<'a> {
@@ -74,6 +88,8 @@ impl<'a> ProgramSpec<'a> {
             license: "GPL",
             btf: None,
             log_level: 0,
+            prog_flags: 0,
+            kern_version: 0,
         }
     }
 
@@ -123,7 +139,8 @@ impl KernelProgram {
             insns: &bytes,
             license: &license,
             name: spec.name,
-            prog_flags: 0,
+            prog_flags: spec.prog_flags,
+            kern_version: spec.kern_version,
             prog_btf_fd: spec.btf,
             log_level: spec.log_level,
         })?;

@@ -308,6 +308,8 @@ pub struct ProgLoad<'a> {
     pub name: &'a str,
     /// `BPF_F_*` program flags.
     pub prog_flags: u32,
+    /// `kern_version` (checked by old kernels for kprobes only).
+    pub kern_version: u32,
     /// BTF of the program (func and line info refer to it).
     pub prog_btf_fd: Option<BorrowedFd<'a>>,
     /// Verifier log level: 0 asks for a log only if the load fails; 1 and
@@ -354,6 +356,7 @@ pub fn prog_load(req: &ProgLoad<'_>) -> Result<Loaded> {
         insns: req.insns.as_ptr() as u64,
         license: req.license.as_ptr() as u64,
         prog_flags: req.prog_flags,
+        kern_version: req.kern_version,
         prog_name: obj_name(req.name),
         expected_attach_type: req.expected_attach_type,
         prog_btf_fd: req.prog_btf_fd.map_or(0, fd_u32),
