@@ -2,7 +2,9 @@
 //! kernel's BPF objects.
 //!
 //! The kernel is the reference implementation of eBPF. This crate lets
-//! oxbpf ask it: create maps and read them back ([`KernelMap`]), load
+//! oxbpf ask it: load whole objects parsed by `oxbpf-object`
+//! ([`KernelObject`]: maps created and filled, map references resolved,
+//! programs loaded), create maps and read them back ([`KernelMap`]), load
 //! programs with the verifier's log on rejection ([`KernelProgram`]), run
 //! them with `BPF_PROG_TEST_RUN` ([`KernelProgram::test_run`]), pin objects
 //! to bpffs ([`pin`]), load BTF ([`KernelBtf`]), attach XDP and tc through
@@ -54,6 +56,7 @@ pub mod engine;
 pub mod error;
 pub mod link;
 pub mod map;
+pub mod object;
 pub mod pin;
 pub mod prog;
 pub mod sys;
@@ -64,4 +67,5 @@ pub use engine::{KernelEngine, KernelExecutable, KernelRun};
 pub use error::{Command, Errno, KernelError};
 pub use link::{TcDirection, TcxLink, XdpLink, XdpMode};
 pub use map::{KernelMap, MapBtf, MapSpec};
+pub use object::{KernelObject, LoadOptions, ObjectLoadError};
 pub use prog::{KernelProgram, ProgramSpec, TestRun, TestRunOutput};
