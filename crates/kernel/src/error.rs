@@ -133,6 +133,16 @@ pub enum KernelError {
          high RLIMIT_MEMLOCK"
     )]
     NotPermitted { command: Command, errno: Errno },
+    /// `EPERM` although the process runs as root: root without the
+    /// capabilities in its user namespace, kernel lockdown, or a request
+    /// the kernel refuses for what it is (a tracing program without its
+    /// attach target, say).
+    #[error(
+        "bpf({command}): EPERM although running as root: missing CAP_BPF/CAP_SYS_ADMIN in \
+         this user namespace, kernel lockdown, or a request the kernel refuses (tracing \
+         programs need an attach target)"
+    )]
+    RefusedAsRoot { command: Command },
     /// The kernel has no `bpf(2)`.
     #[error(
         "bpf({command}): ENOSYS: this kernel has no bpf(2) system call (it needs \
@@ -197,6 +207,7 @@ impl KernelError {
         );
         match errno.0 {
             libc::EPERM if element => KernelError::Syscall { command, errno },
+            libc::EPERM if crate::sys::euid() == 0 => KernelError::RefusedAsRoot { command },
             libc::EPERM => KernelError::NotPermitted { command, errno },
             libc::ENOSYS => KernelError::NoBpf { command },
             _ => KernelError::Syscall { command, errno },
@@ -212,6 +223,7 @@ impl KernelError {
             | KernelError::Btf { errno, .. }
             | KernelError::Path { errno, .. } => Some(errno),
             KernelError::NoBpf { .. } => Some(Errno(libc::ENOSYS)),
+            KernelError::RefusedAsRoot { .. } => Some(Errno(libc::EPERM)),
             _ => None,
         }
     }
@@ -221,7 +233,9 @@ impl KernelError {
     pub fn is_unavailable(&self) -> bool {
         matches!(
             self,
-            KernelError::NotPermitted { .. } | KernelError::NoBpf { .. }
+            KernelError::NotPermitted { .. }
+                | KernelError::NoBpf { .. }
+                | KernelError::RefusedAsRoot { .. }
         )
     }
 }

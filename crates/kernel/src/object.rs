@@ -25,6 +25,7 @@
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 
+use oxbpf_abi::program_type::ProgramType;
 use oxbpf_isa::{Insn, LddwSrc, RawInsn};
 use oxbpf_object::{MapInit, Object, Pinning};
 
@@ -65,6 +66,10 @@ pub enum ObjectLoadError {
         map: u64,
         count: usize,
     },
+    /// A program's section names no program type the kernel knows, and
+    /// the program needs an attach target oxbpf cannot resolve yet.
+    #[error("program {program:?}: section {section:?} gives no program type the kernel can load")]
+    UnknownType { program: String, section: String },
     /// A program array slot names a program the object does not have.
     #[error("map {map:?}: slot {index} names program {target:?}, which the object does not have")]
     UnknownProgram {
@@ -82,6 +87,9 @@ pub struct LoadOptions {
     pub pin_root: PathBuf,
     /// Verifier log level of program loads (0: a log only on failure).
     pub log_level: u32,
+    /// Load only the programs with these names (libbpf's autoload off
+    /// for the others); `None` loads every program. Maps are all created.
+    pub programs: Option<Vec<String>>,
 }
 
 impl Default for LoadOptions {
@@ -89,6 +97,7 @@ impl Default for LoadOptions {
         LoadOptions {
             pin_root: PathBuf::from(BPFFS),
             log_level: 0,
+            programs: None,
         }
     }
 }
@@ -135,7 +144,18 @@ impl KernelObject {
         let fds: Vec<RawFd> = maps.iter().map(|(_, m)| m.raw_fd()).collect();
         let license = object.license.clone().unwrap_or_default();
         let mut programs = Vec::with_capacity(object.programs.len());
-        for p in &object.programs {
+        let wanted = |name: &str| {
+            opts.programs
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n == name))
+        };
+        for p in object.programs.iter().filter(|p| wanted(&p.name)) {
+            if p.program_type == ProgramType::Unspec {
+                return Err(ObjectLoadError::UnknownType {
+                    program: p.name.clone(),
+                    section: p.section.clone(),
+                });
+            }
             let insns = resolve_map_refs(&p.insns, &fds).map_err(|(insn, map)| {
                 ObjectLoadError::BadMapRef {
                     program: p.name.clone(),
@@ -174,15 +194,18 @@ impl KernelObject {
             if let MapInit::Programs(slots) = &spec.init {
                 let outer = map_at(&maps, &spec.name);
                 for slot in slots {
-                    let prog = programs
-                        .iter()
-                        .find(|p| p.name() == slot.program)
-                        .ok_or_else(|| ObjectLoadError::UnknownProgram {
+                    if object.program(&slot.program).is_none() {
+                        return Err(ObjectLoadError::UnknownProgram {
                             map: spec.name.clone(),
                             index: slot.index,
                             target: slot.program.clone(),
-                        })?;
-                    fill_fd_slot(outer, &spec.name, slot.index, prog.raw_fd())?;
+                        });
+                    }
+                    // A program left out by `LoadOptions::programs` leaves
+                    // its slot empty (a tail call to it falls through).
+                    if let Some(prog) = programs.iter().find(|p| p.name() == slot.program) {
+                        fill_fd_slot(outer, &spec.name, slot.index, prog.raw_fd())?;
+                    }
                 }
             }
         }
