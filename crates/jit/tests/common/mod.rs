@@ -11,7 +11,7 @@
 pub mod generator;
 pub mod suite;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use oxbpf_interp::{Interpreter, TraceEvent};
 use oxbpf_isa::{Insn, Reg};
@@ -20,37 +20,106 @@ use oxbpf_runtime::{
     Engine, Executable, Program, RegionKind, RunState, SafetyMode, Trapped, helpers::conformance,
 };
 
-/// Host memory for one test input, 8-byte aligned (atomics on it are
-/// aligned host atomics, as in the interpreter).
-pub struct Buffer {
-    words: Vec<u64>,
-    len: usize,
+/// Where the read-only input starts, in bytes above the writable input:
+/// farther than any offset generated programs add to an input address, so
+/// an out-of-bounds access never lands in the other buffer by accident.
+const RO_OFFSET: usize = 64 * 1024;
+/// Size of the arena: both inputs, with room for the read-only one.
+const ARENA_LEN: usize = RO_OFFSET + 64 * 1024;
+/// Where the arena is mapped if that address is free. Programs may compute
+/// with input addresses (they are plain values in r6/r7), so a fixed
+/// address makes a run, and a pasted reproducer, behave the same every time.
+const ARENA_ADDR: usize = 0x5f00_0000_0000;
+
+/// The one arena of the process; `lockstep` holds it for a whole case.
+static ARENA: Mutex<usize> = Mutex::new(0);
+
+/// The arena's address, mapped on first use.
+fn arena_base(slot: &mut usize) -> *mut u8 {
+    if *slot == 0 {
+        // SAFETY: an anonymous private mapping; MAP_FIXED_NOREPLACE never
+        // replaces an existing mapping (it fails instead, and then any
+        // address will do).
+        let mut p = unsafe {
+            libc::mmap(
+                ARENA_ADDR as *mut libc::c_void,
+                ARENA_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            // SAFETY: as above, at an address of the kernel's choice.
+            p = unsafe {
+                libc::mmap(
+                    core::ptr::null_mut(),
+                    ARENA_LEN,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                    -1,
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED, "mmap of the test arena");
+        }
+        *slot = p as usize;
+    }
+    *slot as *mut u8
 }
 
-impl Buffer {
-    pub fn new(bytes: &[u8]) -> Buffer {
-        let mut b = Buffer {
-            words: vec![0; bytes.len().div_ceil(8).max(1)],
-            len: bytes.len(),
+/// Host memory for one case, in the process's arena (held locked): the
+/// writable input at its start and the read-only input [`RO_OFFSET`] above
+/// it. Page-aligned, so atomics on it are aligned host atomics, as in the
+/// interpreter.
+pub struct Memory {
+    _lock: MutexGuard<'static, usize>,
+    base: *mut u8,
+    input_len: usize,
+    ro_len: Option<usize>,
+}
+
+impl Memory {
+    pub fn new(input: &[u8], ro: Option<&[u8]>) -> Memory {
+        assert!(input.len() <= RO_OFFSET && ro.is_none_or(|r| r.len() <= ARENA_LEN - RO_OFFSET));
+        let mut lock = ARENA.lock().unwrap_or_else(|e| e.into_inner());
+        let base = arena_base(&mut lock);
+        let mut m = Memory {
+            _lock: lock,
+            base,
+            input_len: input.len(),
+            ro_len: ro.map(<[u8]>::len),
         };
-        b.fill(bytes);
-        b
+        m.reset(input, ro);
+        m
     }
 
-    pub fn fill(&mut self, bytes: &[u8]) {
-        assert_eq!(bytes.len(), self.len);
-        self.words.iter_mut().for_each(|w| *w = 0);
-        self.bytes_mut().copy_from_slice(bytes);
+    /// Back to the initial bytes.
+    pub fn reset(&mut self, input: &[u8], ro: Option<&[u8]>) {
+        self.all().fill(0);
+        let (i, r) = self.parts();
+        i.copy_from_slice(input);
+        if let (Some(r), Some(ro)) = (r, ro) {
+            r.copy_from_slice(ro);
+        }
     }
 
-    pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `words` holds at least `len` initialised bytes.
-        unsafe { core::slice::from_raw_parts(self.words.as_ptr().cast::<u8>(), self.len) }
+    fn all(&mut self) -> &mut [u8] {
+        // SAFETY: the arena is ARENA_LEN mapped, writable bytes that only
+        // the holder of the lock (this value) touches.
+        unsafe { core::slice::from_raw_parts_mut(self.base, ARENA_LEN) }
     }
 
-    pub fn bytes_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as above, uniquely borrowed.
-        unsafe { core::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.len) }
+    /// The writable and the read-only input.
+    fn parts(&mut self) -> (&mut [u8], Option<&mut [u8]>) {
+        let (input_len, ro_len) = (self.input_len, self.ro_len);
+        let (lo, hi) = self.all().split_at_mut(RO_OFFSET);
+        (&mut lo[..input_len], ro_len.map(|len| &mut hi[..len]))
+    }
+
+    pub fn input(&mut self) -> Vec<u8> {
+        self.parts().0.to_vec()
     }
 }
 
@@ -71,26 +140,24 @@ pub struct Input<'a> {
     pub budget: u64,
 }
 
-/// Runs `exe` on the buffers: sets them up as regions of a fresh state.
+/// Runs `exe` on the memory: sets it up as regions of a fresh state.
 fn run_on(
     exe: &dyn Executable,
-    input: &mut Buffer,
-    ro: Option<&Buffer>,
+    mem: &mut Memory,
     budget: u64,
     trace: Option<&mut dyn FnMut(&TraceEvent<'_>)>,
     program: &Program,
 ) -> Outcome {
-    let len = input.len as u64;
+    let (input, ro) = mem.parts();
+    let len = input.len() as u64;
     let mut state = RunState::new();
     state.budget = budget;
     let addr = if len == 0 {
         0
     } else {
-        state.add_memory(input.bytes_mut(), RegionKind::Input)
+        state.add_memory(input, RegionKind::Input)
     };
-    let ro_addr = ro.map_or(0, |b| {
-        state.add_readonly(b.bytes(), RegionKind::ReadOnlyData)
-    });
+    let ro_addr = ro.map_or(0, |b| state.add_readonly(b, RegionKind::ReadOnlyData));
     let args = [addr, len, ro_addr, 0, 0];
     let result = match trace {
         Some(t) => Interpreter.prepare(program).run_traced(&mut state, args, t),
@@ -100,7 +167,7 @@ fn run_on(
     drop(state);
     Outcome {
         result,
-        input: input.bytes().to_vec(),
+        input: mem.input(),
         budget,
     }
 }
@@ -136,25 +203,16 @@ pub fn lockstep_with(
     let interp_exe = Interpreter
         .load(program)
         .expect("interpreter loads everything");
-    let mut input = Buffer::new(inp.input);
-    let ro = inp.ro.map(Buffer::new);
+    let mut mem = Memory::new(inp.input, inp.ro);
     let a = run_on(
         interp_exe.as_ref(),
-        &mut input,
-        ro.as_ref(),
+        &mut mem,
         inp.budget,
         Some(trace),
         program,
     );
-    input.fill(inp.input);
-    let b = run_on(
-        jit.as_ref(),
-        &mut input,
-        ro.as_ref(),
-        inp.budget,
-        None,
-        program,
-    );
+    mem.reset(inp.input, inp.ro);
+    let b = run_on(jit.as_ref(), &mut mem, inp.budget, None, program);
     if a == b {
         Ok(a)
     } else {
