@@ -93,11 +93,15 @@ fn main() {
     let mut entries = Vec::new();
     for (dir, prefix, count) in [("tests", "", 313), ("negative", "negative/", 60)] {
         let dir = suite_dir().join(dir);
-        let files = data_files(&dir).unwrap_or_default();
+        let (files, listing) = match data_files(&dir) {
+            Ok(f) => (f, Ok(())),
+            Err(e) => (Vec::new(), Err(e.to_string())),
+        };
         let found = files.len();
         trials.push(Trial::test(
             format!("suite::{prefix}has_{count}_files"),
             move || {
+                listing?;
                 if found == count {
                     Ok(())
                 } else {
