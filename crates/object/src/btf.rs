@@ -981,7 +981,10 @@ mod tests {
         let types = [1, TYPEDEF, 2, 1, TYPEDEF, 1];
         let btf = Btf::parse(&build(&types, STRS)).unwrap();
         assert_eq!(btf.resolve_size(1), Err(BtfError::TooDeep { id: 1 }));
-        assert_eq!(btf.skip_mods_and_typedefs(2), Err(BtfError::TooDeep { id: 2 }));
+        assert_eq!(
+            btf.skip_mods_and_typedefs(2),
+            Err(BtfError::TooDeep { id: 2 })
+        );
         // 1: const -> 2, 2: ptr -> 1: naming stops instead of recursing.
         let types = [0, CONST, 2, 0, PTR, 1];
         let btf = Btf::parse(&build(&types, STRS)).unwrap();

@@ -233,6 +233,8 @@ pub(crate) fn collect(
         let sec = code_section(elf, index, maps, btf, text)?;
         code.insert(index, sec);
     }
+    // An empty `.text` holds no functions; calls into it find none.
+    let text = text.filter(|t| code.contains_key(t));
     let linker = Linker {
         code,
         text,
