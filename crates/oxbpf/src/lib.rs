@@ -33,9 +33,11 @@ use std::collections::HashMap as StdHashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use oxbpf_abi::context::skb_slot;
 use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
 use oxbpf_runtime::maps::LinkedMaps;
 use oxbpf_runtime::packet::XdpBuff;
+use oxbpf_runtime::skb::SkBuff;
 use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 
 mod error;
@@ -346,6 +348,43 @@ impl XdpOutput {
     }
 }
 
+/// The result of a `sched_cls` or `socket_filter` run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SkbOutput {
+    /// `r0` as `u32` (a `TC_ACT_*` code, or the bytes a socket filter
+    /// keeps).
+    pub ret: u32,
+    /// The packet after the run.
+    pub packet: Vec<u8>,
+    /// `skb->mark` after the run.
+    pub mark: u32,
+    /// `skb->priority` after the run.
+    pub priority: u32,
+    /// `skb->tc_classid` after the run.
+    pub tc_classid: u32,
+    /// `skb->cb[0..5]` after the run.
+    pub cb: [u32; 5],
+    /// Lines from `bpf_trace_printk`.
+    pub log: Vec<String>,
+}
+
+/// The name of a tc action code (`TC_ACT_*`).
+pub fn tc_action_name(ret: u32) -> Option<&'static str> {
+    Some(match ret as i32 {
+        -1 => "TC_ACT_UNSPEC",
+        0 => "TC_ACT_OK",
+        1 => "TC_ACT_RECLASSIFY",
+        2 => "TC_ACT_SHOT",
+        3 => "TC_ACT_PIPE",
+        4 => "TC_ACT_STOLEN",
+        5 => "TC_ACT_QUEUED",
+        6 => "TC_ACT_REPEAT",
+        7 => "TC_ACT_REDIRECT",
+        8 => "TC_ACT_TRAP",
+        _ => return None,
+    })
+}
+
 /// A program loaded on an engine, runnable many times (from several
 /// threads at once).
 #[derive(Debug)]
@@ -394,6 +433,40 @@ impl Runner {
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
+            log,
+        })
+    }
+
+    /// Runs a `sched_cls` (tc) or `socket_filter` program on `packet`, with
+    /// the `__sk_buff` fields the kernel's test runner sets (see
+    /// [`oxbpf_runtime::skb`]); tc programs may write the packet.
+    pub fn run_skb(&self, packet: &[u8], opts: &RunOptions) -> Result<SkbOutput, Error> {
+        let writable = match self.kind {
+            ProgramKind::SchedCls => true,
+            ProgramKind::SocketFilter => false,
+            kind => {
+                return Err(Error::UnsupportedType {
+                    program: "skb run".into(),
+                    kind: format!("{kind:?}"),
+                });
+            }
+        };
+        let mut skb = SkBuff::new(packet)?;
+        let (ret, log) = {
+            let mut state = self.state(opts);
+            let ctx = skb.attach(&mut state, writable);
+            let guard = RunGuard::pin();
+            let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
+            drop(guard);
+            (r?, state.log)
+        };
+        Ok(SkbOutput {
+            ret: ret as u32,
+            packet: skb.data().to_vec(),
+            mark: skb.field(skb_slot::MARK),
+            priority: skb.field(skb_slot::PRIORITY),
+            tc_classid: skb.field(skb_slot::TC_CLASSID),
+            cb: core::array::from_fn(|i| skb.field(skb_slot::CB0 + i)),
             log,
         })
     }

@@ -301,3 +301,51 @@ fn short_xdp_input_is_refused() {
         .run_xdp(&[0; 13]);
     assert!(matches!(r, Err(oxbpf::Error::Packet { .. })), "{r:?}");
 }
+
+#[test]
+fn tc_classifier_marks_ipv4_and_drops_ipv6() {
+    // TOS 0xb8 (DSCP 46): mark 0x100 | 46 = 0x12e.
+    let mut v4 = ipv4_udp(b"abcd", 1, 2);
+    v4[15] = 0xb8;
+    let mut v6 = Vec::new();
+    PacketBuilder::ethernet2(SRC_MAC, DST_MAC)
+        .ipv6([1; 16], [2; 16], 64)
+        .udp(1, 2)
+        .write(&mut v6, b"")
+        .unwrap();
+    for engine in ENGINES {
+        let obj = load("tc_mark", 1);
+        let runner = obj.program("tc_mark").unwrap().load(engine).unwrap();
+        let out = runner.run_skb(&v4, &RunOptions::default()).unwrap();
+        assert_eq!(
+            (out.ret, out.mark, out.cb[0]),
+            (0, 0x12e, v4.len() as u32),
+            "{engine:?}"
+        );
+        assert_eq!(out.packet, v4);
+        let out = runner.run_skb(&v6, &RunOptions::default()).unwrap();
+        assert_eq!(
+            (out.ret, out.mark, out.cb[0]),
+            (2, 0, v6.len() as u32),
+            "{engine:?}"
+        );
+    }
+}
+
+#[test]
+fn socket_filter_keeps_ipv4_heads() {
+    let small = ipv4_udp(b"x", 1, 2); // 43 bytes
+    let big = ipv4_udp(&[0; 100], 1, 2); // 142 bytes
+    let mut arp = vec![0u8; 42];
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    for engine in ENGINES {
+        let obj = load("socket_ipv4", 1);
+        let runner = obj.program("socket_ipv4").unwrap().load(engine).unwrap();
+        let ret = |p: &[u8]| runner.run_skb(p, &RunOptions::default()).unwrap().ret;
+        assert_eq!(
+            (ret(&small), ret(&big), ret(&arp)),
+            (43, 64, 0),
+            "{engine:?}"
+        );
+    }
+}

@@ -24,6 +24,7 @@ pub mod maps;
 pub mod memory;
 pub mod packet;
 pub mod program;
+pub mod skb;
 pub mod state;
 
 pub use engine::{Engine, EngineError, Executable, Trapped};

@@ -1,4 +1,5 @@
-//! `oxbpf run FILE.o ...`: run an XDP program of an ELF object on a packet.
+//! `oxbpf run FILE.o ...`: run an XDP, tc or socket filter program of an
+//! ELF object on a packet.
 //!
 //! Reached from `run` when FILE starts with the ELF magic. The object is
 //! loaded by the `oxbpf` facade (maps created, global data filled,
@@ -26,7 +27,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, anyhow};
-use oxbpf::{EngineKind, Loader, RunOptions, XdpAction};
+use oxbpf::{EngineKind, Loader, ProgramKind, RunOptions, XdpAction};
 use oxbpf_maps::update::BPF_ANY;
 use serde_json::{Map as JsonMap, Value, json};
 
@@ -108,32 +109,56 @@ pub fn run(args: &RunArgs) -> Result<()> {
         e => CliError::failed(anyhow::Error::new(e)),
     };
     let mut timing = None;
-    let out = if args.trace {
-        prog.run_xdp_traced(&packet, &opts, &mut |e| println!("{e}"))
-            .map_err(failed)?
+    let kind = prog.kind();
+    let skb = matches!(kind, ProgramKind::SchedCls | ProgramKind::SocketFilter);
+    let (ret, packet, log) = if args.trace {
+        if skb {
+            return Err(CliError::malformed(anyhow!(
+                "--trace supports xdp programs only"
+            )));
+        }
+        let out = prog
+            .run_xdp_traced(&packet, &opts, &mut |e| println!("{e}"))
+            .map_err(failed)?;
+        (out.ret, out.packet, out.log)
     } else {
         let runner = prog.load(engine).map_err(failed)?;
-        let out = runner.run_xdp_with(&packet, &opts).map_err(failed)?;
+        let once = || -> std::result::Result<(u32, Vec<u8>, Vec<String>), oxbpf::Error> {
+            if skb {
+                let o = runner.run_skb(&packet, &opts)?;
+                Ok((o.ret, o.packet, o.log))
+            } else {
+                let o = runner.run_xdp_with(&packet, &opts)?;
+                Ok((o.ret, o.packet, o.log))
+            }
+        };
+        let out = once().map_err(failed)?;
         if let Some(n) = args.repeat {
             let start = Instant::now();
             for _ in 0..n {
-                runner.run_xdp_with(&packet, &opts).map_err(failed)?;
+                once().map_err(failed)?;
             }
             timing = Some((start.elapsed().as_nanos() / u128::from(n), n));
         }
         out
     };
-    for line in &out.log {
+    for line in &log {
         println!("trace_printk: {line}");
     }
-    match XdpAction::from_ret(out.ret) {
-        Some(a) => println!("return: {} ({})", out.ret, a.name()),
-        None => println!("return: {}", out.ret),
+    let name = match kind {
+        ProgramKind::Xdp => XdpAction::from_ret(ret).map(XdpAction::name),
+        ProgramKind::SchedCls => oxbpf::tc_action_name(ret),
+        _ => None,
+    };
+    match name {
+        Some(a) => println!("return: {ret} ({a})"),
+        None => println!("return: {ret}"),
     }
     match &args.data_out {
-        Some(p) => std::fs::write(p, &out.packet)
-            .with_context(|| format!("cannot write {}", p.display()))?,
-        None => println!("packet: {}", hex(&out.packet)),
+        Some(p) => {
+            std::fs::write(p, &packet).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => println!("packet: {}", hex(&packet)),
     }
     if let Some((mean, n)) = timing {
         println!("time: {mean} ns/run over {n} runs");
