@@ -217,3 +217,89 @@ fn several_programs_without_prog_exit_2_listing_them() {
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// RFC 1071 checksum of an IPv4 header with its checksum field zeroed.
+fn ipv4_checksum(h: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for (i, w) in h.chunks(2).enumerate() {
+        if i != 5 {
+            sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+        }
+    }
+    while sum >> 16 != 0 {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn with_ttl(ttl: u8, swap: bool) -> Vec<u8> {
+    let mut p = udp_packet();
+    if swap {
+        let (a, b) = (p[0..6].to_vec(), p[6..12].to_vec());
+        p[0..6].copy_from_slice(&b);
+        p[6..12].copy_from_slice(&a);
+        let (s, d) = (p[26..30].to_vec(), p[30..34].to_vec());
+        p[26..30].copy_from_slice(&d);
+        p[30..34].copy_from_slice(&s);
+    }
+    p[22] = ttl;
+    let c = ipv4_checksum(&p[14..34]);
+    p[24..26].copy_from_slice(&c.to_be_bytes());
+    p
+}
+
+fn pcap_file(packets: &[Vec<u8>]) -> Vec<u8> {
+    // Little-endian microsecond pcap, version 2.4, snaplen 65535, Ethernet.
+    let mut out = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    out.extend_from_slice(&[0; 8]);
+    out.extend_from_slice(&65535u32.to_le_bytes());
+    out.extend_from_slice(&1u32.to_le_bytes());
+    for (i, p) in packets.iter().enumerate() {
+        out.extend_from_slice(&(i as u32 + 100).to_le_bytes());
+        out.extend_from_slice(&7u32.to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        out.extend_from_slice(p);
+    }
+    out
+}
+
+#[test]
+fn pcap_replay_counts_verdicts_and_writes_tx_packets() {
+    let obj = example("xdp_tx");
+    let input = tmp().join("in.pcap");
+    // TTL 64 is reflected (TX) with TTL 63; TTL 1 passes; 10 bytes are refused.
+    std::fs::write(
+        &input,
+        pcap_file(&[with_ttl(64, false), with_ttl(1, false), vec![0; 10]]),
+    )
+    .unwrap();
+    for engine in ["interp", "jit"] {
+        let output = tmp().join(format!("out-{engine}.pcap"));
+        let o = oxbpf(&[
+            "run",
+            obj.to_str().unwrap(),
+            "--engine",
+            engine,
+            "--pcap",
+            input.to_str().unwrap(),
+            "--out",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "packets: 3\nXDP_PASS: 1\nXDP_TX: 1\nrefused: 1\n"
+        );
+        // The first record again, timestamps kept, with the reflected packet.
+        assert_eq!(
+            std::fs::read(&output).unwrap(),
+            pcap_file(&[with_ttl(63, true)])
+        );
+    }
+}

@@ -86,6 +86,14 @@ pub struct RunArgs {
     /// changed (runs on the interpreter).
     #[arg(long)]
     pub trace: bool,
+    /// ELF objects: run an XDP program over every packet of this capture
+    /// (classic pcap) instead of --data; prints counts per verdict.
+    #[arg(long, value_name = "IN.pcap", conflicts_with = "data")]
+    pub pcap: Option<PathBuf>,
+    /// With --pcap: write the packets the program sends back (XDP_TX),
+    /// as they leave, to this capture.
+    #[arg(long, value_name = "OUT.pcap", requires = "pcap")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
