@@ -22,6 +22,7 @@ int globals_prog(struct __sk_buff *skb)
 	hidden ^= 1;
 	greeting[0] = 'H';
 	bpf_trace_printk(msg, 9);
+	bpf_printk("n=%d", packets);  /* static format string in .rodata */
 	if (skb->len > threshold)
 		return table[mode & 3];
 	return hidden + table[1];

@@ -73,6 +73,27 @@
 //! renumbered to the linked program's slots; [`Program::line_at`] maps an
 //! instruction to `file:line:col` and the source text.
 //!
+//! **Global data maps are plain arrays.** A data section becomes an
+//! `array` map with one `u32`-keyed entry whose value is the section
+//! ([`MapInit::Data`] holds the initial bytes; `.bss` gives none, meaning
+//! zeros). `.rodata` maps carry `BPF_F_RDONLY_PROG` and
+//! [`MapSpec::frozen`]; no map carries `BPF_F_MMAPABLE`, which a kernel
+//! loader may add. [`MapSpec::globals`] names the variables inside with
+//! their offsets and BTF types, so a loader can set a `const volatile`
+//! before creating the map.
+//!
+//! # Using an object
+//!
+//! A loader creates [`Object::maps`] in index order (a map-in-map's
+//! [`MapSpec::inner`] is the template for its inner maps), writes
+//! [`MapInit::Data`] at key 0 and freezes maps marked [`MapSpec::frozen`],
+//! and fills [`MapInit::Maps`] / [`MapInit::Programs`] slots once the maps
+//! and programs they name exist. It then takes a [`Program`]'s
+//! [`Program::insns`] and, for each entry of [`Program::relocs`], replaces
+//! the `lddw` at [`Reloc::insn`] by the map's handle ([`RelocKind::Map`])
+//! or the address of its value plus the offset ([`RelocKind::MapValue`]).
+//! Error messages point at source lines through [`Program::line_at`].
+//!
 //! **Unsupported means an error that says so.** CO-RE relocations, kfunc
 //! calls, `.kconfig` and `.ksyms` externs are refused with
 //! [`ObjectError::Unsupported`] naming the feature ([`Unsupported`]) and

@@ -675,19 +675,7 @@ fn data_maps(elf: &Elf<'_>, btf: Option<&Btf>, maps: &mut Maps) -> Result<(), Ob
         let value_size = to_u32("section size", section.size).map_err(&err)?;
         let datasec =
             btf.and_then(|b| b.find(&section.name, |k| matches!(k, BtfKind::Datasec { .. })));
-        let globals = symbols_in(elf, index)
-            .into_iter()
-            .filter(|s| s.st_type == object::elf::STT_OBJECT)
-            .map(|s| GlobalVar {
-                name: s.name.clone(),
-                offset: s.value as u32,
-                size: s.size as u32,
-                type_id: btf
-                    .zip(datasec)
-                    .and_then(|(b, (_, t))| var_type(b, t, &s.name)),
-            })
-            .filter(|g| u64::from(g.offset) + u64::from(g.size) <= section.size)
-            .collect();
+        let globals = globals(elf, btf, datasec.map(|(_, t)| t), index, section.size);
         let readonly = kind == DataKind::Rodata;
         let spec = MapSpec {
             name: section.name.clone(),
@@ -718,6 +706,56 @@ fn data_maps(elf: &Elf<'_>, btf: Option<&Btf>, maps: &mut Maps) -> Result<(), Ob
         )?;
     }
     Ok(())
+}
+
+/// The variables of data section `index`: its object symbols, and the
+/// variables BTF lists that have no symbol (clang emits none for some
+/// `static` variables, such as `bpf_printk`'s format strings; their
+/// `DATASEC` offsets are exact, unlike those of global variables, which
+/// are left for the linker to fill in).
+fn globals(
+    elf: &Elf<'_>,
+    btf: Option<&Btf>,
+    datasec: Option<&crate::btf::BtfType>,
+    index: usize,
+    section_size: u64,
+) -> Vec<GlobalVar> {
+    let inside =
+        |offset: u64, size: u64| offset.checked_add(size).is_some_and(|e| e <= section_size);
+    let mut out: Vec<GlobalVar> = symbols_in(elf, index)
+        .into_iter()
+        .filter(|s| s.st_type == object::elf::STT_OBJECT && inside(s.value, s.size))
+        .map(|s| GlobalVar {
+            name: s.name.clone(),
+            offset: s.value as u32,
+            size: s.size as u32,
+            type_id: btf.zip(datasec).and_then(|(b, t)| var_type(b, t, &s.name)),
+        })
+        .collect();
+    if let (Some(btf), Some(BtfKind::Datasec { vars, .. })) = (btf, datasec.map(|t| &t.kind)) {
+        for v in vars {
+            let Some(t) = btf.type_by_id(v.type_id) else {
+                continue;
+            };
+            let BtfKind::Var { type_id, .. } = t.kind else {
+                continue;
+            };
+            if out.iter().any(|g| g.name == t.name)
+                || !inside(v.offset.into(), v.size.into())
+                || t.name.is_empty()
+            {
+                continue;
+            }
+            out.push(GlobalVar {
+                name: t.name.clone(),
+                offset: v.offset,
+                size: v.size,
+                type_id: Some(type_id),
+            });
+        }
+    }
+    out.sort_by_key(|g| g.offset);
+    out
 }
 
 /// The type of the variable `name` in a `DATASEC`.

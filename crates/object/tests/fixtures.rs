@@ -262,6 +262,16 @@ fn global_data_sections_are_array_maps() {
     let mode = var(rodata, "mode");
     assert_eq!((mode.size, bytes[mode.offset as usize]), (1, 2));
     assert_eq!(type_name(&obj, threshold.type_id), "const volatile __u32");
+    // bpf_printk's format is a static variable without a symbol; BTF
+    // still describes it.
+    let fmt = rodata
+        .globals
+        .iter()
+        .find(|g| g.name.ends_with("____fmt"))
+        .expect("the bpf_printk format string");
+    let at = fmt.offset as usize;
+    assert_eq!(&bytes[at..at + fmt.size as usize], b"n=%d\0");
+    assert_eq!(type_name(&obj, fmt.type_id), "const char[5]");
 
     let bss = map(&obj, ".bss");
     assert_eq!(bss.source, MapSource::Data(DataKind::Bss));
@@ -288,6 +298,29 @@ fn global_data_sections_are_array_maps() {
         .find(|m| matches!(&m.init, MapInit::Data(d) if d.as_slice() == b"hi there\0"))
         .expect("a map holding the string literal");
     assert_eq!(strings.source, MapSource::Data(DataKind::Rodata));
+}
+
+#[test]
+fn data_variables_without_symbols_come_from_btf() {
+    // Turn the format string's symbol into an untyped one: the variable is
+    // then known only through the .rodata DATASEC.
+    let mut bytes = common::build("globals");
+    let e = common::symbol_entry(&bytes, "globals_prog.____fmt");
+    bytes[e + 4] &= 0xf0; // STT_NOTYPE
+    let obj = Object::parse(&bytes).unwrap();
+    let rodata = map(&obj, ".rodata");
+    let MapInit::Data(bytes) = &rodata.init else {
+        panic!(".rodata has no data");
+    };
+    let fmt = rodata
+        .globals
+        .iter()
+        .find(|g| g.name == "globals_prog.____fmt")
+        .expect("the format string from BTF");
+    let at = fmt.offset as usize;
+    assert_eq!(&bytes[at..at + fmt.size as usize], b"n=%d\0");
+    let offsets: Vec<u32> = rodata.globals.iter().map(|g| g.offset).collect();
+    assert!(offsets.is_sorted(), "{offsets:?}");
 }
 
 #[test]

@@ -5,39 +5,9 @@ mod common;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use common::{section_range, symbol_entry, symbol_index};
 use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 use oxbpf_object::{CallError, MapError, Object, ObjectError, RelocError, btf::BtfError};
-
-/// File range of section `name`.
-fn section_range(bytes: &[u8], name: &str) -> (usize, usize) {
-    let file = object::File::parse(bytes).unwrap();
-    let s = file
-        .section_by_name(name)
-        .unwrap_or_else(|| panic!("no section {name}"));
-    let (off, size) = s.file_range().unwrap();
-    (off as usize, size as usize)
-}
-
-/// File offset of the `.symtab` entry of symbol `name`.
-fn symbol_entry(bytes: &[u8], name: &str) -> usize {
-    let file = object::File::parse(bytes).unwrap();
-    let sym = file
-        .symbols()
-        .find(|s| s.name() == Ok(name))
-        .unwrap_or_else(|| panic!("no symbol {name}"));
-    let (symtab, _) = section_range(bytes, ".symtab");
-    symtab + sym.index().0 * 24
-}
-
-/// Index of symbol `name` in `.symtab`.
-fn symbol_index(bytes: &[u8], name: &str) -> u32 {
-    let file = object::File::parse(bytes).unwrap();
-    file.symbols()
-        .find(|s| s.name() == Ok(name))
-        .unwrap_or_else(|| panic!("no symbol {name}"))
-        .index()
-        .0 as u32
-}
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
 use oxbpf_object::Object;
 
 /// `bpf/tests/` of the repository.
@@ -52,4 +53,35 @@ pub fn build(name: &str) -> Vec<u8> {
 pub fn load(name: &str) -> Object {
     let bytes = build(name);
     Object::parse(&bytes).unwrap_or_else(|e| panic!("{name}.o: {e}"))
+}
+
+/// File range of section `name`.
+pub fn section_range(bytes: &[u8], name: &str) -> (usize, usize) {
+    let file = object::File::parse(bytes).unwrap();
+    let s = file
+        .section_by_name(name)
+        .unwrap_or_else(|| panic!("no section {name}"));
+    let (off, size) = s.file_range().unwrap();
+    (off as usize, size as usize)
+}
+
+/// File offset of the `.symtab` entry of symbol `name`.
+pub fn symbol_entry(bytes: &[u8], name: &str) -> usize {
+    let file = object::File::parse(bytes).unwrap();
+    let sym = file
+        .symbols()
+        .find(|s| s.name() == Ok(name))
+        .unwrap_or_else(|| panic!("no symbol {name}"));
+    let (symtab, _) = section_range(bytes, ".symtab");
+    symtab + sym.index().0 * 24
+}
+
+/// Index of symbol `name` in `.symtab`.
+pub fn symbol_index(bytes: &[u8], name: &str) -> u32 {
+    let file = object::File::parse(bytes).unwrap();
+    file.symbols()
+        .find(|s| s.name() == Ok(name))
+        .unwrap_or_else(|| panic!("no symbol {name}"))
+        .index()
+        .0 as u32
 }
