@@ -183,6 +183,8 @@ struct Compiler<'p> {
     slot_offsets: Vec<usize>,
     /// Per slot: its jump uses the `rel8` form.
     short: Vec<bool>,
+    /// Per slot: the target of a backward jump.
+    loop_head: Vec<bool>,
     cold: Vec<Cold>,
     done: DynamicLabel,
     trap_common: DynamicLabel,
@@ -255,6 +257,7 @@ fn compile_with(
         slot_labels,
         slot_offsets: vec![0; insns.len()],
         short,
+        loop_head: loop_heads(insns),
         cold: Vec::new(),
         done,
         trap_common,
@@ -291,6 +294,20 @@ fn compile_with(
     })
 }
 
+/// The targets of backward jumps.
+fn loop_heads(insns: &[Insn]) -> Vec<bool> {
+    let mut heads = vec![false; insns.len()];
+    for (pc, insn) in insns.iter().enumerate() {
+        if let (Insn::Ja { .. } | Insn::Jmp { .. }, Some(t)) = (insn, insn.branch_target(pc))
+            && let Ok(t) = usize::try_from(t)
+            && t <= pc
+        {
+            heads[t] = true;
+        }
+    }
+    heads
+}
+
 /// An upper bound of the bytes one slot's code takes (generous: a wrong
 /// bound only costs a recompilation).
 fn max_bytes(insn: &Insn, leader: bool) -> usize {
@@ -307,7 +324,8 @@ fn max_bytes(insn: &Insn, leader: bool) -> usize {
         Insn::Atomic { .. } | Insn::Call(_) => 128,
         Insn::LdPacket { .. } => 8,
     };
-    body + if leader { 16 } else { 0 }
+    // A leader may start with the budget charge and loop-head padding.
+    body + if leader { 32 } else { 0 }
 }
 
 /// For each slot, whether its jump (if any) can use the `rel8` form: the
@@ -433,6 +451,11 @@ impl Compiler<'_> {
         let insn = self.insns[pc];
         if matches!(insn, Insn::LddwHi) {
             return Ok(());
+        }
+        if self.loop_head[pc] {
+            // Loop heads start on a 16-byte boundary, so a loop's first
+            // instructions are fetched together; the padding runs once.
+            self.ops.align(16, 0x90);
         }
         let label = self.slot_labels[pc];
         asm!(self.ops ; =>label);
