@@ -20,19 +20,28 @@ pub fn fixture_dir() -> PathBuf {
 /// with the reason when clang is missing or compilation fails: these
 /// tests cannot run without it, and a skipped test must not pass.
 pub fn build(name: &str) -> Vec<u8> {
+    build_in(&fixture_dir(), name)
+}
+
+/// Compiles `<dir>/<name>.c` (with `dir` on the include path).
+pub fn build_in(dir: &Path, name: &str) -> Vec<u8> {
     static BUILT: OnceLock<Mutex<HashMap<String, PathBuf>>> = OnceLock::new();
     let built = BUILT.get_or_init(|| Mutex::new(HashMap::new()));
     let mut built = built.lock().unwrap_or_else(|e| e.into_inner());
-    let path = match built.get(name) {
+    let key = dir.join(name).display().to_string();
+    let path = match built.get(&key) {
         Some(p) => p.clone(),
         None => {
             let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oxbpf-object-fixtures");
             std::fs::create_dir_all(&out_dir).expect("create fixture output directory");
-            let src = fixture_dir().join(format!("{name}.c"));
-            let out = out_dir.join(format!("{name}.o"));
+            let src = dir.join(format!("{name}.c"));
+            let subdir = dir.file_name().and_then(|d| d.to_str()).unwrap_or("bpf");
+            let out = out_dir.join(format!("{subdir}-{name}.o"));
             let status = Command::new("clang")
                 .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
                 .arg("-I/usr/include/x86_64-linux-gnu")
+                .arg("-I")
+                .arg(dir)
                 .arg("-c")
                 .arg(&src)
                 .arg("-o")
@@ -42,7 +51,7 @@ pub fn build(name: &str) -> Vec<u8> {
                     panic!("cannot run clang ({e}): install clang (14 or newer) and libbpf-dev to build {}", src.display())
                 });
             assert!(status.success(), "clang failed on {}", src.display());
-            built.insert(name.to_string(), out.clone());
+            built.insert(key, out.clone());
             out
         }
     };
