@@ -900,41 +900,16 @@ mod tests {
     const STRS: &[u8] = b"\0int\0u32\0pair\0a\0b\0";
 
     fn sample() -> Btf {
+        #[rustfmt::skip]
         let types = [
-            // 1: int (4 bytes, signed)
-            1,
-            INT,
-            4,
-            (1 << 24) | 32,
-            // 2: typedef u32 -> 1
-            5,
-            TYPEDEF,
-            1,
-            // 3: int[5]
-            0,
-            ARRAY,
-            0,
-            1,
-            1,
-            5,
-            // 4: struct pair { int a; int b[5]; }, size 24
-            9,
-            STRUCT | 2,
-            24,
-            14,
-            1,
-            0,
-            16,
-            3,
-            32,
-            // 5: const struct pair *
-            0,
-            PTR,
-            6,
-            // 6: const -> 4
-            0,
-            CONST,
-            4,
+            1, INT, 4, (1 << 24) | 32,      // 1: int (4 bytes, signed)
+            5, TYPEDEF, 1,                  // 2: typedef u32 -> 1
+            0, ARRAY, 0, 1, 1, 5,           // 3: int[5]
+            9, STRUCT | 2, 24,              // 4: struct pair { int a; int b[5]; }
+            14, 1, 0,                       //    a: int at bit 0
+            16, 3, 32,                      //    b: int[5] at bit 32
+            0, PTR, 6,                      // 5: const struct pair *
+            0, CONST, 4,                    // 6: const -> 4
         ];
         Btf::parse(&build(&types, STRS)).unwrap()
     }
