@@ -52,6 +52,7 @@
 //! current process can use `bpf(2)`.
 
 pub mod btf;
+pub mod btf_fixup;
 pub mod engine;
 pub mod error;
 pub mod link;

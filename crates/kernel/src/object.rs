@@ -18,21 +18,29 @@
 //! - each program loads with its type, expected attach type, license and
 //!   flags; a rejection carries the verifier log.
 //!
-//! Not yet: BTF (maps and programs load without it, so maps whose values
-//! need BTF, spin locks and timers, are refused by the kernel; `.BTF` needs
-//! libbpf's `DATASEC` fix-ups before `BPF_BTF_LOAD`), func and line info.
+//! - the object's `.BTF`, with `DATASEC` sizes and offsets fixed up
+//!   ([`crate::btf_fixup`]), is loaded first; maps get their key and value
+//!   types (a map type that takes no BTF, like a prog array, is created
+//!   again without, as libbpf does), programs their func and line info, so
+//!   global functions and callbacks (`bpf_loop`) verify and the verifier
+//!   log quotes source lines.
+//!
+//! Not yet: CO-RE, kfuncs and tracing attach targets (which need the
+//! kernel's own BTF); `oxbpf-object` refuses the first two.
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use oxbpf_abi::program_type::ProgramType;
 use oxbpf_isa::{Insn, LddwSrc, RawInsn};
 use oxbpf_object::{MapInit, Object, Pinning};
 
+use crate::btf::KernelBtf;
+use crate::btf_fixup::{BtfFixupError, fix_datasecs};
 use crate::error::KernelError;
-use crate::map::{KernelMap, MapSpec};
+use crate::map::{KernelMap, MapBtf, MapSpec};
 use crate::pin::BPFFS;
-use crate::prog::{KernelProgram, ProgramSpec, prog_flags};
+use crate::prog::{FuncInfo, KernelProgram, LineInfo, ProgramSpec, prog_flags};
 
 /// Why an object could not be loaded; each variant names the map or
 /// program at fault.
@@ -70,6 +78,13 @@ pub enum ObjectLoadError {
     /// the program needs an attach target oxbpf cannot resolve yet.
     #[error("program {program:?}: section {section:?} gives no program type the kernel can load")]
     UnknownType { program: String, section: String },
+    /// The object's BTF could not be fixed up for the kernel.
+    #[error("{source}")]
+    BtfFixup { source: BtfFixupError },
+    /// The kernel refused the object's BTF (its log is in `source`); load
+    /// with `LoadOptions::btf = false` to do without.
+    #[error("object BTF: {source}")]
+    Btf { source: KernelError },
     /// A program array slot names a program the object does not have.
     #[error("map {map:?}: slot {index} names program {target:?}, which the object does not have")]
     UnknownProgram {
@@ -90,6 +105,8 @@ pub struct LoadOptions {
     /// Load only the programs with these names (libbpf's autoload off
     /// for the others); `None` loads every program. Maps are all created.
     pub programs: Option<Vec<String>>,
+    /// Load the object's BTF and give it to maps and programs.
+    pub btf: bool,
 }
 
 impl Default for LoadOptions {
@@ -98,6 +115,7 @@ impl Default for LoadOptions {
             pin_root: PathBuf::from(BPFFS),
             log_level: 0,
             programs: None,
+            btf: true,
         }
     }
 }
@@ -118,9 +136,17 @@ impl KernelObject {
 
     /// Loads `object`.
     pub fn load_with(object: &Object, opts: &LoadOptions) -> Result<KernelObject, ObjectLoadError> {
+        let btf = match &object.btf {
+            Some(btf) if opts.btf => {
+                let raw = fix_datasecs(btf, object)
+                    .map_err(|source| ObjectLoadError::BtfFixup { source })?;
+                Some(KernelBtf::load(&raw).map_err(|source| ObjectLoadError::Btf { source })?)
+            }
+            _ => None,
+        };
         let mut maps = Vec::with_capacity(object.maps.len());
         for spec in &object.maps {
-            let map = create_map(spec, opts)?;
+            let map = create_map(spec, opts, btf.as_ref())?;
             maps.push((spec.name.clone(), map));
         }
         // Map-in-map slots refer to maps of the object.
@@ -171,13 +197,22 @@ impl KernelObject {
             if p.xdp_frags {
                 flags |= prog_flags::XDP_HAS_FRAGS;
             }
+            let (func_info, line_info) = match &btf {
+                Some(_) => btf_records(p),
+                None => (Vec::new(), Vec::new()),
+            };
             let spec = ProgramSpec {
                 name: &p.name,
                 prog_type: p.program_type.id(),
                 expected_attach_type: p.expected_attach_type.map_or(0, |a| a.id()),
                 insns: &insns,
                 license: &license,
-                btf: None,
+                btf: btf
+                    .as_ref()
+                    .filter(|_| !func_info.is_empty())
+                    .map(|b| b.as_fd()),
+                func_info: &func_info,
+                line_info: &line_info,
                 log_level: opts.log_level,
                 prog_flags: flags,
                 kern_version: object.kernel_version.unwrap_or(0),
@@ -263,10 +298,39 @@ fn kernel_spec(spec: &oxbpf_object::MapSpec) -> MapSpec {
     }
 }
 
+/// The func and line info of `program` for `BPF_PROG_LOAD`: one func
+/// record per function, by start slot, and the line records. Empty when a
+/// function has no BTF `FUNC` (the kernel wants all or none).
+fn btf_records(program: &oxbpf_object::Program) -> (Vec<FuncInfo>, Vec<LineInfo>) {
+    let mut funcs = Vec::with_capacity(program.functions.len());
+    for f in &program.functions {
+        let Some(type_id) = f.btf_func else {
+            return (Vec::new(), Vec::new());
+        };
+        funcs.push(FuncInfo {
+            insn_off: f.start as u32,
+            type_id,
+        });
+    }
+    funcs.sort_by_key(|f| f.insn_off);
+    let lines = program
+        .line_info
+        .iter()
+        .map(|l| LineInfo {
+            insn_off: l.insn as u32,
+            file_name_off: l.raw[0],
+            line_off: l.raw[1],
+            line_col: l.raw[2],
+        })
+        .collect();
+    (funcs, lines)
+}
+
 /// Creates (or reuses, for a by-name pin) one map and fills it.
 fn create_map(
     spec: &oxbpf_object::MapSpec,
     opts: &LoadOptions,
+    btf: Option<&KernelBtf>,
 ) -> Result<KernelMap, ObjectLoadError> {
     let err = |source| ObjectLoadError::Map {
         map: spec.name.clone(),
@@ -284,7 +348,23 @@ fn create_map(
         Some(template) => Some(KernelMap::create(&kernel_spec(template)).map_err(err)?),
         None => None,
     };
-    let map = KernelMap::create_with(&kernel_spec(spec), None, inner.as_ref()).map_err(err)?;
+    let typed = btf.filter(|_| spec.value_type.is_some()).map(|b| MapBtf {
+        btf: b.as_fd(),
+        key_type_id: spec.key_type.unwrap_or(0),
+        value_type_id: spec.value_type.unwrap_or(0),
+    });
+    let map = match KernelMap::create_with(&kernel_spec(spec), typed, inner.as_ref()) {
+        Ok(map) => map,
+        // Map types without BTF support (prog arrays, map-in-map...)
+        // refuse types (`map_check_no_btf`: ENOTSUPP, or EINVAL on older
+        // kernels): create them plain, as libbpf does.
+        Err(KernelError::Syscall { errno, .. })
+            if typed.is_some() && (errno.0 == libc::EINVAL || errno.0 == 524) =>
+        {
+            KernelMap::create_with(&kernel_spec(spec), None, inner.as_ref()).map_err(err)?
+        }
+        Err(e) => return Err(err(e)),
+    };
     if let MapInit::Data(bytes) = &spec.init
         && !bytes.is_empty()
     {

@@ -67,6 +67,10 @@ pub struct ProgramSpec<'a> {
     pub license: &'a str,
     /// BTF of the program, if it has func/line info.
     pub btf: Option<BorrowedFd<'a>>,
+    /// One record per function (entry first), referring to `btf`.
+    pub func_info: &'a [FuncInfo],
+    /// Source lines, referring to `btf`'s strings (needs `func_info`).
+    pub line_info: &'a [LineInfo],
     /// Verifier log level: 0 captures a log only when the load fails; 1 or
     /// 2 always capture one (see [`KernelProgram::log`]).
     pub log_level: u32,
@@ -87,6 +91,8 @@ impl<'a> ProgramSpec<'a> {
             insns,
             license: "GPL",
             btf: None,
+            func_info: &[],
+            line_info: &[],
             log_level: 0,
             prog_flags: 0,
             kern_version: 0,
@@ -102,6 +108,25 @@ impl<'a> ProgramSpec<'a> {
             ..ProgramSpec::xdp(name, insns)
         }
     }
+}
+
+/// `struct bpf_func_info`: the function starting at instruction
+/// `insn_off` has BTF type `type_id` (a `FUNC`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FuncInfo {
+    pub insn_off: u32,
+    pub type_id: u32,
+}
+
+/// `struct bpf_line_info`: instruction `insn_off` comes from the source
+/// line described by BTF string offsets and `line_col` (line << 10 |
+/// column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineInfo {
+    pub insn_off: u32,
+    pub file_name_off: u32,
+    pub line_off: u32,
+    pub line_col: u32,
 }
 
 /// A program loaded into the kernel. Closing the last fd (and unpinning,
@@ -133,6 +158,18 @@ impl KernelProgram {
             reason: format!("{:?} contains a NUL byte", spec.license),
         })?;
         let bytes: Vec<u8> = spec.insns.iter().flat_map(|i| i.to_bytes()).collect();
+        let func_info: Vec<u8> = spec
+            .func_info
+            .iter()
+            .flat_map(|f| [f.insn_off, f.type_id])
+            .flat_map(u32::to_ne_bytes)
+            .collect();
+        let line_info: Vec<u8> = spec
+            .line_info
+            .iter()
+            .flat_map(|l| [l.insn_off, l.file_name_off, l.line_off, l.line_col])
+            .flat_map(u32::to_ne_bytes)
+            .collect();
         let loaded = sys::prog_load(&sys::ProgLoad {
             prog_type: spec.prog_type,
             expected_attach_type: spec.expected_attach_type,
@@ -142,6 +179,10 @@ impl KernelProgram {
             prog_flags: spec.prog_flags,
             kern_version: spec.kern_version,
             prog_btf_fd: spec.btf,
+            func_info: &func_info,
+            func_info_rec_size: 8,
+            line_info: &line_info,
+            line_info_rec_size: 16,
             log_level: spec.log_level,
         })?;
         Ok(KernelProgram {

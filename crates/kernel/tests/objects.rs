@@ -459,20 +459,51 @@ fn program_types_by_section_load() -> Result<(), Failed> {
 
 fn bpf_to_bpf_calls_run_in_the_kernel() -> Result<(), Failed> {
     let object = fixture("calls")?;
-    // `with_loop` passes a callback to bpf_loop, which the kernel only
-    // accepts with BTF func info: not loaded until BTF is.
-    let loaded = KernelObject::load_with(
-        &object,
-        &LoadOptions {
-            programs: Some(vec!["first".into(), "second".into()]),
-            ..LoadOptions::default()
-        },
-    )?;
+    let loaded = KernelObject::load(&object)?;
     let second = loaded.program("second").ok_or("no second")?;
     let out = second.test_run(&mut TestRun::with_data(&udp(1)))?;
     // rx_queue_index is 0 in a test run: n = 0 ^ 0x55 = 85; leaf(85) = 596,
     // middle(85) = leaf(85) + leaf(86) = 596 + 603; (596 + 1199) & 3 = 3.
-    ensure_eq(out.retval, 3, "second")
+    ensure_eq(out.retval, 3, "second")?;
+    // bpf_loop(4, add_index, &sum): 0 + 1 + 2 + 3. Callbacks need the BTF
+    // func info the loader passes.
+    let with_loop = loaded.program("with_loop").ok_or("no with_loop")?;
+    let out = with_loop.test_run(&mut TestRun::with_data(&udp(1)))?;
+    ensure_eq(out.retval, 6, "with_loop")
+}
+
+fn btf_gives_typed_maps_and_source_lines() -> Result<(), Failed> {
+    let object = fixture("globals")?;
+    let loaded = KernelObject::load_with(
+        &object,
+        &LoadOptions {
+            log_level: 2,
+            ..LoadOptions::default()
+        },
+    )?;
+    // Data section maps with a DATASEC carry it as value type (string
+    // literal sections have none).
+    let mut typed = 0;
+    for spec in object.maps.iter() {
+        let info = loaded.map(&spec.name).ok_or("map not loaded")?.info()?;
+        ensure_eq(
+            info.btf_value_type_id,
+            spec.value_type.unwrap_or(0),
+            &format!("{}: value type", spec.name),
+        )?;
+        if spec.value_type.is_some() {
+            ensure(info.btf_id != 0, || format!("{}: no BTF", spec.name))?;
+            typed += 1;
+        }
+    }
+    // .data, .bss, .rodata, .data.greet, .rodata.table.
+    ensure(typed >= 5, || format!("only {typed} typed data maps"))?;
+    // With line info the verifier log quotes the C source.
+    let prog = loaded.program("globals_prog").ok_or("no globals_prog")?;
+    ensure(prog.log().contains("; "), || {
+        format!("log quotes no source line:\n{}", prog.log())
+    })?;
+    ensure(prog.info()?.btf_id != 0, || "program has no BTF".into())
 }
 
 fn main() {
@@ -503,6 +534,10 @@ fn main() {
         privileged(
             "fixtures::bpf_to_bpf_calls",
             bpf_to_bpf_calls_run_in_the_kernel,
+        ),
+        privileged(
+            "fixtures::btf_typed_maps_and_lines",
+            btf_gives_typed_maps_and_source_lines,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

@@ -312,6 +312,12 @@ pub struct ProgLoad<'a> {
     pub kern_version: u32,
     /// BTF of the program (func and line info refer to it).
     pub prog_btf_fd: Option<BorrowedFd<'a>>,
+    /// `struct bpf_func_info` records (`func_info_rec_size` bytes each).
+    pub func_info: &'a [u8],
+    pub func_info_rec_size: u32,
+    /// `struct bpf_line_info` records (`line_info_rec_size` bytes each).
+    pub line_info: &'a [u8],
+    pub line_info_rec_size: u32,
     /// Verifier log level: 0 asks for a log only if the load fails; 1 and
     /// 2 (`BPF_LOG_LEVEL1`/`2`) always capture one.
     pub log_level: u32,
@@ -360,6 +366,12 @@ pub fn prog_load(req: &ProgLoad<'_>) -> Result<Loaded> {
         prog_name: obj_name(req.name),
         expected_attach_type: req.expected_attach_type,
         prog_btf_fd: req.prog_btf_fd.map_or(0, fd_u32),
+        func_info_rec_size: req.func_info_rec_size,
+        func_info: ptr(req.func_info),
+        func_info_cnt: records(req.func_info, req.func_info_rec_size, "func info")?,
+        line_info_rec_size: req.line_info_rec_size,
+        line_info: ptr(req.line_info),
+        line_info_cnt: records(req.line_info, req.line_info_rec_size, "line info")?,
         ..ProgLoadAttr::default()
     };
     // Without a requested log, load without one first (the common case
@@ -427,11 +439,35 @@ pub fn prog_load(req: &ProgLoad<'_>) -> Result<Loaded> {
 
 /// One `BPF_PROG_LOAD` (retried on `EAGAIN`); also returns the kernel's
 /// `log_true_size`.
+/// The number of `rec_size`-byte records in `bytes`, which must hold a
+/// whole number of them: the kernel reads `count * rec_size` bytes.
+fn records(bytes: &[u8], rec_size: u32, what: &'static str) -> Result<u32> {
+    if bytes.is_empty() {
+        return Ok(0);
+    }
+    let rec = rec_size as usize;
+    if rec == 0 || !bytes.len().is_multiple_of(rec) {
+        return Err(KernelError::Size {
+            command: Command::ProgLoad,
+            what,
+            expected: bytes.len().div_ceil(rec.max(1)) * rec.max(1),
+            found: bytes.len(),
+        });
+    }
+    u32::try_from(bytes.len() / rec).map_err(|_| KernelError::Size {
+        command: Command::ProgLoad,
+        what,
+        expected: u32::MAX as usize,
+        found: bytes.len() / rec,
+    })
+}
+
 fn load_once_with(mut attr: ProgLoadAttr) -> (core::result::Result<OwnedFd, Errno>, u32) {
     let mut last = Errno(libc::EAGAIN);
     for _ in 0..LOAD_ATTEMPTS {
-        // SAFETY: `insns` points to insn_cnt * 8 readable bytes and
-        // `license` to a NUL-terminated string, both borrowed by the
+        // SAFETY: `insns` points to insn_cnt * 8 readable bytes,
+        // `license` to a NUL-terminated string, `func_info`/`line_info` to
+        // cnt * rec_size readable bytes (or are 0), all borrowed by the
         // caller's ProgLoad for this call; `log_buf` is either 0 or a
         // buffer of `log_size` writable bytes owned by `prog_load`.
         match unsafe { bpf(Command::ProgLoad, &mut attr) } {
