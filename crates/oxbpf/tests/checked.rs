@@ -135,3 +135,37 @@ fn xdp_adjust_head_moves_the_packet_region() {
         assert_eq!(out.packet, pkt[4..].to_vec(), "{engine:?}");
     }
 }
+
+#[test]
+fn a_value_deleted_during_the_run_stays_readable_until_it_ends() {
+    // Look up hash[1], delete hash[1] from the program, then read the old
+    // value through the pointer: the run's guard keeps the element's memory
+    // alive (the kernel's RCU rule), and its region stays registered.
+    let src = "stw [%r10-4], 1\nmov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd 0\ncall 1\n\
+               jne %r0, 0, +2\nmov %r0, 99\nexit\nmov %r6, %r0\n\
+               mov %r2, %r10\nadd %r2, -4\nlddw %r1, map_fd 0\ncall 3\n\
+               jne %r0, 0, +2\nldxdw %r0, [%r6+0]\nexit\nmov %r0, 98\nexit";
+    let relocs = vec![
+        MapReloc::Map { insn: 3, map: 0 },
+        MapReloc::Map { insn: 12, map: 0 },
+    ];
+    for engine in ENGINES {
+        let hash = MapImage {
+            spec: MapSpec::new(MapKind::Hash, 4, 8, 4).with_name("h"),
+            init: None,
+            readonly: false,
+        };
+        let obj = Loader::new()
+            .load_image(image(src, relocs.clone(), vec![hash]))
+            .unwrap();
+        let h = obj.hash_map::<u32, u64>("h").unwrap();
+        h.insert(&1, &42).unwrap();
+        let runner = obj.program("p").unwrap().load(engine).unwrap();
+        assert_eq!(runner.run_xdp(&[0u8; 14]).unwrap().ret, 42, "{engine:?}");
+        assert_eq!(
+            h.get(&1).unwrap(),
+            None,
+            "{engine:?}: the program deleted it"
+        );
+    }
+}
