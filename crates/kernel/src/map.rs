@@ -112,6 +112,7 @@ impl KernelMap {
 
     /// Takes ownership of a map fd (from a pin, another process...).
     pub fn from_fd(fd: OwnedFd) -> Result<KernelMap> {
+        sys::expect_fd_kind(fd.as_fd(), sys::FdKind::Map)?;
         let (info, _) = sys::obj_get_info::<BpfMapInfo>(fd.as_fd())?;
         let kind = MapKind::from_u32(info.map_type).ok_or_else(|| KernelError::Invalid {
             what: "map type",

@@ -195,6 +195,7 @@ impl KernelProgram {
 
     /// Takes ownership of a program fd (from a pin...).
     pub fn from_fd(fd: OwnedFd) -> Result<KernelProgram> {
+        sys::expect_fd_kind(fd.as_fd(), sys::FdKind::Prog)?;
         let (info, _) = sys::obj_get_info::<BpfProgInfo>(fd.as_fd())?;
         Ok(KernelProgram {
             fd,

@@ -237,6 +237,17 @@ fn pinned_map_is_the_same_map() -> Result<(), Failed> {
         prog.pin(&prog_path)?;
         let reopened = KernelProgram::from_pin(&prog_path)?;
         ensure_eq(reopened.info()?.id, prog.info()?.id, "program id")?;
+        // A program is not a map, and a map not a program.
+        match KernelMap::from_pin(&prog_path) {
+            Err(KernelError::Invalid {
+                what: "file descriptor",
+                ..
+            }) => {}
+            other => return Err(format!("program opened as a map: {other:?}").into()),
+        }
+        ensure(KernelProgram::from_pin(&path).is_err(), || {
+            "map opened as a program".into()
+        })?;
         ensure_eq(pin::unpin(&prog_path)?, true, "unpin program")?;
         Ok(())
     })();
@@ -288,6 +299,7 @@ fn btf_with_int(magic: u16) -> Vec<u8> {
 
 fn btf_loads_and_types_a_map() -> Result<(), Failed> {
     let btf = KernelBtf::load(&btf_with_int(0xeb9f))?;
+    sys::expect_fd_kind(std::os::fd::AsFd::as_fd(&btf), sys::FdKind::Btf)?;
     let map = KernelMap::create_with(
         &MapSpec::new("t_btf", MapKind::Hash, 4, 4, 2),
         Some(MapBtf {
@@ -330,6 +342,8 @@ fn xdp_link_attaches_in_a_private_network_namespace() -> Result<(), Failed> {
         let prog = KernelProgram::load(&ProgramSpec::xdp("t_link", &insns))
             .map_err(|e| e.to_string())?;
         let link = XdpLink::attach(&prog, ifindex, XdpMode::Generic).map_err(|e| e.to_string())?;
+        sys::expect_fd_kind(std::os::fd::AsFd::as_fd(&link), sys::FdKind::Link)
+            .map_err(|e| e.to_string())?;
         let info = link.info().map_err(|e| e.to_string())?;
         let prog_id = prog.info().map_err(|e| e.to_string())?.id;
         if info.link_type != LINK_TYPE_XDP || info.prog_id != prog_id || info.union[0] != ifindex {

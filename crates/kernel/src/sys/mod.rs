@@ -128,13 +128,8 @@ impl MapFd {
     /// Takes ownership of a map fd, asking the kernel for its type and
     /// sizes (`BPF_OBJ_GET_INFO_BY_FD`).
     pub fn from_fd(fd: OwnedFd) -> Result<MapFd> {
+        expect_fd_kind(fd.as_fd(), FdKind::Map)?;
         let (info, _) = obj_get_info::<BpfMapInfo>(fd.as_fd())?;
-        if info.map_type == 0 && info.id == 0 {
-            return Err(KernelError::Invalid {
-                what: "map fd",
-                reason: "the file descriptor is not a BPF map".into(),
-            });
-        }
         MapFd::new(fd, info.map_type, info.key_size, info.value_size)
     }
 
@@ -727,6 +722,50 @@ pub fn link_create(
     let ret = unsafe { bpf(Command::LinkCreate, &mut attr) }
         .map_err(|e| KernelError::from_errno(Command::LinkCreate, e))?;
     Ok(owned_fd(ret))
+}
+
+/// What a BPF file descriptor refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdKind {
+    Map,
+    Prog,
+    Link,
+    Btf,
+}
+
+impl FdKind {
+    /// The anonymous inode name the kernel gives such fds
+    /// (`anon_inode:bpf-map`...).
+    const fn inode(self) -> &'static str {
+        match self {
+            FdKind::Map => "anon_inode:bpf-map",
+            FdKind::Prog => "anon_inode:bpf-prog",
+            FdKind::Link => "anon_inode:bpf_link",
+            FdKind::Btf => "anon_inode:btf",
+        }
+    }
+}
+
+/// Checks that `fd` is a BPF object of `kind`, by the anonymous inode
+/// `/proc/self/fd` shows for it: `BPF_OBJ_GET_INFO_BY_FD` answers for any
+/// BPF fd, so a program pinned where a map was expected would otherwise be
+/// read as a map with nonsense sizes.
+pub fn expect_fd_kind(fd: BorrowedFd<'_>, kind: FdKind) -> Result<()> {
+    let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+    let target = std::fs::read_link(&path).map_err(|e| KernelError::Path {
+        op: "read link",
+        path: path.clone().into(),
+        errno: Errno(e.raw_os_error().unwrap_or(0)),
+    })?;
+    let target = target.to_string_lossy();
+    if target == kind.inode() {
+        Ok(())
+    } else {
+        Err(KernelError::Invalid {
+            what: "file descriptor",
+            reason: format!("expected {}, found {target}", kind.inode()),
+        })
+    }
 }
 
 // --- the rest of the OS -----------------------------------------------------
