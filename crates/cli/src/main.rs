@@ -50,6 +50,8 @@ enum Command {
     Run(cmd::run::RunArgs),
     /// Run a directory of bpf_conformance .data files.
     Conformance(cmd::conformance::ConformanceArgs),
+    /// Map state files: `map dump STATE.json --object FILE.o`.
+    Map(cmd::map::MapArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Disasm(a) => cmd::disasm::run(a),
         Command::Run(a) => cmd::run::run(a),
         Command::Conformance(a) => cmd::conformance::run(a),
+        Command::Map(a) => cmd::map::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -303,3 +303,41 @@ fn pcap_replay_counts_verdicts_and_writes_tx_packets() {
         );
     }
 }
+
+#[test]
+fn map_dump_prints_values_with_btf_types() {
+    let obj = example("flow_hash");
+    let pkt = tmp().join("udp4.bin");
+    std::fs::write(&pkt, udp_packet()).unwrap();
+    let state = tmp().join("flows.json");
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--data",
+        pkt.to_str().unwrap(),
+        "--maps-out",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = oxbpf(&[
+        "map",
+        "dump",
+        state.to_str().unwrap(),
+        "--object",
+        obj.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Addresses and ports are big-endian bytes shown as little-endian
+    // integers: 10.0.0.1 = 0x0100000a = 16777226, port 1 = 0x0100 = 256.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "flows (hash, key struct flow_key, value struct flow_stats):\n  \
+         { saddr: 16777226, daddr: 33554442, sport: 256, dport: 512, proto: 17, pad: [0, 0, 0] } \
+         => { packets: 1, bytes: 43 }\n"
+    );
+}

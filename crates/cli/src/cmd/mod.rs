@@ -3,6 +3,7 @@
 pub mod asm;
 pub mod conformance;
 pub mod disasm;
+pub mod map;
 pub mod pcap;
 pub mod run;
 pub mod run_object;
