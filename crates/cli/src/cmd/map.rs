@@ -145,11 +145,18 @@ fn format_value(btf: &Btf, id: u32, bytes: &[u8], depth: usize) -> String {
             if step == 0 {
                 return hex(bytes);
             }
-            // char arrays read as C strings.
-            let is_char = matches!(
-                btf.skip_mods_and_typedefs(*elem).ok().and_then(|e| btf.type_by_id(e)).map(|e| &e.kind),
-                Some(BtfKind::Int { size: 1, encoding, .. }) if encoding.char
-            );
+            // char arrays read as C strings (clang marks `char` by name,
+            // rarely with BTF_INT_CHAR).
+            let is_char = btf
+                .skip_mods_and_typedefs(*elem)
+                .ok()
+                .and_then(|e| btf.type_by_id(e))
+                .is_some_and(|e| match &e.kind {
+                    BtfKind::Int {
+                        size: 1, encoding, ..
+                    } => encoding.char || e.name == "char",
+                    _ => false,
+                });
             if is_char {
                 let end = bytes.iter().position(|&c| c == 0).unwrap_or(bytes.len());
                 return format!("{:?}", String::from_utf8_lossy(&bytes[..end]));
