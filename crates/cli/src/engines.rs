@@ -11,6 +11,10 @@ pub const ENGINES: &[(&str, &str)] = &[
         "pre-decoded interpreter, checked against interp",
     ),
     ("jit", "x86-64 JIT compiler"),
+    (
+        "kernel",
+        "the Linux kernel through bpf(2) and BPF_PROG_TEST_RUN (needs root or CAP_BPF)",
+    ),
 ];
 
 /// The engine called `name`, or `None` for an unknown name.
@@ -19,6 +23,7 @@ pub fn engine(name: &str) -> Option<Box<dyn Engine>> {
         "interp" => Some(Box::new(oxbpf_interp::Interpreter)),
         "interp-fast" => Some(Box::new(oxbpf_interp::FastInterpreter)),
         "jit" => Some(Box::new(oxbpf_jit::Jit)),
+        "kernel" => Some(Box::new(oxbpf_kernel::KernelEngine::new())),
         _ => None,
     }
 }
