@@ -8,10 +8,10 @@
 //!   suite's own table) and their prototypes;
 //! - [`map_kind`]: map type numbers and names, update and creation flags;
 //! - [`program_type`]: program and attach type numbers, and the ELF section
-//!   names that select them.
-//!
-//! Program types, context layouts and map kinds are added here by the
-//! object-loading issue.
+//!   names that select them;
+//! - [`context`]: program context layouts (`xdp_md`, `__sk_buff`): which
+//!   offsets are readable or writable, which are packet pointers, and where
+//!   each field lives in the runtime context.
 
 pub mod context;
 pub mod helper;
