@@ -55,6 +55,8 @@ pub enum EngineKind {
     /// The reference interpreter.
     #[default]
     Interp,
+    /// The pre-decoded interpreter (checked against the reference one).
+    InterpFast,
     /// The x86-64 JIT.
     Jit,
 }
@@ -63,11 +65,12 @@ impl EngineKind {
     fn engine(self) -> &'static dyn Engine {
         match self {
             EngineKind::Interp => &oxbpf_interp::Interpreter,
+            EngineKind::InterpFast => &oxbpf_interp::FastInterpreter,
             EngineKind::Jit => &oxbpf_jit::Jit,
         }
     }
 
-    /// `interp` or `jit`.
+    /// `interp`, `interp-fast` or `jit`.
     pub fn name(self) -> &'static str {
         self.engine().name()
     }

@@ -8,7 +8,7 @@ use oxbpf_abi::map_kind::flags::BPF_F_RDONLY_PROG;
 use oxbpf_isa::asm::assemble;
 use oxbpf_maps::{MapKind, MapSpec};
 
-const ENGINES: [EngineKind; 2] = [EngineKind::Interp, EngineKind::Jit];
+const ENGINES: [EngineKind; 3] = [EngineKind::Interp, EngineKind::InterpFast, EngineKind::Jit];
 
 fn image(src: &str, relocs: Vec<MapReloc>, maps: Vec<MapImage>) -> ObjectImage {
     ObjectImage {
@@ -167,5 +167,21 @@ fn a_value_deleted_during_the_run_stays_readable_until_it_ends() {
             None,
             "{engine:?}: the program deleted it"
         );
+    }
+}
+
+#[test]
+fn bytes_cut_by_adjust_tail_are_out_of_bounds() {
+    // Read data[20] (an engine may cache the packet region), shrink the
+    // packet from 30 to 20 bytes, then read data[25]: past data_end now.
+    let src = "mov %r6, %r1\nldxw %r7, [%r6+0]\nldxb %r0, [%r7+20]\nmov %r1, %r6\n\
+               mov %r2, -10\ncall 65\nldxb %r0, [%r7+25]\nexit";
+    for engine in ENGINES {
+        let obj = Loader::new()
+            .load_image(image(src, vec![], vec![]))
+            .unwrap();
+        let runner = obj.program("p").unwrap().load(engine).unwrap();
+        let r = runner.run_xdp(&[1u8; 30]).map(|o| o.ret);
+        assert_eq!(trap_of(r), Trap::OutOfBounds, "{engine:?}");
     }
 }

@@ -62,11 +62,12 @@ fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
 /// Runs `run` on an object file.
 pub fn run(args: &RunArgs) -> Result<()> {
     let engine = match args.engine.as_str() {
-        "interp" | "interp-fast" => EngineKind::Interp,
+        "interp" => EngineKind::Interp,
+        "interp-fast" => EngineKind::InterpFast,
         "jit" => EngineKind::Jit,
         other => {
             return Err(CliError::malformed(anyhow!(
-                "engine '{other}' cannot run objects (use interp or jit)"
+                "engine '{other}' cannot run objects (use interp, interp-fast or jit)"
             )));
         }
     };

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use oxbpf::{EngineKind, Loader, Object};
 
 /// Both engines, for tests that run every example on each.
-pub const ENGINES: [EngineKind; 2] = [EngineKind::Interp, EngineKind::Jit];
+pub const ENGINES: [EngineKind; 3] = [EngineKind::Interp, EngineKind::InterpFast, EngineKind::Jit];
 
 static BUILD: Mutex<()> = Mutex::new(());
 
