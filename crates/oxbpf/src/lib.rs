@@ -132,6 +132,7 @@ impl Loader {
         for p in &image.programs {
             let program = link::link_program(p, &maps, &helpers)?;
             programs.push(ProgramInfo {
+                functions: p.functions.clone(),
                 name: p.name.clone(),
                 section: p.section.clone(),
                 kind: ProgramKind::from_section(&p.section),
@@ -150,6 +151,7 @@ impl Loader {
 
 #[derive(Debug)]
 struct ProgramInfo {
+    functions: Vec<(String, usize)>,
     name: String,
     section: String,
     kind: ProgramKind,
@@ -239,6 +241,12 @@ impl<'o> ObjProgram<'o> {
     /// The program type.
     pub fn kind(&self) -> ProgramKind {
         self.info.kind
+    }
+
+    /// Function boundaries: name and first slot of each function, entry
+    /// first.
+    pub fn functions(&self) -> &'o [(String, usize)] {
+        &self.info.functions
     }
 
     /// The linked program.

@@ -81,6 +81,9 @@ pub struct ProgramImage {
     pub insns: Vec<Insn>,
     /// Map references.
     pub relocs: Vec<MapReloc>,
+    /// Function boundaries: each function's name and first slot, entry
+    /// first (empty when unknown). Kept for diagnostics and later stages.
+    pub functions: Vec<(String, usize)>,
 }
 
 /// A map as the object describes it.

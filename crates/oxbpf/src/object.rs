@@ -92,6 +92,11 @@ pub(crate) fn parse(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<Parsed,
             section: p.section.clone(),
             insns: p.insns.clone(),
             relocs,
+            functions: p
+                .functions
+                .iter()
+                .map(|f| (f.name.clone(), f.start))
+                .collect(),
         });
     }
     Ok(Parsed {

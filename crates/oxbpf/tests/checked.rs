@@ -17,6 +17,7 @@ fn image(src: &str, relocs: Vec<MapReloc>, maps: Vec<MapImage>) -> ObjectImage {
             section: "xdp".into(),
             insns: assemble(src).unwrap(),
             relocs,
+            functions: vec![],
         }],
         maps,
     }

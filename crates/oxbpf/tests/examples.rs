@@ -203,6 +203,18 @@ fn bpf_to_bpf_calls_classify_broadcast() {
     almost[5] = 0xfe;
     for engine in ENGINES {
         let obj = load("calls", 1);
+        let names: Vec<&str> = obj
+            .program("calls")
+            .unwrap()
+            .functions()
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(names[0], "calls");
+        assert!(
+            names.contains(&"classify") && names.contains(&"is_broadcast"),
+            "{names:?}"
+        );
         assert_eq!(run(&obj, "calls", engine, &bcast).ret, 1, "{engine:?}");
         assert_eq!(run(&obj, "calls", engine, &almost).ret, 2, "{engine:?}");
     }
