@@ -341,3 +341,29 @@ fn map_dump_prints_values_with_btf_types() {
          => { packets: 1, bytes: 43 }\n"
     );
 }
+
+#[test]
+fn json_output_names_return_action_and_packet() {
+    let obj = example("calls");
+    let pkt = tmp().join("udp5.bin");
+    std::fs::write(&pkt, udp_packet()).unwrap();
+    let o = oxbpf(&[
+        "run",
+        obj.to_str().unwrap(),
+        "--data",
+        pkt.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // Unicast destination 02:00:00:00:00:02: XDP_PASS, packet unchanged.
+    assert_eq!(v["return"], 2);
+    assert_eq!(v["action"], "XDP_PASS");
+    assert_eq!(v["program"], "calls");
+    assert_eq!(v["packet"], hex(&udp_packet()));
+}

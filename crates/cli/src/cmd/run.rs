@@ -47,7 +47,11 @@ when there are several) runs on the --data bytes as the packet; prints
 `return: 2 (XDP_PASS)` and `packet: <hex>` (or writes it to --data-out).
 --maps-in/--maps-out read and write map state as JSON (map name -> list of
 {\"key\": hex, \"value\": hex or [hex per CPU]}); --trace prints each
-instruction. Engines: interp, jit.
+instruction; --pcap IN --out OUT replays a capture (counts per verdict,
+XDP_TX packets written out). --json prints {\"engine\", \"program\",
+\"return\", \"action\", \"packet\", \"log\"} (plus \"runs\", \"ns_per_run\").
+tc and socket filter programs run on an __sk_buff. Engines: interp,
+interp-fast, jit.
 
 Exit status: 0 it ran, 1 it was refused at load time or trapped, 2 usage
 error or malformed input.")]

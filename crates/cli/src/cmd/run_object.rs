@@ -90,6 +90,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             });
         }
     };
+    let name_of_prog = name.clone();
     let prog = obj
         .program(&name)
         .map_err(|e| CliError::malformed(anyhow::Error::new(e)))?;
@@ -153,26 +154,44 @@ pub fn run(args: &RunArgs) -> Result<()> {
         }
         out
     };
-    for line in &log {
-        println!("trace_printk: {line}");
-    }
     let name = match kind {
         ProgramKind::Xdp => XdpAction::from_ret(ret).map(XdpAction::name),
         ProgramKind::SchedCls => oxbpf::tc_action_name(ret),
         _ => None,
     };
-    match name {
-        Some(a) => println!("return: {ret} ({a})"),
-        None => println!("return: {ret}"),
+    if let Some(p) = &args.data_out {
+        std::fs::write(p, &packet).with_context(|| format!("cannot write {}", p.display()))?;
     }
-    match &args.data_out {
-        Some(p) => {
-            std::fs::write(p, &packet).with_context(|| format!("cannot write {}", p.display()))?
+    if args.json {
+        let mut v = json!({
+            "engine": engine.name(),
+            "program": name_of_prog,
+            "return": ret,
+            "action": name,
+            "log": log,
+        });
+        if args.data_out.is_none() {
+            v["packet"] = Value::String(hex(&packet));
         }
-        None => println!("packet: {}", hex(&packet)),
-    }
-    if let Some((mean, n)) = timing {
-        println!("time: {mean} ns/run over {n} runs");
+        if let Some((mean, n)) = timing {
+            v["runs"] = json!(n);
+            v["ns_per_run"] = json!(mean as u64);
+        }
+        super::print_json(&v)?;
+    } else {
+        for line in &log {
+            println!("trace_printk: {line}");
+        }
+        match name {
+            Some(a) => println!("return: {ret} ({a})"),
+            None => println!("return: {ret}"),
+        }
+        if args.data_out.is_none() {
+            println!("packet: {}", hex(&packet));
+        }
+        if let Some((mean, n)) = timing {
+            println!("time: {mean} ns/run over {n} runs");
+        }
     }
     if let Some(path) = &args.maps_out {
         write_state(&obj, path)?;
