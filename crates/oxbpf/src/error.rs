@@ -47,9 +47,13 @@ pub enum Error {
         program: String,
         source: CtxRewriteError,
     },
-    /// The program type has no runtime context here yet.
-    #[error("program {program}: program type {kind} cannot be run yet")]
-    UnsupportedType { program: String, kind: String },
+    /// The program's type has no such run (an XDP run of a tc program).
+    #[error("program {program} is of type {kind:?}, which cannot take {run}")]
+    WrongRun {
+        program: String,
+        kind: crate::ProgramKind,
+        run: &'static str,
+    },
     /// The runtime refused the program.
     #[error("program {program}: {source}")]
     Load { program: String, source: LoadError },

@@ -285,6 +285,7 @@ impl<'o> ObjProgram<'o> {
     pub fn load(&self, engine: EngineKind) -> Result<Runner, Error> {
         let exec = engine.engine().load(&self.info.program)?;
         Ok(Runner {
+            name: self.info.name.clone(),
             exec,
             engine,
             kind: self.info.kind,
@@ -400,6 +401,7 @@ pub fn tc_action_name(ret: u32) -> Option<&'static str> {
 /// threads at once).
 #[derive(Debug)]
 pub struct Runner {
+    name: String,
     exec: Box<dyn Executable>,
     engine: EngineKind,
     kind: ProgramKind,
@@ -426,9 +428,10 @@ impl Runner {
     /// Runs an XDP program on `packet` with options.
     pub fn run_xdp_with(&self, packet: &[u8], opts: &RunOptions) -> Result<XdpOutput, Error> {
         if self.kind != ProgramKind::Xdp {
-            return Err(Error::UnsupportedType {
-                program: "xdp run".into(),
-                kind: format!("{:?}", self.kind),
+            return Err(Error::WrongRun {
+                program: self.name.clone(),
+                kind: self.kind,
+                run: "an xdp run",
             });
         }
         let mut buf = XdpBuff::new(packet)?;
@@ -456,9 +459,10 @@ impl Runner {
             ProgramKind::SchedCls => true,
             ProgramKind::SocketFilter => false,
             kind => {
-                return Err(Error::UnsupportedType {
-                    program: "skb run".into(),
-                    kind: format!("{kind:?}"),
+                return Err(Error::WrongRun {
+                    program: self.name.clone(),
+                    kind,
+                    run: "an __sk_buff run",
                 });
             }
         };

@@ -190,15 +190,15 @@ pub(crate) fn link_program(
             }
         }
     }
-    let kind = ProgramKind::from_section(&image.section);
-    let layout = kind.layout().ok_or_else(|| Error::UnsupportedType {
-        program: program.clone(),
-        kind: image.section.clone(),
-    })?;
-    rewrite_ctx_accesses(&mut insns, layout).map_err(|source| Error::Context {
-        program: program.clone(),
-        source,
-    })?;
+    // Program types without a context layout here (kprobes and friends)
+    // still link, so an object mixing them with XDP programs loads; running
+    // them is refused by the runner.
+    if let Some(layout) = ProgramKind::from_section(&image.section).layout() {
+        rewrite_ctx_accesses(&mut insns, layout).map_err(|source| Error::Context {
+            program: program.clone(),
+            source,
+        })?;
+    }
     Program::checked(insns, helpers.clone(), &[Reg::R1])
         .map_err(|source| Error::Load { program, source })
 }

@@ -186,3 +186,15 @@ fn bytes_cut_by_adjust_tail_are_out_of_bounds() {
         assert_eq!(trap_of(r), Trap::OutOfBounds, "{engine:?}");
     }
 }
+
+#[test]
+fn programs_of_other_types_load_but_do_not_run_as_xdp() {
+    let mut img = image("mov %r0, 0\nexit", vec![], vec![]);
+    img.programs[0].section = "kprobe/do_sys_open".into();
+    let obj = Loader::new().load_image(img).unwrap();
+    let runner = obj.program("p").unwrap().load(EngineKind::Interp).unwrap();
+    assert!(matches!(
+        runner.run_xdp(&[0u8; 14]),
+        Err(Error::WrongRun { .. })
+    ));
+}
