@@ -12,6 +12,8 @@ use oxbpf_runtime::{Program, SafetyMode};
 
 /// Beyond this many functions the analysis is skipped (all frames).
 const MAX_FUNCTIONS: usize = 64;
+/// Beyond this many (function, slot) visits the analysis is skipped.
+const MAX_WORK: usize = 1 << 18;
 
 /// Frames the program's runs get.
 pub(crate) fn frames(program: &Program) -> usize {
@@ -37,6 +39,11 @@ pub(crate) fn call_depth(insns: &[Insn]) -> Option<usize> {
                 return None;
             }
         }
+    }
+    // The walk below costs functions x slots: skip it when that is large
+    // (compile time matters more than zeroing 4 KiB per run).
+    if entries.len() * insns.len() > MAX_WORK {
+        return None;
     }
     // The calls reachable from each entry without entering a callee
     // (following every jump, so a jump into another function's body

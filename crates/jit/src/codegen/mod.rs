@@ -232,12 +232,14 @@ fn compile_with(
     short: Vec<bool>,
 ) -> Result<Compiled, EngineError> {
     let insns = program.insns();
+    // About 7 bytes of code per instruction on average (slots plus stubs);
+    // a buffer far larger than that costs fresh pages on every compile.
     let mut ops = Ops::new_with_capacity(
         0,
-        insns.len() * 24 + 256,
+        insns.len() * 8 + 512,
         0,
         0,
-        insns.len() + 8,
+        insns.len() * 2 + 8,
         0,
         insns.len() * 2,
     );
