@@ -213,13 +213,15 @@ pub(crate) fn compile(
     frames: usize,
     options: JitOptions,
 ) -> Result<Compiled, EngineError> {
-    let short = short_jumps(program);
-    match compile_with(program, frames, options, short) {
+    let heads = loop_heads(program.insns());
+    let short = short_jumps(program, &heads);
+    match compile_with(program, frames, options, short, heads.clone()) {
         Err(EngineError::Resource { reason, .. }) => {
             // Tests run with debug assertions: a bound that is too small
             // fails them instead of hiding behind the fallback.
             debug_assert!(false, "short jump out of reach: {reason}");
-            compile_with(program, frames, options, vec![false; program.insns().len()])
+            let long = vec![false; program.insns().len()];
+            compile_with(program, frames, options, long, heads)
         }
         other => other,
     }
@@ -230,6 +232,7 @@ fn compile_with(
     frames: usize,
     options: JitOptions,
     short: Vec<bool>,
+    loop_head: Vec<bool>,
 ) -> Result<Compiled, EngineError> {
     let insns = program.insns();
     // About 7 bytes of code per instruction on average (slots plus stubs);
@@ -259,7 +262,7 @@ fn compile_with(
         slot_labels,
         slot_offsets: vec![0; insns.len()],
         short,
-        loop_head: loop_heads(insns),
+        loop_head,
         cold: Vec::new(),
         done,
         trap_common,
@@ -310,37 +313,59 @@ fn loop_heads(insns: &[Insn]) -> Vec<bool> {
     heads
 }
 
-/// An upper bound of the bytes one slot's code takes (generous: a wrong
-/// bound only costs a recompilation).
-fn max_bytes(insn: &Insn, leader: bool) -> usize {
+/// An upper bound of the bytes one slot's code takes (a wrong bound only
+/// costs a recompilation, and debug builds assert against it; the lockstep
+/// tests compile tens of thousands of programs with it).
+fn max_bytes(insn: &Insn, leader: bool, head: bool, checked: bool) -> usize {
     let body = match insn {
-        Insn::Alu {
-            op: AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod,
-            ..
-        } => 112,
-        Insn::Alu { .. } | Insn::End { .. } => 32,
-        Insn::Ja { .. } | Insn::Jmp { .. } => 24,
+        Insn::Alu { op, src, .. } => match (op, src) {
+            (AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod, _) => 112,
+            // Through cl: two moves in, the shift, zero-extension, one out.
+            (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Operand::Reg(_)) => 20,
+            (AluOp::Lsh | AluOp::Rsh | AluOp::Arsh, Operand::Imm(_)) => 9,
+            // REX, opcode (2 for imul), ModRM.
+            (_, Operand::Reg(_)) => 6,
+            // Up to `mov r64, imm64` (10 bytes).
+            (_, Operand::Imm(_)) => 12,
+        },
+        Insn::End { .. } => 12,
+        Insn::Ja { .. } => 6,
+        // cmp/test with imm32 (7) + jcc rel32 (6).
+        Insn::Jmp { .. } => 16,
         Insn::Exit | Insn::LddwHi => 2,
-        Insn::Lddw { .. } => 16,
-        Insn::Load { .. } | Insn::Store { .. } => 64,
-        Insn::Atomic { .. } | Insn::Call(_) => 128,
+        Insn::Lddw { .. } => 12,
+        Insn::Load { .. } | Insn::Store { .. } => {
+            // REX, opcode, ModRM, SIB, disp32, imm32; plus the inline
+            // range check in checked mode.
+            if checked { 64 } else { 16 }
+        }
+        Insn::Atomic { .. } => {
+            if checked {
+                128
+            } else {
+                80
+            }
+        }
+        Insn::Call(_) => 96,
         Insn::LdPacket { .. } => 8,
     };
-    // A leader may start with the budget charge and loop-head padding.
-    body + if leader { 32 } else { 0 }
+    // A loop head starts with up to 15 bytes of padding; in checked mode a
+    // leader starts with the budget charge (sub imm32 + jb rel32).
+    body + if head { 15 } else { 0 } + if leader && checked { 13 } else { 0 }
 }
 
 /// For each slot, whether its jump (if any) can use the `rel8` form: the
 /// code between the end of the jump and its target is bounded by 120 bytes.
-fn short_jumps(program: &Program) -> Vec<bool> {
+fn short_jumps(program: &Program, heads: &[bool]) -> Vec<bool> {
     let insns = program.insns();
     let blocks = program.blocks();
+    let checked = program.mode() == SafetyMode::Checked;
     // prefix[i] = bound of the code of slots 0..i.
     let mut prefix = Vec::with_capacity(insns.len() + 1);
     prefix.push(0usize);
     for (pc, insn) in insns.iter().enumerate() {
         let last = prefix[pc];
-        prefix.push(last + max_bytes(insn, blocks.is_leader(pc)));
+        prefix.push(last + max_bytes(insn, blocks.is_leader(pc), heads[pc], checked));
     }
     insns
         .iter()
