@@ -130,7 +130,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
             )));
         }
         let out = prog
-            .run_xdp_traced(&packet, &opts, &mut |e| println!("{e}"))
+            .run_xdp_traced(&packet, &opts, &mut print_trace_event)
             .map_err(failed)?;
         (out.ret, out.packet, out.log)
     } else {
@@ -336,4 +336,17 @@ fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// One `--trace` line: slot, call depth indent, the instruction as executed
+/// (after context rewriting and map relocation), and the registers it changed.
+fn print_trace_event(e: &oxbpf_interp::TraceEvent<'_>) {
+    let text = oxbpf_isa::disasm::format_insn(e.insn, e.pc);
+    let changes: Vec<String> = e
+        .changed_regs()
+        .map(|(reg, v)| format!("{reg:?} = {v:#x}"))
+        .collect();
+    let indent = "  ".repeat(e.depth);
+    let line = format!("{:>5}: {indent}{text:<36} {}", e.pc, changes.join(", "));
+    println!("{}", line.trim_end());
 }
