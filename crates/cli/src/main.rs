@@ -30,6 +30,7 @@ Examples:
   oxbpf asm examples/hello.s && oxbpf run examples/hello.bin --data examples/hello.txt
   oxbpf disasm --hex \"b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00\"
   oxbpf conformance ../shared/conformance/bpf_conformance/tests
+  oxbpf bench bench-programs/arith_loop.s
 
 Exit status: 0 success, 1 the program or a check failed (trap, rejection,
 mismatch), 2 usage error or malformed input.
@@ -52,6 +53,8 @@ enum Command {
     Conformance(cmd::conformance::ConformanceArgs),
     /// Map state files: `map dump STATE.json --object FILE.o`.
     Map(cmd::map::MapArgs),
+    /// Time a program on several engines (interp, interp-fast, jit, kernel).
+    Bench(cmd::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Run(a) => cmd::run::run(a),
         Command::Conformance(a) => cmd::conformance::run(a),
         Command::Map(a) => cmd::map::run(a),
+        Command::Bench(a) => cmd::bench::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -349,7 +349,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn every_command_teaches_with_an_example() {
-    for cmd in ["asm", "disasm", "run", "conformance"] {
+    for cmd in ["asm", "disasm", "run", "conformance", "bench"] {
         let o = oxbpf(&[cmd, "--help"]);
         assert_eq!(code(&o), 0);
         let help = stdout(&o);

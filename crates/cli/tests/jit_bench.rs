@@ -124,3 +124,111 @@ fn disasm_jit_refuses_a_program_the_load_check_rejects() {
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(stderr(&o).contains("rejected"), "{}", stderr(&o));
 }
+
+/// Sum of 1..=10 in a loop: r0 = 55.
+const SUM_LOOP: &str = "\
+mov %r0, 0
+mov %r1, 1
+loop:
+add %r0, %r1
+add %r1, 1
+jle %r1, 10, loop
+exit
+";
+
+#[test]
+fn bench_json_has_each_engine_with_positive_times() {
+    let src = file("sum.s", SUM_LOOP);
+    let o = oxbpf(&[
+        "bench", &src, "--repeat", "10", "--engine", "interp", "--engine", "jit", "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["return"], 55, "{v}");
+    assert_eq!(v["runs"], 10, "{v}");
+    assert_eq!(v["insns"], 6, "{v}");
+    let engines = v["engines"].as_array().expect("engines");
+    let names: Vec<&str> = engines
+        .iter()
+        .map(|e| e["engine"].as_str().expect("engine name"))
+        .collect();
+    assert_eq!(names, ["interp", "jit"]);
+    for e in engines {
+        for key in ["raw_ns", "baseline_ns"] {
+            let ns = e[key].as_f64().unwrap_or_else(|| panic!("{key} in {e}"));
+            assert!(ns > 0.0, "{key} in {e}");
+        }
+        assert!(e["net_ns"].is_number(), "{e}");
+        assert!(e.get("na").is_none(), "{e}");
+    }
+    let compile = &v["jit_compile"];
+    assert!(compile["compiles"].as_u64().unwrap() >= 10, "{compile}");
+    assert!(
+        compile["us_per_1000_insns"].as_f64().unwrap() > 0.0,
+        "{compile}"
+    );
+}
+
+#[test]
+fn bench_default_engines_report_times_or_why_not() {
+    let src = file("sum.s", SUM_LOOP);
+    let o = oxbpf(&["bench", &src, "--repeat", "10", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let engines = v["engines"].as_array().expect("engines");
+    let names: Vec<&str> = engines
+        .iter()
+        .map(|e| e["engine"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["interp", "interp-fast", "jit", "kernel"]);
+    for e in engines {
+        // Our engines always run; the kernel runs or says why not.
+        let ran = e["raw_ns"].as_f64().is_some_and(|ns| ns > 0.0);
+        let na = e["na"].as_str().is_some_and(|why| !why.is_empty());
+        assert!(ran != na, "{e}");
+        if e["engine"] != "kernel" {
+            assert!(ran, "{e}");
+        }
+    }
+}
+
+#[test]
+fn bench_text_table_and_exit_codes() {
+    let src = file("sum.s", SUM_LOOP);
+    let o = oxbpf(&[
+        "bench",
+        &src,
+        "--repeat",
+        "10",
+        "--engine",
+        "interp-fast",
+        "--engine",
+        "jit",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.lines().any(|l| l.starts_with("interp-fast ")),
+        "{text}"
+    );
+    assert!(text.lines().any(|l| l.starts_with("jit ")), "{text}");
+    assert!(text.contains("return: 55 (0x37) on every engine"), "{text}");
+    assert!(text.contains("per 1,000 instructions"), "{text}");
+
+    // A trap is a failure (exit 1): a load through a null pointer.
+    let trap = file("trap.s", "ldxdw %r0, [%r1]\nexit\n");
+    let o = oxbpf(&["bench", &trap, "--repeat", "10", "--engine", "jit"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("trapped"), "{}", stderr(&o));
+
+    // An unknown engine is a usage error (exit 2).
+    let o = oxbpf(&["bench", &src, "--engine", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    let o = oxbpf(&["bench", "--help"]);
+    assert!(
+        stdout(&o).contains("oxbpf bench bench-programs/arith_loop.s"),
+        "{}",
+        stdout(&o)
+    );
+}

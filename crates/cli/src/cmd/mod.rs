@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod asm;
+pub mod bench;
 pub mod conformance;
 pub mod disasm;
 pub mod map;
