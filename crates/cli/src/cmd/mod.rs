@@ -8,6 +8,7 @@ pub mod map;
 pub mod pcap;
 pub mod run;
 pub mod run_object;
+pub mod verify;
 
 use serde::Serialize;
 
