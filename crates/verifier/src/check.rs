@@ -232,29 +232,25 @@ impl<'a> Checker<'a> {
         }
         for pc in 0..n {
             match self.insns[pc] {
-                Insn::Lddw { .. } => {
-                    if !matches!(self.insns.get(pc + 1), Some(Insn::LddwHi)) {
-                        return Err(self.error(
-                            ErrorKind::Malformed,
-                            pc,
-                            None,
-                            &[],
-                            "lddw is missing its second slot",
-                            None,
-                        ));
-                    }
+                Insn::Lddw { .. } if !matches!(self.insns.get(pc + 1), Some(Insn::LddwHi)) => {
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        pc,
+                        None,
+                        &[],
+                        "lddw is missing its second slot",
+                        None,
+                    ));
                 }
-                Insn::LddwHi => {
-                    if pc == 0 || !matches!(self.insns[pc - 1], Insn::Lddw { .. }) {
-                        return Err(self.error(
-                            ErrorKind::Malformed,
-                            pc,
-                            None,
-                            &[],
-                            "the second half of an lddw without its first",
-                            None,
-                        ));
-                    }
+                Insn::LddwHi if pc == 0 || !matches!(self.insns[pc - 1], Insn::Lddw { .. }) => {
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        pc,
+                        None,
+                        &[],
+                        "the second half of an lddw without its first",
+                        None,
+                    ));
                 }
                 Insn::Alu {
                     op: AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod,
@@ -1317,14 +1313,14 @@ impl<'a> Checker<'a> {
                     None,
                 ));
             }
-            RegState::Scalar(s) if self.strict && self.input.program_type == ProgramType::Xdp => {
-                if s.umax > 4 {
-                    let w = format!(
-                        "insn {pc}: the XDP return value may be {s}, outside the actions 0..=4"
-                    );
-                    if !self.warnings.contains(&w) {
-                        self.warnings.push(w);
-                    }
+            RegState::Scalar(s)
+                if self.strict && self.input.program_type == ProgramType::Xdp && s.umax > 4 =>
+            {
+                let w = format!(
+                    "insn {pc}: the XDP return value may be {s}, outside the actions 0..=4"
+                );
+                if !self.warnings.contains(&w) {
+                    self.warnings.push(w);
                 }
             }
             _ => {}

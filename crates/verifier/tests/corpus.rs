@@ -52,7 +52,7 @@ fn header(text: &str, comment: &str) -> Header {
         };
         let rest = rest.trim();
         if let Some((k, v)) = rest.split_once(':') {
-            let v = v.trim().split_whitespace().next().unwrap_or("").to_string();
+            let v = v.split_whitespace().next().unwrap_or("").to_string();
             match k.trim() {
                 "prog-type" => h.prog_type = Some(v),
                 "expect" => h.expect = Some(v),
