@@ -556,6 +556,11 @@ impl<'a> Checker<'a> {
                 Ok(Flow::Next(pc + 1))
             }
             Insn::End { kind, bits, dst } => {
+                if dst == Reg::R10 {
+                    return self
+                        .write(pc, st, dst, RegState::UNKNOWN)
+                        .map(|()| Flow::End);
+                }
                 let v = self.read(pc, st, dst)?;
                 let s = match v {
                     RegState::Scalar(s) => s,
@@ -1663,7 +1668,9 @@ impl<'a> Checker<'a> {
         let (lo, hi) = (p.off + p.var.smin, p.off + p.var.umax.min(1 << 40) as i64);
         match p.kind {
             PtrKind::Stack { frame } => {
-                if p.var.smin < 0 && !p.fixed() || lo < -(STACK_PER_FRAME as i64) || hi + max > 0 {
+                // Stack offsets are signed: bound them with the signed range.
+                let hi = p.off + p.var.smax;
+                if lo < -(STACK_PER_FRAME as i64) || hi + max > 0 {
                     return bad(
                         self,
                         st,
@@ -2068,6 +2075,27 @@ impl<'a> Checker<'a> {
             return Ok(RegState::Scalar(Scalar::UNKNOWN.truncate(size)));
         }
         let slot = ((start + limit) / 8) as usize;
+        // A spilled pointer is read and overwritten whole only
+        // (`check_stack_read_fixed_off`: "invalid size of register fill";
+        // unprivileged, "attempt to corrupt spilled pointer").
+        let spilled_ptr = matches!(f.stack[slot], Slot::Spill(r) if r.is_ptr() || matches!(r, RegState::Stale { .. }));
+        if spilled_ptr && size != 8 {
+            let write = access.writes();
+            if !write || strict {
+                return Err(self.error(
+                    if write { ErrorKind::PointerLeak } else { ErrorKind::StackOutOfBounds },
+                    pc,
+                    Some(st),
+                    &[base],
+                    format!(
+                        "{}-byte {} of a spilled pointer at offset {start}; pointers are spilled and filled whole",
+                        size,
+                        if write { "overwrite" } else { "read" }
+                    ),
+                    None,
+                ));
+            }
+        }
         match access {
             Access::Store { value, .. } => {
                 if size == 8 {
