@@ -53,6 +53,8 @@ struct Checker<'a> {
     insns: &'a [Insn],
     strict: bool,
     prune_point: Vec<bool>,
+    /// Registers live on entry to each slot.
+    live: Vec<crate::liveness::RegSet>,
     visited: Vec<Vec<Visited>>,
     /// Stored states whose successors are still being explored: (pc,
     /// index, worklist level when stored).
@@ -70,6 +72,7 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         insns: input.insns,
         strict: input.options.profile == Profile::Strict,
         prune_point: vec![false; input.insns.len()],
+        live: crate::liveness::live_in(input.insns),
         visited: (0..input.insns.len()).map(|_| Vec::new()).collect(),
         in_progress: Vec::new(),
         facts: vec![InsnFacts::default(); input.insns.len()],
@@ -323,6 +326,11 @@ impl<'a> Checker<'a> {
                 if matches!(self.insns[pc], Insn::Ja { .. } | Insn::Jmp { .. }) {
                     self.prune_point[t as usize] = true;
                 }
+                // As the kernel (`visit_insn`), also at conditional jumps
+                // themselves, before their state splits.
+                if matches!(self.insns[pc], Insn::Jmp { .. }) {
+                    self.prune_point[pc] = true;
+                }
             }
         }
         // Reachability over both edges of every branch.
@@ -388,6 +396,9 @@ impl<'a> Checker<'a> {
                 }
             }
             loop {
+                if self.prune_point[pc] {
+                    self.forget_dead(pc, &mut st);
+                }
                 if self.prune_point[pc] && self.seen_before(pc, &st, work.len())? {
                     self.stats.pruned += 1;
                     break;
@@ -419,6 +430,29 @@ impl<'a> Checker<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Forgets registers no path from here reads: in the current frame
+    /// those dead at `pc`; in callers, r0-r5 (set by the return) and the
+    /// r6-r9 dead where the call returns.
+    fn forget_dead(&self, pc: usize, st: &mut State) {
+        let depth = st.frames.len();
+        let rets: Vec<Option<usize>> = st.frames.iter().map(|f| f.ret).collect();
+        for (i, f) in st.frames.iter_mut().enumerate() {
+            let live = if i + 1 == depth {
+                self.live[pc]
+            } else {
+                match rets[i + 1] {
+                    Some(r) if r != CALLBACK_RET => self.live.get(r).copied().unwrap_or(0) & 0x3c0,
+                    _ => 0,
+                }
+            };
+            for (r, reg) in f.regs.iter_mut().enumerate().take(10) {
+                if live & (1 << r) == 0 && !matches!(reg, RegState::Uninit) {
+                    *reg = RegState::Uninit;
+                }
+            }
+        }
     }
 
     /// Whether a stored state at `pc` covers `st`; stores `st` otherwise.

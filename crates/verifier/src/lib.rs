@@ -43,6 +43,7 @@
 mod check;
 pub mod error;
 pub mod helpers;
+mod liveness;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
