@@ -102,10 +102,10 @@ pub fn live_in(insns: &[Insn]) -> Vec<RegSet> {
                 continue;
             }
             let mut out: RegSet = 0;
-            if insn.falls_through() {
-                if let Some(l) = live.get(pc + insn.slots()) {
-                    out |= l;
-                }
+            if insn.falls_through()
+                && let Some(l) = live.get(pc + insn.slots())
+            {
+                out |= l;
             }
             if matches!(insn, Insn::Ja { .. } | Insn::Jmp { .. })
                 && let Some(t) = insn.branch_target(pc)
