@@ -1273,19 +1273,22 @@ impl<'a> Checker<'a> {
         } else {
             return a.kind.is_packet() && b.kind.is_packet();
         };
-        // Which side knows `p <= end` (or `p < end`).
+        // Which side knows `p <= end` (X bytes) or `p < end` (X + 1
+        // bytes, as the kernel also concludes).
         let side = match cond {
-            JmpCond::Gt | JmpCond::Ge => Some(false),
-            JmpCond::Lt | JmpCond::Le => Some(true),
+            JmpCond::Gt => Some((false, 0)),
+            JmpCond::Ge => Some((false, 1)),
+            JmpCond::Lt => Some((true, 1)),
+            JmpCond::Le => Some((true, 0)),
             _ => None,
         };
-        if let Some(on_taken) = side
+        if let Some((on_taken, extra)) = side
             && p.off >= 0
             && p.var.umax as i64 + p.off <= MAX_PACKET_OFF
             && p.var.umax <= MAX_PACKET_OFF as u64
         {
             let st = if on_taken { taken } else { fall };
-            let (kind, id, range) = (p.kind, p.id, p.off);
+            let (kind, id, range) = (p.kind, p.id, p.off + extra);
             st.for_each_reg(|r| {
                 if let RegState::Ptr(q) = r
                     && q.kind == kind
@@ -2010,6 +2013,19 @@ impl<'a> Checker<'a> {
         };
         match layout.access(off, size as u8, access.writes()) {
             Err(e) => fail(self, e.to_string()),
+            // `xdp_is_valid_access` takes whole 4-byte fields only.
+            Ok(a)
+                if self.input.program_type == ProgramType::Xdp
+                    && usize::from(a.field.size) != size =>
+            {
+                fail(
+                    self,
+                    format!(
+                        "xdp_md.{} must be accessed whole ({} bytes), not {size}",
+                        a.field.name, a.field.size
+                    ),
+                )
+            }
             Ok(a) => Ok(match a.field.kind {
                 FieldKind::Scalar => RegState::Scalar(if size >= 8 {
                     Scalar::UNKNOWN
