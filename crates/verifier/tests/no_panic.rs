@@ -86,10 +86,9 @@ fn insn() -> impl Strategy<Value = RawInsn> {
                 off,
                 imm,
             };
-            match opcode & 0x07 {
-                // Memory offsets: stack-sized and aligned-ish.
-                0x01..=0x03 => r.off = off * 4 - 8,
-                _ => {}
+            // Memory offsets: stack-sized and aligned-ish.
+            if matches!(opcode & 0x07, 0x01..=0x03) {
+                r.off = off * 4 - 8;
             }
             if opcode == 0x85 {
                 r.src = 0;
@@ -102,7 +101,7 @@ fn insn() -> impl Strategy<Value = RawInsn> {
                 r.dst = 0;
                 r.imm = 0;
             }
-            if opcode & 0x08 == 0 && matches!(opcode & 0x07, 0x04 | 0x07 | 0x05 | 0x06) {
+            if opcode & 0x08 == 0 && matches!(opcode & 0x07, 0x04..=0x07) {
                 r.src = 0;
             }
             if matches!(opcode & 0x07, 0x04 | 0x07) {
