@@ -121,16 +121,12 @@ impl PacketSocket {
     /// Sends a whole Ethernet frame out of the interface.
     pub fn send(&mut self, frame: &[u8]) -> Result<()> {
         // SAFETY: `frame` is readable for its length.
-        let n = unsafe {
-            libc::send(
-                self.fd.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                0,
-            )
-        };
+        let n = unsafe { libc::send(self.fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
         if n < 0 {
-            return Err(XdpError::last_os("send on AF_PACKET socket", self.iface.clone()));
+            return Err(XdpError::last_os(
+                "send on AF_PACKET socket",
+                self.iface.clone(),
+            ));
         }
         Ok(())
     }

@@ -59,7 +59,9 @@ impl SelectKey {
     pub fn parse(spec: &str) -> Result<SelectKey> {
         let bad = |reason: String| XdpError::Invalid {
             what: "steering selection",
-            reason: format!("{spec:?}: {reason} (expected PROTO[:PORT][@ADDR], e.g. udp:9000@10.0.0.2)"),
+            reason: format!(
+                "{spec:?}: {reason} (expected PROTO[:PORT][@ADDR], e.g. udp:9000@10.0.0.2)"
+            ),
         };
         let (rest, daddr) = match spec.split_once('@') {
             Some((r, a)) => (
@@ -81,7 +83,11 @@ impl SelectKey {
             "tcp" => 6,
             "udp" => 17,
             "icmp" => 1,
-            other => return Err(bad(format!("unknown protocol {other:?} (tcp, udp or icmp)"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown protocol {other:?} (tcp, udp or icmp)"
+                )));
+            }
         };
         if proto == 1 && port != 0 {
             return Err(bad("icmp has no ports".into()));
@@ -205,10 +211,7 @@ impl Steering {
         let xsks = KernelMap::create(&MapSpec::new("oxbpf_xsks", MapKind::Xskmap, 4, 4, queues))
             .map_err(kerr)?;
         let (text, select) = match selection {
-            Selection::All => (
-                STEER_ALL.replace("XSKS", &xsks.raw_fd().to_string()),
-                None,
-            ),
+            Selection::All => (STEER_ALL.replace("XSKS", &xsks.raw_fd().to_string()), None),
             Selection::Match(keys) => {
                 let select = KernelMap::create(&MapSpec::new(
                     "oxbpf_select",
@@ -297,7 +300,10 @@ mod tests {
     fn selection_parses() {
         let k = SelectKey::parse("udp:9000@10.0.0.2").unwrap();
         assert_eq!(k.to_bytes(), [10, 0, 0, 2, 0x23, 0x28, 17, 0]);
-        assert_eq!(SelectKey::parse("tcp").unwrap().to_bytes(), [0, 0, 0, 0, 0, 0, 6, 0]);
+        assert_eq!(
+            SelectKey::parse("tcp").unwrap().to_bytes(),
+            [0, 0, 0, 0, 0, 0, 6, 0]
+        );
         assert_eq!(SelectKey::parse("icmp@1.2.3.4").unwrap().proto, 1);
         for bad in ["sctp", "udp:x", "udp:70000", "icmp:5", "udp@300.1.1.1"] {
             assert!(SelectKey::parse(bad).is_err(), "{bad}");

@@ -70,14 +70,8 @@ impl Tap {
         tap.set_up()?;
         // Loose reverse-path filtering: the tap carries packets from
         // sources routed through another interface.
-        let _ = std::fs::write(
-            format!("/proc/sys/net/ipv4/conf/{name}/rp_filter"),
-            "0",
-        );
-        let _ = std::fs::write(
-            format!("/proc/sys/net/ipv4/conf/{name}/accept_local"),
-            "1",
-        );
+        let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/rp_filter"), "0");
+        let _ = std::fs::write(format!("/proc/sys/net/ipv4/conf/{name}/accept_local"), "1");
         Ok(tap)
     }
 
@@ -85,7 +79,10 @@ impl Tap {
         // SAFETY: plain socket(2) call, for the interface ioctls.
         let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
         if raw < 0 {
-            return Err(XdpError::last_os("create control socket", self.name.clone()));
+            return Err(XdpError::last_os(
+                "create control socket",
+                self.name.clone(),
+            ));
         }
         // SAFETY: `raw` is a new descriptor nobody else owns.
         let sock = unsafe { OwnedFd::from_raw_fd(raw) };

@@ -242,14 +242,7 @@ impl Ring {
         let index = (i & (self.size - 1)) as usize;
         // SAFETY: `index < size` and the mapping holds `size` entries of
         // `T` from `desc` (its length was computed from the same numbers).
-        unsafe {
-            self.map
-                .ptr
-                .as_ptr()
-                .add(self.desc)
-                .cast::<T>()
-                .add(index)
-        }
+        unsafe { self.map.ptr.as_ptr().add(self.desc).cast::<T>().add(index) }
     }
 
     /// Free entries for a producer.
@@ -415,7 +408,13 @@ impl XskSocket {
         };
         let desc = size_of::<libc::xdp_desc>();
         let fill = Ring::new(
-            map(&off.fr, 8, cfg.fill_size, libc::XDP_UMEM_PGOFF_FILL_RING as i64, "map fill ring")?,
+            map(
+                &off.fr,
+                8,
+                cfg.fill_size,
+                libc::XDP_UMEM_PGOFF_FILL_RING as i64,
+                "map fill ring",
+            )?,
             &off.fr,
             cfg.fill_size,
         );
@@ -431,12 +430,24 @@ impl XskSocket {
             cfg.fill_size,
         );
         let rx = Ring::new(
-            map(&off.rx, desc, cfg.ring_size, libc::XDP_PGOFF_RX_RING, "map rx ring")?,
+            map(
+                &off.rx,
+                desc,
+                cfg.ring_size,
+                libc::XDP_PGOFF_RX_RING,
+                "map rx ring",
+            )?,
             &off.rx,
             cfg.ring_size,
         );
         let tx = Ring::new(
-            map(&off.tx, desc, cfg.ring_size, libc::XDP_PGOFF_TX_RING, "map tx ring")?,
+            map(
+                &off.tx,
+                desc,
+                cfg.ring_size,
+                libc::XDP_PGOFF_TX_RING,
+                "map tx ring",
+            )?,
             &off.tx,
             cfg.ring_size,
         );
@@ -551,7 +562,9 @@ impl XskSocket {
             self.fill.local = self.fill.local.wrapping_add(1);
         }
         if n > 0 {
-            self.fill.producer().store(self.fill.local, Ordering::Release);
+            self.fill
+                .producer()
+                .store(self.fill.local, Ordering::Release);
         }
     }
 
@@ -566,7 +579,9 @@ impl XskSocket {
             self.free.push(self.base(addr));
         }
         if n > 0 {
-            self.comp.consumer().store(self.comp.local, Ordering::Release);
+            self.comp
+                .consumer()
+                .store(self.comp.local, Ordering::Release);
             self.in_flight = self.in_flight.saturating_sub(n);
         }
     }
