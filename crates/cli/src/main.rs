@@ -55,6 +55,8 @@ enum Command {
     Map(cmd::map::MapArgs),
     /// Time a program on several engines (interp, interp-fast, jit, kernel).
     Bench(cmd::bench::BenchArgs),
+    /// Run an XDP program on a live interface (userspace or kernel).
+    Xdp(cmd::xdp::XdpArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Command::Conformance(a) => cmd::conformance::run(a),
         Command::Map(a) => cmd::map::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Xdp(a) => cmd::xdp::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

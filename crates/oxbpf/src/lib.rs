@@ -45,6 +45,7 @@ mod link;
 mod object;
 mod session;
 mod typed;
+pub mod userspace;
 
 pub use error::Error;
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};

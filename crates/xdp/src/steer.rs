@@ -25,8 +25,16 @@ use oxbpf_abi::map_kind::MapKind;
 /// Which packets go to userspace.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Selection {
-    /// Every packet received on the interface.
+    /// IP traffic: every IPv4 packet and every IPv6 packet except ICMPv6
+    /// (neighbour discovery). ARP and the rest stay with the kernel, so
+    /// the host keeps resolving its neighbours on the interface itself
+    /// while the program sees all IP traffic.
     #[default]
+    Ip,
+    /// Every frame received on the interface, ARP included. The kernel
+    /// then sees only what the program passes, through the TAP device:
+    /// neighbour resolution on the interface breaks unless the program
+    /// handles ARP itself.
     All,
     /// IPv4 TCP/UDP/ICMP packets matching one of these keys.
     Match(Vec<SelectKey>),
@@ -106,6 +114,33 @@ const STEER_ALL: &str = "
     lddw %r1, map_fd XSKS
     mov %r3, 2
     call 51
+    exit
+";
+
+/// IPv4, and IPv6 unless the next header is ICMPv6, as [`STEER_ALL`];
+/// the rest passes.
+const STEER_IP: &str = "
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    mov %r4, %r2
+    add %r4, 14
+    jgt %r4, %r3, pass
+    ldxh %r5, [%r2+12]
+    jeq %r5, 0x0008, take
+    jne %r5, 0xdd86, pass
+    mov %r4, %r2
+    add %r4, 54
+    jgt %r4, %r3, pass
+    ldxb %r5, [%r2+20]
+    jeq %r5, 58, pass
+take:
+    ldxw %r2, [%r1+16]
+    lddw %r1, map_fd XSKS
+    mov %r3, 2
+    call 51
+    exit
+pass:
+    mov %r0, 2
     exit
 ";
 
@@ -211,6 +246,7 @@ impl Steering {
         let xsks = KernelMap::create(&MapSpec::new("oxbpf_xsks", MapKind::Xskmap, 4, 4, queues))
             .map_err(kerr)?;
         let (text, select) = match selection {
+            Selection::Ip => (STEER_IP.replace("XSKS", &xsks.raw_fd().to_string()), None),
             Selection::All => (STEER_ALL.replace("XSKS", &xsks.raw_fd().to_string()), None),
             Selection::Match(keys) => {
                 let select = KernelMap::create(&MapSpec::new(
@@ -263,7 +299,7 @@ impl Steering {
         let Some(map) = &self.select else {
             return Err(XdpError::Invalid {
                 what: "steering selection",
-                reason: "the steering program was attached to select every packet".into(),
+                reason: "the steering program was attached without a selection map".into(),
             });
         };
         map.update(&key.to_bytes(), &[1], 0)
@@ -290,7 +326,7 @@ mod tests {
 
     #[test]
     fn steering_programs_assemble() {
-        for text in [STEER_ALL, STEER_MATCH] {
+        for text in [STEER_ALL, STEER_IP, STEER_MATCH] {
             let t = text.replace("XSKS", "3").replace("SELECT", "4");
             assert!(assemble(&t).is_ok(), "{:?}", assemble(&t).err());
         }

@@ -8,6 +8,8 @@ pub mod map;
 pub mod pcap;
 pub mod run;
 pub mod run_object;
+pub mod xdp;
+pub mod xdp_user;
 
 use serde::Serialize;
 

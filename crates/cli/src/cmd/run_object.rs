@@ -199,7 +199,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_state(obj: &oxbpf::Object, path: &Path) -> Result<()> {
+pub(crate) fn write_state(obj: &oxbpf::Object, path: &Path) -> Result<()> {
     let state = dump_maps(obj)?;
     let text = serde_json::to_string_pretty(&state).map_err(|e| anyhow!(e))?;
     std::fs::write(path, text + "\n")
@@ -286,7 +286,7 @@ fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
+pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let state: Value = serde_json::from_str(&text)
