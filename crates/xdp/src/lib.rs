@@ -17,6 +17,7 @@
 
 pub mod afpacket;
 pub mod error;
+pub mod traffic;
 pub mod steer;
 pub mod tap;
 pub mod worker;

@@ -8,6 +8,7 @@ pub mod map;
 pub mod pcap;
 pub mod run;
 pub mod run_object;
+pub mod trafgen;
 pub mod xdp;
 pub mod xdp_user;
 

@@ -62,6 +62,9 @@ impl From<XdpModeArg> for XdpMode {
 pub enum XdpCommand {
     /// Attach FILE.o's XDP program to IFACE.
     Attach(AttachArgs),
+    /// Send a packet mix out of IFACE (a traffic generator for benchmarks
+    /// and tests in network namespaces).
+    Gen(crate::cmd::trafgen::GenArgs),
 }
 
 #[derive(Debug, Args)]
@@ -111,5 +114,6 @@ pub fn run(args: &XdpArgs) -> Result<()> {
                 "--mode kernel is not available in this build"
             ))),
         },
+        XdpCommand::Gen(g) => crate::cmd::trafgen::run(g),
     }
 }
