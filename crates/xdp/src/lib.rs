@@ -17,9 +17,9 @@
 
 pub mod afpacket;
 pub mod error;
-pub mod traffic;
 pub mod steer;
 pub mod tap;
+pub mod traffic;
 pub mod worker;
 pub mod xsk;
 

@@ -167,24 +167,25 @@ impl Tap {
         Ok(())
     }
 
-    /// The hardware address of interface `iface`
-    /// (`/sys/class/net/IFACE/address`).
+    /// The hardware address of interface `iface` (`SIOCGIFHWADDR` in the
+    /// calling thread's network namespace; sysfs would show the mounting
+    /// process's namespace instead).
     pub fn mac_of(iface: &str) -> Result<[u8; 6]> {
-        let path = format!("/sys/class/net/{iface}/address");
-        let text = std::fs::read_to_string(&path).map_err(|source| XdpError::Sys {
-            what: "read hardware address",
-            iface: iface.to_string(),
-            source,
-        })?;
-        let bytes: Vec<u8> = text
-            .trim()
-            .split(':')
-            .filter_map(|h| u8::from_str_radix(h, 16).ok())
-            .collect();
-        bytes.try_into().map_err(|_| XdpError::Invalid {
-            what: "hardware address",
-            reason: format!("{path}: {:?} is not an Ethernet address", text.trim()),
-        })
+        // SAFETY: plain socket(2) call, for the interface ioctl.
+        let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(XdpError::last_os("create control socket", iface));
+        }
+        // SAFETY: `raw` is a new descriptor nobody else owns.
+        let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+        let mut req = ifreq(iface)?;
+        // SAFETY: SIOCGIFHWADDR writes the address into our ifreq.
+        if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) } < 0 {
+            return Err(XdpError::last_os("read hardware address", iface));
+        }
+        // SAFETY: the kernel filled the hwaddr member.
+        let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
+        Ok(core::array::from_fn(|i| data[i] as u8))
     }
 
     /// The device's name.

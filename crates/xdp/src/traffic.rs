@@ -56,7 +56,10 @@ impl MixEntry {
         let (proto, size) = match rest.split_once(':') {
             Some((p, s)) => (
                 p,
-                Some(s.parse::<usize>().map_err(|_| bad(format!("size {s:?} is not a number")))?),
+                Some(
+                    s.parse::<usize>()
+                        .map_err(|_| bad(format!("size {s:?} is not a number")))?,
+                ),
             ),
             None => (rest, None),
         };
@@ -69,7 +72,9 @@ impl MixEntry {
         let min = header_len(proto);
         let size = size.unwrap_or(min.max(64));
         if !(min..=1514).contains(&size) {
-            return Err(bad(format!("size {size} outside {min}..=1514 for this protocol")));
+            return Err(bad(format!(
+                "size {size} outside {min}..=1514 for this protocol"
+            )));
         }
         Ok(MixEntry {
             proto,
@@ -153,7 +158,8 @@ pub fn build(cfg: &GenConfig, e: &MixEntry, flow: u16) -> Vec<u8> {
     // Pseudo-header sum for TCP and UDP.
     let mut pseudo = 0u32;
     for w in [cfg.src_ip.octets(), cfg.dst_ip.octets()] {
-        pseudo += u32::from(u16::from_be_bytes([w[0], w[1]])) + u32::from(u16::from_be_bytes([w[2], w[3]]));
+        pseudo += u32::from(u16::from_be_bytes([w[0], w[1]]))
+            + u32::from(u16::from_be_bytes([w[2], w[3]]));
     }
     pseudo += u32::from(proto) + l4_len as u32;
     let l4 = &mut p[34..];
@@ -333,7 +339,10 @@ mod tests {
             dst_ip: Ipv4Addr::new(10, 0, 0, 2),
             dst_port: 9,
             flows: 3,
-            mix: mix.split(',').map(|m| MixEntry::parse(m).unwrap()).collect(),
+            mix: mix
+                .split(',')
+                .map(|m| MixEntry::parse(m).unwrap())
+                .collect(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod run;
 pub mod run_object;
 pub mod trafgen;
 pub mod xdp;
+pub mod xdp_bench;
 pub mod xdp_user;
 
 use serde::Serialize;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use clap::Args;
-use oxbpf_xdp::traffic::{GenConfig, MixEntry, build_all, send};
 use oxbpf_xdp::tap::Tap;
+use oxbpf_xdp::traffic::{GenConfig, MixEntry, build_all, send};
 use serde_json::json;
 
 use crate::error::{CliError, Result};
@@ -97,8 +97,15 @@ pub fn run(args: &GenArgs) -> Result<()> {
         (None, None) => Some(Duration::from_secs(5)),
     };
     let stop = AtomicBool::new(false);
-    let s = send(&args.iface, &packets, duration, args.count, args.rate, &stop)
-        .map_err(|e| CliError::failed(anyhow::Error::new(e)))?;
+    let s = send(
+        &args.iface,
+        &packets,
+        duration,
+        args.count,
+        args.rate,
+        &stop,
+    )
+    .map_err(|e| CliError::failed(anyhow::Error::new(e)))?;
     let secs = s.elapsed.as_secs_f64().max(1e-9);
     if args.json {
         crate::cmd::print_json(&json!({

@@ -65,6 +65,9 @@ pub enum XdpCommand {
     /// Send a packet mix out of IFACE (a traffic generator for benchmarks
     /// and tests in network namespaces).
     Gen(crate::cmd::trafgen::GenArgs),
+    /// Packets per second FILE.o handles in userspace and in the kernel,
+    /// under the same generator (needs root; builds its own namespaces).
+    Bench(crate::cmd::xdp_bench::BenchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -115,5 +118,6 @@ pub fn run(args: &XdpArgs) -> Result<()> {
             ))),
         },
         XdpCommand::Gen(g) => crate::cmd::trafgen::run(g),
+        XdpCommand::Bench(b) => crate::cmd::xdp_bench::run(b),
     }
 }
