@@ -17,6 +17,7 @@
 
 pub mod afpacket;
 pub mod error;
+pub mod pcap;
 pub mod steer;
 pub mod tap;
 pub mod traffic;

@@ -5,7 +5,6 @@ pub mod bench;
 pub mod conformance;
 pub mod disasm;
 pub mod map;
-pub mod pcap;
 pub mod run;
 pub mod run_object;
 pub mod trafgen;
