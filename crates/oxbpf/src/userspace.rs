@@ -96,6 +96,9 @@ pub struct AttachInfo {
     pub steering_link: Option<u32>,
     /// The TAP device `XDP_PASS` packets go to, if any.
     pub pass_tap: Option<String>,
+    /// Why AF_XDP was not used, when [`Backend::Auto`] fell back to
+    /// AF_PACKET.
+    pub fallback_reason: Option<String>,
 }
 
 /// An XDP program running in userspace on an interface.
@@ -174,10 +177,17 @@ impl UserspaceXdp {
             None
         };
 
+        let mut fallback_reason = None;
         let afxdp = match cfg.backend {
             Backend::AfPacket => None,
             Backend::AfXdp => Some(open_afxdp(iface, index, queues, cfg).map_err(xdp_err)?),
-            Backend::Auto => open_afxdp(iface, index, queues, cfg).ok(),
+            Backend::Auto => match open_afxdp(iface, index, queues, cfg) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    fallback_reason = Some(e.to_string());
+                    None
+                }
+            },
         };
         let mut workers = Vec::new();
         let mut counters = Vec::new();
@@ -230,6 +240,7 @@ impl UserspaceXdp {
                 source,
                 steering_link: steering.as_ref().and_then(Steering::link_id),
                 pass_tap: tap.as_ref().map(|t| t.name().to_string()),
+                fallback_reason,
             },
             stop,
             workers,

@@ -213,6 +213,11 @@ pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
     let running = UserspaceXdp::attach(runner, t.iface, &cfg)
         .map_err(|e| CliError::failed(anyhow::Error::new(e)))?;
     let info = running.info().clone();
+    if let Some(why) = &info.fallback_reason {
+        eprintln!(
+            "warning: AF_XDP unavailable, using AF_PACKET (the kernel sees every packet): {why}"
+        );
+    }
     if t.json {
         crate::cmd::print_json(&json!({
             "event": "attached",
@@ -222,6 +227,7 @@ pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
             "source": info.source,
             "steering_link": info.steering_link,
             "pass_tap": info.pass_tap,
+            "fallback_reason": info.fallback_reason,
         }))?;
     } else {
         println!(
