@@ -484,7 +484,7 @@ fn two_queue_scenario() -> Result<(), Failed> {
         .iter()
         .map(|w| w["packets"]["XDP_PASS"].as_u64().unwrap_or(0))
         .collect();
-    if per_worker.len() != 2 || per_worker.iter().any(|&n| n == 0) {
+    if per_worker.len() != 2 || per_worker.contains(&0) {
         return Err(
             format!("packets per worker {per_worker:?}: both queues must be served").into(),
         );
