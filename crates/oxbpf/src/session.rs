@@ -4,6 +4,7 @@
 
 use oxbpf_maps::RunGuard;
 use oxbpf_runtime::packet::XdpBuff;
+use oxbpf_runtime::{Regions, RunState};
 
 use crate::{Error, ProgramKind, RunOptions, Runner};
 
@@ -27,6 +28,9 @@ pub struct XdpSession<'r> {
     opts: RunOptions,
     buf: XdpBuff,
     log: Vec<String>,
+    /// The region list of the last run, kept for its capacity (helpers
+    /// add regions during a run: map values, stacks).
+    regions: Regions,
 }
 
 impl Runner {
@@ -47,6 +51,7 @@ impl Runner {
             opts,
             buf,
             log: Vec::new(),
+            regions: Regions::new(),
         })
     }
 }
@@ -59,7 +64,15 @@ impl XdpSession<'_> {
         self.buf
             .reload(packet)
             .map_err(|source| Error::Packet { source })?;
-        let mut state = self.runner.state(&self.opts);
+        let mut state = RunState::new();
+        state.cpu = self.opts.cpu;
+        state.maps = Some(self.runner.maps.clone());
+        let mut regions = std::mem::take(&mut self.regions);
+        regions.truncate(0);
+        for r in self.runner.regions.iter() {
+            regions.push(*r);
+        }
+        state.regions = regions;
         let ctx = self.buf.attach(&mut state);
         let guard = RunGuard::pin();
         let r = self.runner.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
@@ -67,6 +80,7 @@ impl XdpSession<'_> {
         if !state.log.is_empty() {
             self.log.append(&mut state.log);
         }
+        self.regions = std::mem::take(&mut state.regions);
         Ok(r? as u32)
     }
 
