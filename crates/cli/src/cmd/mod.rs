@@ -2,6 +2,7 @@
 
 pub mod asm;
 pub mod bench;
+pub mod bench_verify;
 pub mod conformance;
 pub mod disasm;
 pub mod map;
