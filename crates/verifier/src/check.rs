@@ -53,6 +53,8 @@ struct Checker<'a> {
     insns: &'a [Insn],
     strict: bool,
     prune_point: Vec<bool>,
+    /// Registers live on entry to each slot.
+    live: Vec<crate::liveness::RegSet>,
     visited: Vec<Vec<Visited>>,
     /// Stored states whose successors are still being explored: (pc,
     /// index, worklist level when stored).
@@ -70,6 +72,7 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         insns: input.insns,
         strict: input.options.profile == Profile::Strict,
         prune_point: vec![false; input.insns.len()],
+        live: crate::liveness::live_in(input.insns),
         visited: (0..input.insns.len()).map(|_| Vec::new()).collect(),
         in_progress: Vec::new(),
         facts: vec![InsnFacts::default(); input.insns.len()],
@@ -232,29 +235,25 @@ impl<'a> Checker<'a> {
         }
         for pc in 0..n {
             match self.insns[pc] {
-                Insn::Lddw { .. } => {
-                    if !matches!(self.insns.get(pc + 1), Some(Insn::LddwHi)) {
-                        return Err(self.error(
-                            ErrorKind::Malformed,
-                            pc,
-                            None,
-                            &[],
-                            "lddw is missing its second slot",
-                            None,
-                        ));
-                    }
+                Insn::Lddw { .. } if !matches!(self.insns.get(pc + 1), Some(Insn::LddwHi)) => {
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        pc,
+                        None,
+                        &[],
+                        "lddw is missing its second slot",
+                        None,
+                    ));
                 }
-                Insn::LddwHi => {
-                    if pc == 0 || !matches!(self.insns[pc - 1], Insn::Lddw { .. }) {
-                        return Err(self.error(
-                            ErrorKind::Malformed,
-                            pc,
-                            None,
-                            &[],
-                            "the second half of an lddw without its first",
-                            None,
-                        ));
-                    }
+                Insn::LddwHi if pc == 0 || !matches!(self.insns[pc - 1], Insn::Lddw { .. }) => {
+                    return Err(self.error(
+                        ErrorKind::Malformed,
+                        pc,
+                        None,
+                        &[],
+                        "the second half of an lddw without its first",
+                        None,
+                    ));
                 }
                 Insn::Alu {
                     op: AluOp::Div | AluOp::Mod | AluOp::SDiv | AluOp::SMod,
@@ -327,6 +326,11 @@ impl<'a> Checker<'a> {
                 if matches!(self.insns[pc], Insn::Ja { .. } | Insn::Jmp { .. }) {
                     self.prune_point[t as usize] = true;
                 }
+                // As the kernel (`visit_insn`), also at conditional jumps
+                // themselves, before their state splits.
+                if matches!(self.insns[pc], Insn::Jmp { .. }) {
+                    self.prune_point[pc] = true;
+                }
             }
         }
         // Reachability over both edges of every branch.
@@ -392,6 +396,9 @@ impl<'a> Checker<'a> {
                 }
             }
             loop {
+                if self.prune_point[pc] {
+                    self.forget_dead(pc, &mut st);
+                }
                 if self.prune_point[pc] && self.seen_before(pc, &st, work.len())? {
                     self.stats.pruned += 1;
                     break;
@@ -423,6 +430,29 @@ impl<'a> Checker<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Forgets registers no path from here reads: in the current frame
+    /// those dead at `pc`; in callers, r0-r5 (set by the return) and the
+    /// r6-r9 dead where the call returns.
+    fn forget_dead(&self, pc: usize, st: &mut State) {
+        let depth = st.frames.len();
+        let rets: Vec<Option<usize>> = st.frames.iter().map(|f| f.ret).collect();
+        for (i, f) in st.frames.iter_mut().enumerate() {
+            let live = if i + 1 == depth {
+                self.live[pc]
+            } else {
+                match rets[i + 1] {
+                    Some(r) if r != CALLBACK_RET => self.live.get(r).copied().unwrap_or(0) & 0x3c0,
+                    _ => 0,
+                }
+            };
+            for (r, reg) in f.regs.iter_mut().enumerate().take(10) {
+                if live & (1 << r) == 0 && !matches!(reg, RegState::Uninit) {
+                    *reg = RegState::Uninit;
+                }
+            }
+        }
     }
 
     /// Whether a stored state at `pc` covers `st`; stores `st` otherwise.
@@ -560,6 +590,11 @@ impl<'a> Checker<'a> {
                 Ok(Flow::Next(pc + 1))
             }
             Insn::End { kind, bits, dst } => {
+                if dst == Reg::R10 {
+                    return self
+                        .write(pc, st, dst, RegState::UNKNOWN)
+                        .map(|()| Flow::End);
+                }
                 let v = self.read(pc, st, dst)?;
                 let s = match v {
                     RegState::Scalar(s) => s,
@@ -1238,19 +1273,22 @@ impl<'a> Checker<'a> {
         } else {
             return a.kind.is_packet() && b.kind.is_packet();
         };
-        // Which side knows `p <= end` (or `p < end`).
+        // Which side knows `p <= end` (X bytes) or `p < end` (X + 1
+        // bytes, as the kernel also concludes).
         let side = match cond {
-            JmpCond::Gt | JmpCond::Ge => Some(false),
-            JmpCond::Lt | JmpCond::Le => Some(true),
+            JmpCond::Gt => Some((false, 0)),
+            JmpCond::Ge => Some((false, 1)),
+            JmpCond::Lt => Some((true, 1)),
+            JmpCond::Le => Some((true, 0)),
             _ => None,
         };
-        if let Some(on_taken) = side
+        if let Some((on_taken, extra)) = side
             && p.off >= 0
             && p.var.umax as i64 + p.off <= MAX_PACKET_OFF
             && p.var.umax <= MAX_PACKET_OFF as u64
         {
             let st = if on_taken { taken } else { fall };
-            let (kind, id, range) = (p.kind, p.id, p.off);
+            let (kind, id, range) = (p.kind, p.id, p.off + extra);
             st.for_each_reg(|r| {
                 if let RegState::Ptr(q) = r
                     && q.kind == kind
@@ -1317,14 +1355,14 @@ impl<'a> Checker<'a> {
                     None,
                 ));
             }
-            RegState::Scalar(s) if self.strict && self.input.program_type == ProgramType::Xdp => {
-                if s.umax > 4 {
-                    let w = format!(
-                        "insn {pc}: the XDP return value may be {s}, outside the actions 0..=4"
-                    );
-                    if !self.warnings.contains(&w) {
-                        self.warnings.push(w);
-                    }
+            RegState::Scalar(s)
+                if self.strict && self.input.program_type == ProgramType::Xdp && s.umax > 4 =>
+            {
+                let w = format!(
+                    "insn {pc}: the XDP return value may be {s}, outside the actions 0..=4"
+                );
+                if !self.warnings.contains(&w) {
+                    self.warnings.push(w);
                 }
             }
             _ => {}
@@ -1667,7 +1705,9 @@ impl<'a> Checker<'a> {
         let (lo, hi) = (p.off + p.var.smin, p.off + p.var.umax.min(1 << 40) as i64);
         match p.kind {
             PtrKind::Stack { frame } => {
-                if p.var.smin < 0 && !p.fixed() || lo < -(STACK_PER_FRAME as i64) || hi + max > 0 {
+                // Stack offsets are signed: bound them with the signed range.
+                let hi = p.off + p.var.smax;
+                if lo < -(STACK_PER_FRAME as i64) || hi + max > 0 {
                     return bad(
                         self,
                         st,
@@ -1973,6 +2013,19 @@ impl<'a> Checker<'a> {
         };
         match layout.access(off, size as u8, access.writes()) {
             Err(e) => fail(self, e.to_string()),
+            // `xdp_is_valid_access` takes whole 4-byte fields only.
+            Ok(a)
+                if self.input.program_type == ProgramType::Xdp
+                    && usize::from(a.field.size) != size =>
+            {
+                fail(
+                    self,
+                    format!(
+                        "xdp_md.{} must be accessed whole ({} bytes), not {size}",
+                        a.field.name, a.field.size
+                    ),
+                )
+            }
             Ok(a) => Ok(match a.field.kind {
                 FieldKind::Scalar => RegState::Scalar(if size >= 8 {
                     Scalar::UNKNOWN
@@ -2072,6 +2125,27 @@ impl<'a> Checker<'a> {
             return Ok(RegState::Scalar(Scalar::UNKNOWN.truncate(size)));
         }
         let slot = ((start + limit) / 8) as usize;
+        // A spilled pointer is read and overwritten whole only
+        // (`check_stack_read_fixed_off`: "invalid size of register fill";
+        // unprivileged, "attempt to corrupt spilled pointer").
+        let spilled_ptr = matches!(f.stack[slot], Slot::Spill(r) if r.is_ptr() || matches!(r, RegState::Stale { .. }));
+        if spilled_ptr && size != 8 {
+            let write = access.writes();
+            if !write || strict {
+                return Err(self.error(
+                    if write { ErrorKind::PointerLeak } else { ErrorKind::StackOutOfBounds },
+                    pc,
+                    Some(st),
+                    &[base],
+                    format!(
+                        "{}-byte {} of a spilled pointer at offset {start}; pointers are spilled and filled whole",
+                        size,
+                        if write { "overwrite" } else { "read" }
+                    ),
+                    None,
+                ));
+            }
+        }
         match access {
             Access::Store { value, .. } => {
                 if size == 8 {

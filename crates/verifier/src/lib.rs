@@ -43,6 +43,7 @@
 mod check;
 pub mod error;
 pub mod helpers;
+mod liveness;
 pub mod scalar;
 pub mod state;
 pub mod tnum;
@@ -271,19 +272,7 @@ pub fn verify_raw(
     maps: &[MapInfo],
     options: Options,
 ) -> Result<VerifiedProgram, Box<VerifyError>> {
-    let insns = oxbpf_isa::decode::decode_each(raw).map_err(|e| {
-        let kind = ErrorKind::Malformed;
-        Box::new(VerifyError {
-            kind,
-            pc: e.index(),
-            insn: None,
-            source: None,
-            message: e.to_string(),
-            regs: vec![],
-            detail: None,
-            path: vec![],
-        })
-    })?;
+    let insns = oxbpf_isa::decode::decode_each(raw).map_err(|e| decode_error(&e))?;
     verify(&Input {
         insns: &insns,
         program_type,
@@ -321,5 +310,26 @@ pub fn verify_object_program_logged(
         maps: &infos,
         lines: Some(&lines),
         options,
+    })
+}
+
+/// The verifier's view of a decoding error: jumps out of the program or
+/// into an `lddw` keep their own kinds, everything else is `malformed`.
+pub fn decode_error(e: &oxbpf_isa::DecodeError) -> Box<VerifyError> {
+    use oxbpf_isa::DecodeError as D;
+    let kind = match e {
+        D::JumpOutOfRange { .. } => ErrorKind::JumpOutOfRange,
+        D::JumpIntoLddw { .. } => ErrorKind::JumpIntoLddw,
+        _ => ErrorKind::Malformed,
+    };
+    Box::new(VerifyError {
+        kind,
+        pc: e.index(),
+        insn: None,
+        source: None,
+        message: e.to_string(),
+        regs: vec![],
+        detail: None,
+        path: vec![],
     })
 }

@@ -502,17 +502,10 @@ fn alu64(op: AluOp, a: &Scalar, b: &Scalar) -> Scalar {
             None => Scalar::UNKNOWN,
         },
         AluOp::Div => {
-            if b.umin > 0 {
-                Scalar::derived(
-                    Tnum::UNKNOWN,
-                    a.umin / b.umax,
-                    a.umax / b.umin,
-                    full.2,
-                    full.3,
-                )
-            } else {
+            match a.umax.checked_div(b.umin) {
+                Some(hi) => Scalar::derived(Tnum::UNKNOWN, a.umin / b.umax, hi, full.2, full.3),
                 // A zero divisor gives 0; any other gives at most `a`.
-                Scalar::unsigned_upto(a.umax)
+                None => Scalar::unsigned_upto(a.umax),
             }
         }
         AluOp::Mod => {
@@ -636,10 +629,10 @@ pub fn refine(
             y.id = idy;
         }
         JmpCond::Ne => {
-            if let (Some(p), Some(q)) = (x.as_const(), y.as_const()) {
-                if p == q {
-                    return None;
-                }
+            if let (Some(p), Some(q)) = (x.as_const(), y.as_const())
+                && p == q
+            {
+                return None;
             }
             if let Some(c) = y.as_const() {
                 exclude(&mut x, c);
@@ -880,13 +873,7 @@ mod tests {
             AluOp::Add => m(u128::from(a) + u128::from(b)),
             AluOp::Sub => m(u128::from(a).wrapping_sub(u128::from(b))),
             AluOp::Mul => m(u128::from(a) * u128::from(b)),
-            AluOp::Div => {
-                if b == 0 {
-                    0
-                } else {
-                    a / b
-                }
-            }
+            AluOp::Div => a.checked_div(b).unwrap_or(0),
             AluOp::Mod => {
                 if b == 0 {
                     a

@@ -15,6 +15,10 @@ pub struct Tnum {
     pub mask: u64,
 }
 
+#[allow(
+    clippy::should_implement_trait,
+    reason = "named after the kernel's tnum_add/tnum_sub/tnum_mul; operator traits would hide that they over-approximate"
+)]
 impl Tnum {
     /// Every value.
     pub const UNKNOWN: Tnum = Tnum {

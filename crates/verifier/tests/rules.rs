@@ -154,6 +154,8 @@ fn context() {
     rejects("ctx_access", "ldxh %r0, [%r1+0]\nexit");
     rejects("ctx_access", "add %r1, 4\nldxw %r0, [%r1+0]\nexit");
     accepts("ldxw %r0, [%r1+12]\nexit");
+    // xdp_md fields are read whole (`xdp_is_valid_access`).
+    rejects("ctx_access", "ldxb %r0, [%r1+13]\nexit");
     assert_eq!(
         run(
             "ldxw %r0, [%r1+8]\nstxw [%r1+8], %r0\nmov %r0, 0\nexit",

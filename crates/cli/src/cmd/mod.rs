@@ -12,6 +12,7 @@ pub mod trafgen;
 pub mod xdp;
 pub mod xdp_bench;
 pub mod xdp_user;
+pub mod verify;
 
 use serde::Serialize;
 
