@@ -457,3 +457,56 @@ fn pseudo_lddw_is_refused_at_load() {
         }
     ));
 }
+
+#[test]
+fn mov_then_adds_compute_the_same_as_one_lea() {
+    // mov + add imm + add reg: -1 + 7 + 5 wraps to 11.
+    assert_eq!(
+        run("mov %r1, -1\nmov %r2, 5\nmov %r0, %r1\nadd %r0, 7\nadd %r0, %r2\nexit"),
+        Ok(11)
+    );
+    // r7 (r13) as the base with no immediate, r8 as the index.
+    assert_eq!(
+        run("mov %r7, 40\nmov %r8, 2\nmov %r0, %r7\nadd %r0, %r8\nexit"),
+        Ok(42)
+    );
+    // Index equal to the base: 2 * r1.
+    assert_eq!(run("mov %r1, 21\nmov %r0, %r1\nadd %r0, %r1\nexit"), Ok(42));
+    // `add d, d` doubles the copied value, not the base plus itself.
+    assert_eq!(
+        run("mov %r1, 21\nmov %r0, %r1\nadd %r0, 1\nadd %r0, %r0\nexit"),
+        Ok(44)
+    );
+    // Immediates beyond 8 bits, both signs (sign-extended, RFC 9669 §4.1).
+    assert_eq!(
+        run("mov %r1, 1\nmov %r0, %r1\nadd %r0, 0x7fffffff\nexit"),
+        Ok(0x8000_0000)
+    );
+    assert_eq!(
+        run("mov %r1, 0\nmov %r0, %r1\nadd %r0, -0x80000000\nexit"),
+        Ok(0xffff_ffff_8000_0000)
+    );
+    // Two immediates: the second add stays an add.
+    assert_eq!(
+        run("mov %r1, 10\nmov %r0, %r1\nadd %r0, 1\nadd %r0, 2\nexit"),
+        Ok(13)
+    );
+    // A stack address built from r10, stored through and read back.
+    assert_eq!(
+        run(
+            "mov %r1, 8\nmov %r3, %r10\nadd %r3, -16\nadd %r3, %r1\nstdw [%r3], 77\n\
+             ldxdw %r0, [%r10-8]\nexit"
+        ),
+        Ok(77)
+    );
+}
+
+#[test]
+fn an_add_that_is_a_jump_target_is_not_fused_into_the_mov_before() {
+    // The jump lands on `add %r0, 3` with r0 = 0; fusing it into the mov
+    // would skip it (r0 = 0) or compute r1 + 3 (8).
+    assert_eq!(
+        run("mov %r0, 0\nmov %r1, 5\nja +1\nmov %r0, %r1\nadd %r0, 3\nexit"),
+        Ok(3)
+    );
+}
