@@ -30,9 +30,11 @@
 //!
 //! Every eBPF function, the main program included, is entered with a host
 //! `call` and left with `ret` (eBPF `exit`), so `exit` needs no knowledge of
-//! the frame it is in. A local call pushes `r6`..`r10`, moves `r10` down one
-//! 512-byte frame and `call`s the target; a trap or a helper's `Exit`
-//! unwinds every frame at once by restoring the saved `rsp`.
+//! the frame it is in. A local call pushes those of `r6`..`r9` that the
+//! callee's code can write (and `r10` when that makes an even number of
+//! pushes), moves `r10` down one 512-byte frame and `call`s the target; a
+//! trap or a helper's `Exit` unwinds every frame at once by restoring the
+//! saved `rsp`.
 
 // dynasm's macro expands dynamic register operands to `.into()` calls.
 #![allow(clippy::useless_conversion)]
@@ -442,8 +444,8 @@ impl Compiler<'_> {
         }
         // Six pushes after the caller's return address leave rsp 8 modulo
         // 16; the `call` makes it 0 in every eBPF function body, as the
-        // System V ABI wants at helper calls (a local call pushes 5
-        // registers plus the return address, keeping it).
+        // System V ABI wants at helper calls (a local call pushes an odd
+        // number of registers plus the return address, keeping it).
         let entry = self.slot_labels[0];
         let (done, trap_common, helper_exit) = (self.done, self.trap_common, self.helper_exit);
         asm!(self.ops
