@@ -55,6 +55,8 @@ enum Command {
     Map(cmd::map::MapArgs),
     /// Time a program on several engines (interp, interp-fast, jit, kernel).
     Bench(cmd::bench::BenchArgs),
+    /// Run an XDP program on a live interface (userspace or kernel).
+    Xdp(cmd::xdp::XdpArgs),
     /// Verify a program (object, .s or bytecode) and explain a rejection.
     Verify(cmd::verify::VerifyArgs),
 }
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
         Command::Conformance(a) => cmd::conformance::run(a),
         Command::Map(a) => cmd::map::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Xdp(a) => cmd::xdp::run(a),
         Command::Verify(a) => cmd::verify::run(a),
     };
     match result {

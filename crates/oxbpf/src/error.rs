@@ -75,6 +75,9 @@ pub enum Error {
         #[from]
         source: Trapped,
     },
+    /// Userspace XDP could not start (interface, sockets, steering).
+    #[error("userspace xdp: {message}")]
+    Userspace { message: String },
     /// No program or map of that name.
     #[error("no {what} named {name}")]
     NotFound { what: &'static str, name: String },

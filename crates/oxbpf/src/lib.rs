@@ -43,10 +43,13 @@ use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 mod error;
 mod link;
 mod object;
+mod session;
 mod typed;
+pub mod userspace;
 
 pub use error::Error;
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
+pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
 
 /// The engine a program runs on.

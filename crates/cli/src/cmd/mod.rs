@@ -2,12 +2,16 @@
 
 pub mod asm;
 pub mod bench;
+pub mod bench_verify;
 pub mod conformance;
 pub mod disasm;
 pub mod map;
-pub mod pcap;
 pub mod run;
 pub mod run_object;
+pub mod trafgen;
+pub mod xdp;
+pub mod xdp_bench;
+pub mod xdp_user;
 pub mod verify;
 
 use serde::Serialize;
