@@ -84,6 +84,8 @@ impl EngineKind {
 pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
+    /// Skip the verifier ([`Loader::verify`]).
+    no_verify: bool,
 }
 
 impl Loader {
@@ -107,6 +109,15 @@ impl Loader {
         self
     }
 
+    /// Whether [`Loader::load`] runs the verifier (privileged profile) on
+    /// every program of the object first and refuses the object with
+    /// [`Error::Verify`] if one is rejected. On by default. Programs still
+    /// run in checked mode either way for now.
+    pub fn verify(mut self, on: bool) -> Loader {
+        self.no_verify = !on;
+        self
+    }
+
     /// Reads and loads an ELF object.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
         let path = path.as_ref();
@@ -119,6 +130,9 @@ impl Loader {
 
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        if !self.no_verify {
+            verify_elf(elf)?;
+        }
         let parsed = object::parse(elf, &self.globals)?;
         self.load_image(parsed.image)
     }
@@ -510,4 +524,19 @@ pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
     obj.maps()
         .map(|(n, m)| (n.to_string(), m.clone()))
         .collect()
+}
+
+/// Runs the verifier on every program of an ELF object.
+fn verify_elf(elf: &[u8]) -> Result<(), Error> {
+    let obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
+        reason: e.to_string(),
+    })?;
+    for p in &obj.programs {
+        oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
+            .map_err(|source| Error::Verify {
+                program: p.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }
