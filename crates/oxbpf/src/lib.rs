@@ -134,11 +134,17 @@ impl Loader {
             verify_elf(elf)?;
         }
         let parsed = object::parse(elf, &self.globals)?;
-        self.load_image(parsed.image)
+        self.link_image(parsed.image, !self.no_verify)
     }
 
     /// Loads an already parsed object.
     pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        self.link_image(image, false)
+    }
+
+    /// Creates the maps and links the programs, in verified mode when the
+    /// verifier accepted them.
+    fn link_image(&self, image: ObjectImage, verified: bool) -> Result<Object, Error> {
         let opts = match self.ncpus {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
@@ -147,7 +153,7 @@ impl Loader {
         let helpers = link::kernel_helpers();
         let mut programs = Vec::new();
         for p in &image.programs {
-            let program = link::link_program(p, &maps, &helpers)?;
+            let program = link::link_program(p, &maps, &helpers, verified)?;
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
                 name: p.name.clone(),

@@ -54,3 +54,41 @@ fn unsafe_object_is_refused_with_the_diagnostic() {
     // Opting out loads it (it then runs in checked mode).
     assert!(Loader::new().ncpus(1).verify(false).load_file(&o).is_ok());
 }
+
+/// Checks data_end before reading the byte.
+const CHECKED_READ: &str = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+SEC(\"xdp\") int checked_read(struct xdp_md *ctx) {\n\
+    unsigned char *p = (void *)(long)ctx->data;\n\
+    if ((void *)(p + 20) > (void *)(long)ctx->data_end) return XDP_PASS;\n\
+    return p[19] == 1 ? XDP_DROP : XDP_PASS;\n\
+}\n\
+char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+
+#[test]
+fn verified_objects_run_in_verified_mode() {
+    use oxbpf_runtime::SafetyMode;
+    let o = compile("loader-checked-read", CHECKED_READ);
+    let obj = Loader::new().ncpus(1).load_file(&o).unwrap();
+    let prog = obj.program("checked_read").unwrap();
+    assert_eq!(prog.program().mode(), SafetyMode::Verified);
+    let mut pkt = vec![0u8; 20];
+    pkt[19] = 1;
+    for engine in [oxbpf::EngineKind::Interp, oxbpf::EngineKind::Jit] {
+        let r = prog.load(engine).unwrap();
+        assert_eq!(
+            r.run_xdp(&pkt).unwrap().ret,
+            1,
+            "{engine:?}: byte 19 is 1: XDP_DROP"
+        );
+        assert_eq!(
+            r.run_xdp(&pkt[..19]).unwrap().ret,
+            2,
+            "{engine:?}: 19 bytes: XDP_PASS"
+        );
+    }
+    let obj = Loader::new().ncpus(1).verify(false).load_file(&o).unwrap();
+    assert_eq!(
+        obj.program("checked_read").unwrap().program().mode(),
+        SafetyMode::Checked
+    );
+}
