@@ -21,9 +21,12 @@
 //!   addresses (a map handle for helpers, a value address for direct
 //!   access), context accesses are rewritten to the runtime context
 //!   ([`oxbpf_runtime::context`]), helpers come from the kernel table.
-//! - Programs run in checked mode until the verifier exists: every memory
-//!   access is checked against the run's regions (stack, context, packet,
-//!   global data, and every map value a lookup returned).
+//! - [`Loader::load`] runs the verifier (`oxbpf-verifier`) on every
+//!   program and links accepted ones in verified mode: no run-time checks.
+//!   Programs loaded with `verify(false)` or from an [`ObjectImage`] run in
+//!   checked mode: every memory access is checked against the run's
+//!   regions (stack, context, packet, global data, and every map value a
+//!   lookup returned).
 //! - Each run holds a [`RunGuard`] so map values handed to the program stay
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
@@ -111,8 +114,9 @@ impl Loader {
 
     /// Whether [`Loader::load`] runs the verifier (privileged profile) on
     /// every program of the object first and refuses the object with
-    /// [`Error::Verify`] if one is rejected. On by default. Programs still
-    /// run in checked mode either way for now.
+    /// [`Error::Verify`] if one is rejected. On by default; accepted
+    /// programs then run in verified mode (no run-time checks). With
+    /// `verify(false)` programs run in checked mode.
     pub fn verify(mut self, on: bool) -> Loader {
         self.no_verify = !on;
         self
