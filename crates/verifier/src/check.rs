@@ -1614,7 +1614,7 @@ impl<'a> Checker<'a> {
         }) = p
             && let Some(f) = st.frames.get_mut(frame as usize)
         {
-            for s in f.stack.iter_mut() {
+            for s in f.slots_mut() {
                 let keep_uninit =
                     matches!(s, Slot::Bytes(b) if b.iter().all(|x| *x == ByteState::Uninit));
                 if !keep_uninit {
@@ -2133,7 +2133,7 @@ impl<'a> Checker<'a> {
         // A spilled pointer is read and overwritten whole only
         // (`check_stack_read_fixed_off`: "invalid size of register fill";
         // unprivileged, "attempt to corrupt spilled pointer").
-        let spilled_ptr = matches!(f.stack[slot], Slot::Spill(r) if r.is_ptr() || matches!(r, RegState::Stale { .. }));
+        let spilled_ptr = matches!(f.slot(slot), Slot::Spill(r) if r.is_ptr() || matches!(r, RegState::Stale { .. }));
         if spilled_ptr && size != 8 {
             let write = access.writes();
             if !write || strict {
@@ -2154,7 +2154,7 @@ impl<'a> Checker<'a> {
         match access {
             Access::Store { value, .. } => {
                 if size == 8 {
-                    f.stack[slot] = Slot::Spill(value);
+                    *f.slot_mut(slot) = Slot::Spill(value);
                 } else {
                     if value.is_ptr() {
                         return Err(self.error(
@@ -2197,7 +2197,7 @@ impl<'a> Checker<'a> {
                 Ok(RegState::UNKNOWN)
             }
             Access::Load => {
-                if let Slot::Spill(r) = f.stack[slot] {
+                if let Slot::Spill(r) = f.slot(slot) {
                     if size == 8 {
                         return Ok(match r {
                             RegState::Uninit | RegState::Scratched { .. } => RegState::UNKNOWN,
@@ -2249,7 +2249,7 @@ impl<'a> Checker<'a> {
 /// The byte at `off` from r10 (negative).
 fn stack_byte(f: &Frame, off: i64) -> ByteState {
     let i = (off + STACK_PER_FRAME as i64) as usize;
-    match &f.stack[i / 8] {
+    match &f.slot(i / 8) {
         Slot::Bytes(b) => b[i % 8],
         Slot::Spill(RegState::Uninit | RegState::Scratched { .. }) => ByteState::Uninit,
         Slot::Spill(RegState::Scalar(s)) if s.as_const() == Some(0) => ByteState::Zero,
@@ -2263,7 +2263,7 @@ fn set_stack_byte(f: &mut Frame, off: i64, b: ByteState) {
     if i / 8 >= SLOTS {
         return;
     }
-    let slot = &mut f.stack[i / 8];
+    let slot = f.slot_mut(i / 8);
     if let Slot::Spill(r) = *slot {
         let fill = match r {
             RegState::Uninit | RegState::Scratched { .. } => ByteState::Uninit,

@@ -204,8 +204,11 @@ pub const SLOTS: usize = STACK_PER_FRAME / 8;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Frame {
     pub regs: [RegState; 11],
-    /// Slot `i` covers `r10 - 512 + 8 * i ..`.
-    pub stack: Vec<Slot>,
+    /// The stack written so far, from the top down: entry `j` covers
+    /// `r10 - 8 * (j + 1) ..`; slots past the end were never written.
+    /// Use [`Frame::slot`] and [`Frame::slot_mut`], which number slots
+    /// from the bottom (`r10 - 512` is slot 0).
+    stack: Vec<Slot>,
     /// Where to continue in the caller on `exit` (`None` for the
     /// program's own frame).
     pub ret: Option<usize>,
@@ -220,10 +223,34 @@ impl Frame {
         regs[10] = RegState::Ptr(Ptr::new(PtrKind::Stack { frame: depth }));
         Frame {
             regs,
-            stack: vec![Slot::UNINIT; SLOTS],
+            stack: Vec::new(),
             ret,
             entry,
         }
+    }
+}
+
+impl Frame {
+    /// Slot `i` (0 is `r10 - 512`, `SLOTS - 1` is `r10 - 8`).
+    pub fn slot(&self, i: usize) -> Slot {
+        self.stack
+            .get(SLOTS - 1 - i)
+            .copied()
+            .unwrap_or(Slot::UNINIT)
+    }
+
+    /// Slot `i`, mutably (allocating it).
+    pub fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        let j = SLOTS - 1 - i;
+        if self.stack.len() <= j {
+            self.stack.resize(j + 1, Slot::UNINIT);
+        }
+        &mut self.stack[j]
+    }
+
+    /// Every written slot.
+    pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.stack.iter_mut()
     }
 }
 
@@ -338,7 +365,10 @@ pub fn subsumes(old: &State, new: &State) -> bool {
                 return false;
             }
         }
-        for (so, sn) in fo.stack.iter().zip(&fnew.stack) {
+        let n = fo.stack.len().max(fnew.stack.len());
+        for j in 0..n {
+            let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
+            let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
             if !slot_subsumes(so, sn, &mut ids) {
                 return false;
             }
