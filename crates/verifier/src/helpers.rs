@@ -58,7 +58,8 @@ pub enum Ret {
 /// Which program types may call a helper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Allow {
-    /// Every program type (`bpf_base_func_proto`, privileged).
+    /// Every program type (`bpf_base_func_proto`, privileged: on this
+    /// kernel that includes the current task's ids and `probe_read_*`).
     All,
     /// Programs that see packets (`__sk_buff` or `xdp_md`).
     Net,
@@ -248,7 +249,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::GET_CURRENT_UID_GID,
@@ -256,7 +257,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::GET_CURRENT_COMM,
@@ -264,7 +265,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, Size],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::GET_CGROUP_CLASSID,
@@ -352,7 +353,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::SKB_CHANGE_TAIL,
@@ -456,7 +457,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, SizeOrZero, Anything],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::PROBE_READ_KERNEL,
@@ -464,7 +465,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, SizeOrZero, Anything],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::PROBE_READ_KERNEL_STR,
@@ -472,7 +473,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, SizeOrZero, Anything],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::JIFFIES64,

@@ -226,7 +226,10 @@ fn pointer_arithmetic() {
 #[test]
 fn helpers() {
     rejects("helper_not_allowed", "call 9999\nmov %r0, 0\nexit");
-    rejects("helper_not_allowed", "call 14\nmov %r0, 0\nexit");
+    rejects(
+        "helper_not_allowed",
+        "mov %r1, %r10\nadd %r1, -8\nmov %r2, 8\nmov %r3, 0\ncall 4\nmov %r0, 0\nexit",
+    );
     rejects(
         "helper_argument",
         "mov %r1, 0\nmov %r2, %r10\nadd %r2, -4\nstw [%r10-4], 0\ncall 1\nmov %r0, 0\nexit",
