@@ -40,6 +40,9 @@ pub enum Arg {
     Func,
     /// Memory returned by `ringbuf_reserve`, non-null.
     RingbufMem,
+    /// A non-null pointer into a map value (the `struct bpf_spin_lock`
+    /// inside it; lock discipline is checked in part 2).
+    MapValuePtr,
 }
 
 /// What a helper returns in r0.
@@ -122,6 +125,13 @@ pub mod extra_ids {
     pub const RINGBUF_QUERY: u32 = 134;
     pub const JIFFIES64: u32 = 118;
     pub const LOOP: u32 = 181;
+    pub const CLONE_REDIRECT: u32 = 13;
+    pub const SKB_ADJUST_ROOM: u32 = 50;
+    pub const SPIN_LOCK: u32 = 93;
+    pub const SPIN_UNLOCK: u32 = 94;
+    pub const KTIME_GET_COARSE_NS: u32 = 160;
+    pub const XDP_LOAD_BYTES: u32 = 189;
+    pub const XDP_STORE_BYTES: u32 = 190;
 }
 
 use Arg::*;
@@ -538,6 +548,62 @@ pub const HELPERS: &[HelperSpec] = &[
         Ret::Integer,
         false,
         Allow::All,
+    ),
+    h(
+        x::CLONE_REDIRECT,
+        "clone_redirect",
+        &[Ctx, Anything, Anything],
+        Ret::Integer,
+        false,
+        Allow::Tc,
+    ),
+    h(
+        x::SKB_ADJUST_ROOM,
+        "skb_adjust_room",
+        &[Ctx, Anything, Anything, Anything],
+        Ret::Integer,
+        true,
+        Allow::Tc,
+    ),
+    h(
+        x::SPIN_LOCK,
+        "spin_lock",
+        &[MapValuePtr],
+        Ret::Integer,
+        false,
+        Allow::All,
+    ),
+    h(
+        x::SPIN_UNLOCK,
+        "spin_unlock",
+        &[MapValuePtr],
+        Ret::Integer,
+        false,
+        Allow::All,
+    ),
+    h(
+        x::KTIME_GET_COARSE_NS,
+        "ktime_get_coarse_ns",
+        &[],
+        Ret::Integer,
+        false,
+        Allow::All,
+    ),
+    h(
+        x::XDP_LOAD_BYTES,
+        "xdp_load_bytes",
+        &[Ctx, Anything, WriteMem, Size],
+        Ret::Integer,
+        false,
+        Allow::Xdp,
+    ),
+    h(
+        x::XDP_STORE_BYTES,
+        "xdp_store_bytes",
+        &[Ctx, Anything, ReadMem, Size],
+        Ret::Integer,
+        false,
+        Allow::Xdp,
     ),
 ];
 

@@ -221,6 +221,11 @@ impl Checker<'_> {
                     }) => callback = Some(entry),
                     _ => return bad(self, "a function address"),
                 },
+                Arg::MapValuePtr => match v {
+                    RegState::Ptr(p)
+                        if matches!(p.kind, PtrKind::MapValue { .. }) && !p.maybe_null => {}
+                    _ => return bad(self, "a pointer into a map value (checked against null)"),
+                },
                 Arg::RingbufMem => match v {
                     RegState::Ptr(p)
                         if matches!(p.kind, PtrKind::Mem { .. })
