@@ -190,6 +190,16 @@ pub enum Slot {
     /// A whole register stored with an aligned 8-byte store: its type and
     /// range survive the round trip (`STACK_SPILL`).
     Spill(RegState),
+    /// A number stored with a narrower aligned store (`size` bytes at byte
+    /// `pos` of the slot): reading the same bytes back gives it again, as
+    /// the kernel's sub-register spills do. `bytes` says what every byte
+    /// holds otherwise.
+    Narrow {
+        pos: u8,
+        size: u8,
+        value: Scalar,
+        bytes: [ByteState; 8],
+    },
 }
 
 impl Slot {
@@ -412,6 +422,29 @@ fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap) -> bool {
             s.contains(&Scalar::UNKNOWN) && s.id == 0 && b.iter().all(|y| *y != ByteState::Uninit)
         }
         (Slot::Spill(RegState::Uninit | RegState::Scratched { .. }), _) => true,
+        (
+            Slot::Narrow {
+                pos: p1,
+                size: s1,
+                value: v1,
+                bytes: b1,
+            },
+            Slot::Narrow {
+                pos: p2,
+                size: s2,
+                value: v2,
+                bytes: b2,
+            },
+        ) => {
+            p1 == p2
+                && s1 == s2
+                && v1.contains(v2)
+                && b1.iter().zip(b2).all(|(x, y)| byte_subsumes(*x, *y))
+        }
+        // Plain bytes read as unknown numbers, which covers a narrow spill.
+        (Slot::Bytes(a), Slot::Narrow { bytes, .. }) => {
+            a.iter().zip(bytes).all(|(x, y)| byte_subsumes(*x, *y))
+        }
         _ => false,
     }
 }

@@ -379,6 +379,18 @@ impl Checker<'_> {
                     for o in start..start + size_i {
                         set_stack_byte(f, o, b);
                     }
+                    // Remember the number itself, so that reading these
+                    // bytes back keeps its range.
+                    if let RegState::Scalar(v) = value
+                        && let Slot::Bytes(bytes) = f.slot(slot)
+                    {
+                        *f.slot_mut(slot) = Slot::Narrow {
+                            pos: ((start + limit) % 8) as u8,
+                            size: size as u8,
+                            value: v.truncate(size),
+                            bytes,
+                        };
+                    }
                 }
                 Ok(RegState::UNKNOWN)
             }
@@ -401,6 +413,17 @@ impl Checker<'_> {
                 Ok(RegState::UNKNOWN)
             }
             Access::Load => {
+                if let Slot::Narrow {
+                    pos,
+                    size: n,
+                    value,
+                    ..
+                } = f.slot(slot)
+                    && i64::from(pos) == (start + limit) % 8
+                    && usize::from(n) == size
+                {
+                    return Ok(RegState::Scalar(value));
+                }
                 if let Slot::Spill(r) = f.slot(slot) {
                     if size == 8 {
                         return Ok(match r {
@@ -454,7 +477,7 @@ impl Checker<'_> {
 pub(super) fn stack_byte(f: &Frame, off: i64) -> ByteState {
     let i = (off + STACK_PER_FRAME as i64) as usize;
     match &f.slot(i / 8) {
-        Slot::Bytes(b) => b[i % 8],
+        Slot::Bytes(b) | Slot::Narrow { bytes: b, .. } => b[i % 8],
         Slot::Spill(RegState::Uninit | RegState::Scratched { .. }) => ByteState::Uninit,
         Slot::Spill(RegState::Scalar(s)) if s.as_const() == Some(0) => ByteState::Zero,
         Slot::Spill(_) => ByteState::Misc,
@@ -468,6 +491,9 @@ pub(super) fn set_stack_byte(f: &mut Frame, off: i64, b: ByteState) {
         return;
     }
     let slot = f.slot_mut(i / 8);
+    if let Slot::Narrow { bytes, .. } = *slot {
+        *slot = Slot::Bytes(bytes);
+    }
     if let Slot::Spill(r) = *slot {
         let fill = match r {
             RegState::Uninit | RegState::Scratched { .. } => ByteState::Uninit,
