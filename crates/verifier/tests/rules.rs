@@ -218,7 +218,7 @@ fn pointer_arithmetic() {
     );
     accepts("ldxw %r2, [%r1+4]\nldxw %r3, [%r1+0]\nsub %r2, %r3\nmov %r0, 0\nexit");
     strict_rejects(
-        "pointer_arithmetic",
+        "pointer_leak",
         "ldxw %r2, [%r1+4]\nldxw %r3, [%r1+0]\nsub %r2, %r3\nmov %r0, 0\nexit",
     );
 }
@@ -260,6 +260,21 @@ fn strict_profile() {
         "pointer_leak",
         "mov %r2, %r10\njeq %r1, %r2, +0\nmov %r0, 0\nexit",
     );
+}
+
+#[test]
+fn strict_warns_on_xdp_return_values() {
+    let insns = oxbpf_isa::asm::assemble("call 7\nexit").unwrap();
+    let mut input = Input::new(&insns, ProgramType::Xdp);
+    input.options.profile = Profile::Strict;
+    let v = verify(&input).unwrap();
+    assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
+    assert!(v.warnings[0].contains("outside the actions 0..=4"));
+    let insns = oxbpf_isa::asm::assemble("mov %r0, 4\nexit").unwrap();
+    let mut input = Input::new(&insns, ProgramType::Xdp);
+    input.options.profile = Profile::Strict;
+    assert!(verify(&input).unwrap().warnings.is_empty());
+    strict_rejects("pointer_leak", "neg %r1\nmov %r0, 0\nexit");
 }
 
 #[test]

@@ -115,8 +115,15 @@ impl Checker<'_> {
                         Width::W32 => Scalar::unsigned_upto(u64::from(u32::MAX)),
                     })
                 } else {
+                    // Unprivileged, even the difference would reveal
+                    // addresses.
+                    let kind = if op == AluOp::Sub {
+                        ErrorKind::PointerLeak
+                    } else {
+                        ErrorKind::PointerArithmetic
+                    };
                     return Err(self.error(
-                        ErrorKind::PointerArithmetic,
+                        kind,
                         pc,
                         Some(st),
                         &[dst, src_reg.unwrap_or(dst)],
@@ -152,7 +159,17 @@ impl Checker<'_> {
                 None,
             ))
         };
-        if op == AluOp::Neg && !self.strict {
+        if op == AluOp::Neg {
+            if self.strict {
+                return Err(self.error(
+                    ErrorKind::PointerLeak,
+                    pc,
+                    Some(st),
+                    &[reg],
+                    "negating a pointer would reveal its address",
+                    None,
+                ));
+            }
             return Ok(RegState::UNKNOWN);
         }
         if width == Width::W32 {
