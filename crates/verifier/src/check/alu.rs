@@ -173,6 +173,13 @@ impl Checker<'_> {
             return Ok(RegState::UNKNOWN);
         }
         if width == Width::W32 {
+            // As the kernel: a 32-bit subtraction involving a pointer gives
+            // a meaningless number to privileged programs
+            // (`adjust_ptr_min_max_vals`); clang emits it for
+            // `(u32)(data_end - data)`.
+            if op == AluOp::Sub && !self.strict {
+                return Ok(RegState::Scalar(Scalar::unsigned_upto(u64::from(u32::MAX))));
+            }
             return fail(self, "32-bit arithmetic on a pointer is not allowed".into());
         }
         if p.maybe_null {
