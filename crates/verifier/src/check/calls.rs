@@ -8,31 +8,17 @@ impl Checker<'_> {
     // Calls
 
     pub(super) fn exit(&mut self, pc: usize, st: &mut State) -> R<Flow> {
-        let r0 = self.read(pc, st, Reg::R0)?;
         if st.frames.len() > 1 {
-            if !matches!(r0, RegState::Scalar(_)) {
-                return Err(self.error(
-                    ErrorKind::PointerLeak,
-                    pc,
-                    Some(st),
-                    &[Reg::R0],
-                    "a function must return a number",
-                    None,
-                ));
-            }
-            let callee = st.frames.pop().expect("more than one frame");
-            let ret = callee.ret.expect("a called frame has a return address");
+            let depth = st.frames.len() - 1;
+            let ret = st.cur().ret.expect("a called frame has a return address");
             if ret == CALLBACK_RET {
-                if let RegState::Scalar(s) = r0
-                    && s.umax > 1
-                {
+                // Callbacks return 0 (continue) or 1 (stop).
+                let r0 = self.read(pc, st, Reg::R0)?;
+                if !matches!(r0, RegState::Scalar(s) if s.umax <= 1) {
                     return Err(self.error(
                         ErrorKind::HelperArgument,
                         pc,
-                        Some(&State {
-                            frames: vec![callee],
-                            path: st.path.clone(),
-                        }),
+                        Some(st),
                         &[Reg::R0],
                         "a bpf_loop callback must return 0 or 1",
                         None,
@@ -40,6 +26,26 @@ impl Checker<'_> {
                 }
                 return Ok(Flow::End);
             }
+            // As the kernel's `prepare_func_exit`, r0 is handed back as
+            // it is (a void function leaves it unset; the caller may not
+            // read it then), except a pointer into the frame that ends.
+            let r0 = st.cur().regs[0];
+            if let RegState::Ptr(Ptr {
+                kind: PtrKind::Stack { frame },
+                ..
+            }) = r0
+                && usize::from(frame) == depth
+            {
+                return Err(self.error(
+                    ErrorKind::StackOutOfBounds,
+                    pc,
+                    Some(st),
+                    &[Reg::R0],
+                    "a function returns a pointer to its own stack, which ends here",
+                    None,
+                ));
+            }
+            st.frames.pop();
             let f = st.cur_mut();
             f.regs[0] = r0;
             for r in 1..=5 {
@@ -47,6 +53,7 @@ impl Checker<'_> {
             }
             return Ok(Flow::Next(ret));
         }
+        let r0 = self.read(pc, st, Reg::R0)?;
         match r0 {
             RegState::Ptr(_) | RegState::Stale { .. } if self.strict => {
                 return Err(self.error(
