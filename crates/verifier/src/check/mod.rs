@@ -53,6 +53,8 @@ enum Flow {
 struct Visited {
     state: State,
     done: bool,
+    /// States it pruned, to choose which to forget when the list is full.
+    hits: u32,
 }
 
 struct Checker<'a> {
@@ -464,10 +466,11 @@ impl<'a> Checker<'a> {
 
     /// Whether a stored state at `pc` covers `st`; stores `st` otherwise.
     fn seen_before(&mut self, pc: usize, st: &State, level: usize) -> R<bool> {
-        for v in &self.visited[pc] {
+        for v in self.visited[pc].iter_mut() {
             if v.done {
                 // Everything reachable from `v` was explored without error.
                 if subsumes(&v.state, st) {
+                    v.hits += 1;
                     return Ok(true);
                 }
             } else if v.state.frames == st.frames {
@@ -486,13 +489,31 @@ impl<'a> Checker<'a> {
                 ));
             }
         }
-        if self.visited[pc].len() < MAX_STORED {
-            self.visited[pc].push(Visited {
-                state: st.clone(),
-                done: false,
-            });
-            self.in_progress
-                .push((pc, self.visited[pc].len() - 1, level));
+        let entry = Visited {
+            state: st.clone(),
+            done: false,
+            hits: 0,
+        };
+        let list = &mut self.visited[pc];
+        let index = if list.len() < MAX_STORED {
+            list.push(entry);
+            Some(list.len() - 1)
+        } else {
+            // Full: forget the finished state that pruned least (unfinished
+            // ones are ancestors, kept for loop detection).
+            let victim = list
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.done)
+                .min_by_key(|(_, v)| v.hits)
+                .map(|(i, _)| i);
+            if let Some(i) = victim {
+                list[i] = entry;
+            }
+            victim
+        };
+        if let Some(i) = index {
+            self.in_progress.push((pc, i, level));
             self.stats.states += 1;
         }
         Ok(false)
