@@ -9,10 +9,10 @@ pub mod map;
 pub mod run;
 pub mod run_object;
 pub mod trafgen;
+pub mod verify;
 pub mod xdp;
 pub mod xdp_bench;
 pub mod xdp_user;
-pub mod verify;
 
 use serde::Serialize;
 
