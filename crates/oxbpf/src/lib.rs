@@ -21,9 +21,12 @@
 //!   addresses (a map handle for helpers, a value address for direct
 //!   access), context accesses are rewritten to the runtime context
 //!   ([`oxbpf_runtime::context`]), helpers come from the kernel table.
-//! - Programs run in checked mode until the verifier exists: every memory
-//!   access is checked against the run's regions (stack, context, packet,
-//!   global data, and every map value a lookup returned).
+//! - [`Loader::load`] runs the verifier (`oxbpf-verifier`) on every
+//!   program and links accepted ones in verified mode: no run-time checks.
+//!   Programs loaded with `verify(false)` or from an [`ObjectImage`] run in
+//!   checked mode: every memory access is checked against the run's
+//!   regions (stack, context, packet, global data, and every map value a
+//!   lookup returned).
 //! - Each run holds a [`RunGuard`] so map values handed to the program stay
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
@@ -84,6 +87,8 @@ impl EngineKind {
 pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
+    /// Skip the verifier ([`Loader::verify`]).
+    no_verify: bool,
 }
 
 impl Loader {
@@ -107,6 +112,16 @@ impl Loader {
         self
     }
 
+    /// Whether [`Loader::load`] runs the verifier (privileged profile) on
+    /// every program of the object first and refuses the object with
+    /// [`Error::Verify`] if one is rejected. On by default; accepted
+    /// programs then run in verified mode (no run-time checks). With
+    /// `verify(false)` programs run in checked mode.
+    pub fn verify(mut self, on: bool) -> Loader {
+        self.no_verify = !on;
+        self
+    }
+
     /// Reads and loads an ELF object.
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
         let path = path.as_ref();
@@ -119,12 +134,21 @@ impl Loader {
 
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        if !self.no_verify {
+            verify_elf(elf)?;
+        }
         let parsed = object::parse(elf, &self.globals)?;
-        self.load_image(parsed.image)
+        self.link_image(parsed.image, !self.no_verify)
     }
 
     /// Loads an already parsed object.
     pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        self.link_image(image, false)
+    }
+
+    /// Creates the maps and links the programs, in verified mode when the
+    /// verifier accepted them.
+    fn link_image(&self, image: ObjectImage, verified: bool) -> Result<Object, Error> {
         let opts = match self.ncpus {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
@@ -133,7 +157,7 @@ impl Loader {
         let helpers = link::kernel_helpers();
         let mut programs = Vec::new();
         for p in &image.programs {
-            let program = link::link_program(p, &maps, &helpers)?;
+            let program = link::link_program(p, &maps, &helpers, verified)?;
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
                 name: p.name.clone(),
@@ -510,4 +534,19 @@ pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
     obj.maps()
         .map(|(n, m)| (n.to_string(), m.clone()))
         .collect()
+}
+
+/// Runs the verifier on every program of an ELF object.
+fn verify_elf(elf: &[u8]) -> Result<(), Error> {
+    let obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
+        reason: e.to_string(),
+    })?;
+    for p in &obj.programs {
+        oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
+            .map_err(|source| Error::Verify {
+                program: p.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }

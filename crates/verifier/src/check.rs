@@ -458,20 +458,25 @@ impl<'a> Checker<'a> {
     /// Whether a stored state at `pc` covers `st`; stores `st` otherwise.
     fn seen_before(&mut self, pc: usize, st: &State, level: usize) -> R<bool> {
         for v in &self.visited[pc] {
-            if subsumes(&v.state, st) {
-                if !v.done && v.state.frames == st.frames {
-                    return Err(self.error(
-                        ErrorKind::UnboundedLoop,
-                        pc,
-                        Some(st),
-                        &[],
-                        format!(
-                            "infinite loop: the loop at insn {pc} comes back to the same state"
-                        ),
-                        None,
-                    ));
+            if v.done {
+                // Everything reachable from `v` was explored without error.
+                if subsumes(&v.state, st) {
+                    return Ok(true);
                 }
-                return Ok(true);
+            } else if v.state.frames == st.frames {
+                // `v` is an ancestor of `st` (its exploration is under
+                // way): the loop came back to the very same state, so it
+                // can run forever. Pruning against an unfinished ancestor
+                // that merely subsumes `st` would accept loops that never
+                // end; such loops are unrolled instead, under the budget.
+                return Err(self.error(
+                    ErrorKind::UnboundedLoop,
+                    pc,
+                    Some(st),
+                    &[],
+                    format!("infinite loop: the loop at insn {pc} comes back to the same state"),
+                    None,
+                ));
             }
         }
         if self.visited[pc].len() < MAX_STORED {

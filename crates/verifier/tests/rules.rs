@@ -267,6 +267,12 @@ fn loops() {
         "unbounded_loop",
         "mov %r0, 0\nja -1\nexit".replace("exit", "").trim_end(),
     );
+    // The state at the loop head shrinks from [0, 255] to [1, 255] and
+    // then repeats: an infinite loop, which pruning against the unfinished
+    // first visit must not hide (the kernel rejects it too).
+    rejects("unbounded_loop", "call 7\nand %r0, 255\njne %r0, 0, -1\nexit");
+    // Halving terminates: unrolled until the value is known to be 0.
+    accepts("call 7\nmov %r1, %r0\nrsh %r1, 1\njne %r1, 0, -2\nmov %r0, 0\nexit");
 }
 
 #[test]
