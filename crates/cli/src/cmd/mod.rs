@@ -12,6 +12,7 @@ pub mod trafgen;
 pub mod verify;
 pub mod xdp;
 pub mod xdp_bench;
+pub mod xdp_kernel;
 pub mod xdp_user;
 
 use serde::Serialize;
