@@ -5,6 +5,7 @@ pub mod bench;
 pub mod bench_verify;
 pub mod conformance;
 pub mod disasm;
+pub mod load;
 pub mod map;
 pub mod run;
 pub mod run_object;
