@@ -24,7 +24,6 @@ mod common;
 #[path = "common/progs.rs"]
 mod progs;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use libtest_mimic::{Arguments, Failed, Trial};
