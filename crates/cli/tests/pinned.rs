@@ -127,12 +127,86 @@ fn load_pin_and_edit_maps() -> Result<(), Failed> {
     Ok(())
 }
 
+/// `oxbpf run FILE.o --engine kernel` prints the same lines and writes the
+/// same map state as the JIT, from the same --maps-in.
+fn run_engine_kernel_matches_jit() -> Result<(), Failed> {
+    let obj = example("flow_hash")?;
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pinned");
+    // Ethernet + IPv4 10.0.0.1 -> 10.0.0.2 UDP 53 -> 53, payload "x".
+    let mut pkt = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    pkt.extend_from_slice(&[
+        0x45, 0, 0, 29, 0, 0, 0x40, 0, 64, 17, 0x26, 0xce, 10, 0, 0, 1, 10, 0, 0, 2,
+    ]);
+    pkt.extend_from_slice(&[0, 0x35, 0, 0x35, 0, 9, 0, 0, b'x']);
+    let data = dir.join("flow.bin");
+    std::fs::write(&data, &pkt).map_err(|e| e.to_string())?;
+    // The flow already has 3 packets, 1000 bytes.
+    let key = "0a0000010a00000200350035".to_string() + "11000000";
+    let maps_in = dir.join("flows-in.json");
+    std::fs::write(
+        &maps_in,
+        format!(
+            "{{\"flows\":[{{\"key\":\"{key}\",\"value\":\"0300000000000000e803000000000000\"}}]}}"
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let mut outputs = Vec::new();
+    for engine in ["jit", "kernel"] {
+        let maps_out = dir.join(format!("flows-out-{engine}.json"));
+        let o = ok(
+            &oxbpf(&[
+                "run",
+                obj.to_str().ok_or("path")?,
+                "--engine",
+                engine,
+                "--data",
+                data.to_str().ok_or("path")?,
+                "--maps-in",
+                maps_in.to_str().ok_or("path")?,
+                "--maps-out",
+                maps_out.to_str().ok_or("path")?,
+            ]),
+            engine,
+        )?;
+        let state = std::fs::read_to_string(&maps_out).map_err(|e| e.to_string())?;
+        outputs.push((o, state));
+    }
+    if outputs[0] != outputs[1] {
+        return Err(format!("jit {:?}\nkernel {:?}", outputs[0], outputs[1]).into());
+    }
+    // 4 packets, 1043 bytes = 0x413.
+    if !outputs[1].1.contains("04000000000000001304000000000000") {
+        return Err(format!("flow not updated: {}", outputs[1].1).into());
+    }
+    let traced = oxbpf(&[
+        "run",
+        obj.to_str().ok_or("path")?,
+        "--engine",
+        "kernel",
+        "--trace",
+        "--data",
+        data.to_str().ok_or("path")?,
+    ]);
+    if traced.status.code() != Some(2) {
+        return Err(format!("--trace on the kernel: {traced:?}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
-    let tests = vec![privileged_trial(
-        "load_pin_and_edit_pinned_maps",
-        &[Requirement::Root, Requirement::Bpf],
-        load_pin_and_edit_maps,
-    )];
+    let req = [Requirement::Root, Requirement::Bpf];
+    let tests = vec![
+        privileged_trial(
+            "load_pin_and_edit_pinned_maps",
+            &req,
+            load_pin_and_edit_maps,
+        ),
+        privileged_trial(
+            "run_engine_kernel_matches_jit",
+            &req,
+            run_engine_kernel_matches_jit,
+        ),
+    ];
     libtest_mimic::run(&args, tests).exit();
 }

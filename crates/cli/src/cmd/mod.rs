@@ -8,6 +8,7 @@ pub mod disasm;
 pub mod load;
 pub mod map;
 pub mod run;
+pub mod run_kernel;
 pub mod run_object;
 pub mod trafgen;
 pub mod verify;

@@ -57,7 +57,7 @@ pub struct KernelTarget<'a> {
 
 /// Fills kernel maps from the JSON state format of `oxbpf run
 /// --maps-out` (per-CPU values: one hex string per CPU, or one for all).
-fn fill_maps(maps: &[(&str, &KernelMap)], path: &Path) -> Result<()> {
+pub(crate) fn fill_maps(maps: &[(&str, &KernelMap)], path: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let state: Value = serde_json::from_str(&text)
@@ -127,7 +127,7 @@ fn fill_maps(maps: &[(&str, &KernelMap)], path: &Path) -> Result<()> {
 }
 
 /// The JSON state of kernel maps (same format as `oxbpf run --maps-out`).
-pub fn dump_maps(maps: &[(String, KernelMap)]) -> Result<Value> {
+pub fn dump_maps<'a>(maps: impl IntoIterator<Item = (&'a str, &'a KernelMap)>) -> Result<Value> {
     let mut out = JsonMap::new();
     for (name, map) in maps {
         let spec = map.spec();
@@ -149,7 +149,7 @@ pub fn dump_maps(maps: &[(String, KernelMap)]) -> Result<Value> {
             };
             list.push(json!({"key": hex(&k), "value": value}));
         }
-        out.insert(name.clone(), Value::Array(list));
+        out.insert(name.to_string(), Value::Array(list));
     }
     Ok(Value::Object(out))
 }
@@ -285,7 +285,8 @@ pub fn detach(iface: &str, maps_out: Option<&Path>, json: bool) -> Result<()> {
         )));
     }
     if let Some(path) = maps_out {
-        let state = dump_maps(&pinned_maps(iface)?)?;
+        let pinned = pinned_maps(iface)?;
+        let state = dump_maps(pinned.iter().map(|(n, m)| (n.as_str(), m)))?;
         let text = serde_json::to_string_pretty(&state).map_err(|e| anyhow!(e))?;
         std::fs::write(path, text + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
