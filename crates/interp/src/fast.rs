@@ -292,6 +292,66 @@ enum Code {
     Unsupported,
     /// Charge the block's cost to the budget, then run `inner`.
     Charge,
+    /// Superinstructions made by [`fuse`]: `mov64 d, s` then `add64 d, imm`
+    /// (`LeaK`), `add64 d, b` (`LeaX`, `b` in `off`) or both (`LeaKX`):
+    /// `d = s + b + imm` in one dispatch.
+    LeaK,
+    LeaX,
+    LeaKX,
+    /// `add64 d, imm` then a 64-bit conditional jump on `d` (the jump's op
+    /// stays in the next slot and supplies the comparison and target).
+    AddKJEq64X,
+    AddKJEq64K,
+    AddKJGt64X,
+    AddKJGt64K,
+    AddKJGe64X,
+    AddKJGe64K,
+    AddKJSet64X,
+    AddKJSet64K,
+    AddKJNe64X,
+    AddKJNe64K,
+    AddKJSgt64X,
+    AddKJSgt64K,
+    AddKJSge64X,
+    AddKJSge64K,
+    AddKJLt64X,
+    AddKJLt64K,
+    AddKJLe64X,
+    AddKJLe64K,
+    AddKJSlt64X,
+    AddKJSlt64K,
+    AddKJSle64X,
+    AddKJSle64K,
+}
+
+/// The superinstruction for `add64 d, imm` followed by the 64-bit jump
+/// `jump` on `d`, if `jump` is one.
+fn add_k_jump(jump: Code) -> Option<Code> {
+    Some(match jump {
+        Code::JEq64X => Code::AddKJEq64X,
+        Code::JEq64K => Code::AddKJEq64K,
+        Code::JGt64X => Code::AddKJGt64X,
+        Code::JGt64K => Code::AddKJGt64K,
+        Code::JGe64X => Code::AddKJGe64X,
+        Code::JGe64K => Code::AddKJGe64K,
+        Code::JSet64X => Code::AddKJSet64X,
+        Code::JSet64K => Code::AddKJSet64K,
+        Code::JNe64X => Code::AddKJNe64X,
+        Code::JNe64K => Code::AddKJNe64K,
+        Code::JSgt64X => Code::AddKJSgt64X,
+        Code::JSgt64K => Code::AddKJSgt64K,
+        Code::JSge64X => Code::AddKJSge64X,
+        Code::JSge64K => Code::AddKJSge64K,
+        Code::JLt64X => Code::AddKJLt64X,
+        Code::JLt64K => Code::AddKJLt64K,
+        Code::JLe64X => Code::AddKJLe64X,
+        Code::JLe64K => Code::AddKJLe64K,
+        Code::JSlt64X => Code::AddKJSlt64X,
+        Code::JSlt64K => Code::AddKJSlt64K,
+        Code::JSle64X => Code::AddKJSle64X,
+        Code::JSle64K => Code::AddKJSle64K,
+        _ => return None,
+    })
 }
 
 fn atomic_code(op: AtomicOp, fetch: bool) -> i32 {
@@ -635,6 +695,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
     }
     ops.push(unsupported);
     finish(&mut ops, program.mode());
+    fuse(&mut ops, blocks);
     ops.into_boxed_slice()
 }
 
@@ -660,6 +721,67 @@ fn finish(ops: &mut [Op], mode: SafetyMode) {
         op.inner = op.code;
         if mode == SafetyMode::Checked && op.cost != 0 {
             op.code = Code::Charge;
+        }
+    }
+}
+
+/// Replaces common instruction pairs and triples with superinstructions
+/// (one dispatch, and the intermediate value stays in a host register
+/// instead of going through the register array). The absorbed ops stay in
+/// place, unchanged, but are never dispatched: they must not be block
+/// leaders, so nothing jumps to them and checked mode's block charge is
+/// the same. Runs after [`finish`], so a jump op here has a valid target.
+fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
+    let n = ops.len() - 1;
+    let absorbable = |p: usize| p < n && !blocks.is_leader(p);
+    for pc in 0..n {
+        let op = ops[pc];
+        let fused = match op.inner {
+            Code::Add64K if absorbable(pc + 1) => {
+                let j = ops[pc + 1];
+                if j.code == j.inner && j.dst.0 == op.dst.0 {
+                    add_k_jump(j.code).map(|c| (c, op))
+                } else {
+                    None
+                }
+            }
+            Code::Mov64X if op.dst.0 != op.src.0 && absorbable(pc + 1) => {
+                let d = op.dst.0;
+                // The adds that follow, up to one with an immediate and one
+                // with a register other than d (`add d, d` reads the value
+                // being built).
+                let mut imm = None;
+                let mut index = None;
+                for p in [pc + 1, pc + 2] {
+                    if !absorbable(p) || ops[p].dst.0 != d {
+                        break;
+                    }
+                    match ops[p].code {
+                        Code::Add64K if imm.is_none() => imm = Some(ops[p].imm),
+                        Code::Add64X if index.is_none() && ops[p].src.0 != d => {
+                            index = Some(ops[p].src)
+                        }
+                        _ => break,
+                    }
+                }
+                let mut f = op;
+                f.imm = imm.unwrap_or(0);
+                f.off = index.map_or(0, |b| i32::from(b.0));
+                match (imm, index) {
+                    (Some(_), None) => Some((Code::LeaK, f)),
+                    (None, Some(_)) => Some((Code::LeaX, f)),
+                    (Some(_), Some(_)) => Some((Code::LeaKX, f)),
+                    (None, None) => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((code, mut f)) = fused {
+            f.inner = code;
+            if f.code != Code::Charge {
+                f.code = code;
+            }
+            ops[pc] = f;
         }
     }
 }
@@ -843,6 +965,24 @@ fn interpret<const CHECKED: bool>(
                     Ok(Called::Exit(v)) => return Ok(v),
                     Err(t) => return Err(t),
                 }
+            }};
+        }
+
+        // `add64 d, imm` fused with the jump op in the next slot.
+        macro_rules! add_k_jump {
+            ($cond:ident, $reg:expr) => {{
+                let v = r[d].wrapping_add(op.imm as i64 as u64);
+                r[d] = v;
+                // SAFETY: `fuse` made this op only where the next slot is
+                // the jump it absorbed, below n.
+                let j = unsafe { &*ip.add(1) };
+                let other = if $reg { r[j.src] } else { j.imm as i64 as u64 };
+                if cond64(JmpCond::$cond, v, other) {
+                    goto!(j.off as u32 as usize);
+                }
+                // SAFETY: the jump is at ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
             }};
         }
 
@@ -1032,6 +1172,48 @@ fn interpret<const CHECKED: bool>(
                 ip = unsafe { ip.add(2) };
                 continue;
             }
+            Code::LeaK => {
+                r[d] = r[s].wrapping_add(op.imm as i64 as u64);
+                // SAFETY: `fuse` absorbed the next op, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
+            Code::LeaX => {
+                r[d] = r[s].wrapping_add(r[RegIdx(op.off as u8)]);
+                // SAFETY: as for LeaK.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
+            Code::LeaKX => {
+                r[d] = r[s]
+                    .wrapping_add(r[RegIdx(op.off as u8)])
+                    .wrapping_add(op.imm as i64 as u64);
+                // SAFETY: `fuse` absorbed the next two ops, so ip + 3 <= n.
+                ip = unsafe { ip.add(3) };
+                continue;
+            }
+            Code::AddKJEq64X => add_k_jump!(Eq, true),
+            Code::AddKJEq64K => add_k_jump!(Eq, false),
+            Code::AddKJGt64X => add_k_jump!(Gt, true),
+            Code::AddKJGt64K => add_k_jump!(Gt, false),
+            Code::AddKJGe64X => add_k_jump!(Ge, true),
+            Code::AddKJGe64K => add_k_jump!(Ge, false),
+            Code::AddKJSet64X => add_k_jump!(Set, true),
+            Code::AddKJSet64K => add_k_jump!(Set, false),
+            Code::AddKJNe64X => add_k_jump!(Ne, true),
+            Code::AddKJNe64K => add_k_jump!(Ne, false),
+            Code::AddKJSgt64X => add_k_jump!(Sgt, true),
+            Code::AddKJSgt64K => add_k_jump!(Sgt, false),
+            Code::AddKJSge64X => add_k_jump!(Sge, true),
+            Code::AddKJSge64K => add_k_jump!(Sge, false),
+            Code::AddKJLt64X => add_k_jump!(Lt, true),
+            Code::AddKJLt64K => add_k_jump!(Lt, false),
+            Code::AddKJLe64X => add_k_jump!(Le, true),
+            Code::AddKJLe64K => add_k_jump!(Le, false),
+            Code::AddKJSlt64X => add_k_jump!(Slt, true),
+            Code::AddKJSlt64K => add_k_jump!(Slt, false),
+            Code::AddKJSle64X => add_k_jump!(Sle, true),
+            Code::AddKJSle64K => add_k_jump!(Sle, false),
             Code::Unsupported => trap!(Trap::Unsupported),
             // Only leaders carry it, and it was replaced by `inner` above.
             Code::Charge => trap!(Trap::Unsupported),
@@ -1039,5 +1221,128 @@ fn interpret<const CHECKED: bool>(
         // SAFETY: only the trailing op sits at slot n, and it traps; any
         // other op is at a slot below n, so its successor is an op.
         ip = unsafe { ip.add(1) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use oxbpf_isa::asm::assemble;
+    use oxbpf_runtime::{Engine, HelperTable, Program, RunState, SafetyMode, Trapped};
+
+    use super::{Code, FastInterpreter};
+    use crate::Interpreter;
+
+    /// Runs `src` on interp-fast in both modes, checks the reference
+    /// interpreter agrees (value and remaining budget), and returns r0.
+    fn run(src: &str) -> Result<u64, Trapped> {
+        let insns = assemble(src).expect("assembles");
+        let table = Arc::new(HelperTable::new("none"));
+        let checked = Program::checked(insns.clone(), table.clone(), &[]).expect("load check");
+        let verified = Program::new_unchecked(insns, table, SafetyMode::Verified);
+        let mut results = Vec::new();
+        for p in [&checked, &verified] {
+            for engine in [&FastInterpreter as &dyn Engine, &Interpreter] {
+                let mut state = RunState::new();
+                state.budget = 1000;
+                let r = engine.load(p).expect("loads").run(&mut state, [0; 5]);
+                results.push((
+                    r,
+                    if p.mode() == SafetyMode::Checked {
+                        state.budget
+                    } else {
+                        0
+                    },
+                ));
+            }
+        }
+        // Same outcome everywhere; same budget left per mode.
+        assert!(
+            results[0] == results[1] && results[2] == results[3] && results[0].0 == results[2].0,
+            "{results:?}"
+        );
+        results[0].0
+    }
+
+    fn codes(src: &str) -> Vec<Code> {
+        let insns = assemble(src).expect("assembles");
+        let table = Arc::new(HelperTable::new("none"));
+        let p = Program::new_unchecked(insns, table, SafetyMode::Verified);
+        FastInterpreter
+            .prepare(&p)
+            .ops
+            .iter()
+            .map(|o| o.code)
+            .collect()
+    }
+
+    #[test]
+    fn mov_then_adds_fuse_and_compute_the_same() {
+        // -1 + 7 + 5 wraps to 11.
+        let src = "mov %r1, -1\nmov %r2, 5\nmov %r0, %r1\nadd %r0, 7\nadd %r0, %r2\nexit";
+        assert_eq!(codes(src)[2], Code::LeaKX);
+        assert_eq!(run(src), Ok(11));
+        let src = "mov %r7, 40\nmov %r8, 2\nmov %r0, %r7\nadd %r0, %r8\nexit";
+        assert_eq!(codes(src)[2], Code::LeaX);
+        assert_eq!(run(src), Ok(42));
+        let src = "mov %r1, 0\nmov %r0, %r1\nadd %r0, -0x80000000\nexit";
+        assert_eq!(codes(src)[1], Code::LeaK);
+        assert_eq!(run(src), Ok(0xffff_ffff_8000_0000));
+        // Index equal to the base: 2 * r1.
+        assert_eq!(run("mov %r1, 21\nmov %r0, %r1\nadd %r0, %r1\nexit"), Ok(42));
+        // `add d, d` reads the value being built: not absorbed.
+        let src = "mov %r1, 21\nmov %r0, %r1\nadd %r0, 1\nadd %r0, %r0\nexit";
+        assert_eq!(codes(src)[1], Code::LeaK);
+        assert_eq!(run(src), Ok(44));
+        // A second immediate stays an add of its own.
+        assert_eq!(
+            run("mov %r1, 10\nmov %r0, %r1\nadd %r0, 1\nadd %r0, 2\nexit"),
+            Ok(13)
+        );
+    }
+
+    #[test]
+    fn an_add_that_is_a_jump_target_is_not_absorbed() {
+        // The jump lands on `add %r0, 3` with r0 = 0.
+        let src = "mov %r0, 0\nmov %r1, 5\nja +1\nmov %r0, %r1\nadd %r0, 3\nexit";
+        assert_eq!(codes(src)[3], Code::Mov64X);
+        assert_eq!(run(src), Ok(3));
+    }
+
+    #[test]
+    fn add_then_jump_fuses_and_loops_the_same() {
+        // Sum of 0..10 = 45, the counter closing the loop with `jlt`.
+        let src = "mov %r0, 0\nmov %r1, 0\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 10, -3\nexit";
+        assert_eq!(codes(src)[3], Code::AddKJLt64K);
+        assert_eq!(run(src), Ok(45));
+        // Register comparison, signed condition, counting down through 0:
+        // r1 = 3, 1, -1 (r0 counts 3 iterations).
+        let src = "mov %r0, 0\nmov %r1, 5\nmov %r2, 0\nadd %r0, 1\nadd %r1, -2\n\
+                   jsgt %r1, %r2, -3\nexit";
+        assert_eq!(codes(src)[4], Code::AddKJSgt64X);
+        assert_eq!(run(src), Ok(3));
+        // A jump on another register is not fused.
+        let src = "mov %r0, 0\nmov %r1, 0\nadd %r0, 1\njeq %r1, 0, +1\nmov %r0, 9\nexit";
+        assert_eq!(codes(src)[2], Code::Add64K);
+        assert_eq!(run(src), Ok(1));
+    }
+
+    #[test]
+    fn a_fused_loop_runs_out_of_budget_where_the_reference_does() {
+        // Checked mode only: verified programs have no budget.
+        let insns = assemble("mov %r1, 0\nadd %r1, 1\njne %r1, 0, -2\nmov %r0, 0\nexit")
+            .expect("assembles");
+        let table = Arc::new(HelperTable::new("none"));
+        let p = Program::checked(insns, table, &[]).expect("load check");
+        let outcome = |engine: &dyn Engine| {
+            let mut state = RunState::new();
+            state.budget = 1000;
+            let r = engine.load(&p).expect("loads").run(&mut state, [0; 5]);
+            (r, state.budget)
+        };
+        let fast = outcome(&FastInterpreter);
+        assert!(fast.0.is_err(), "{fast:?}");
+        assert_eq!(fast, outcome(&Interpreter));
     }
 }
