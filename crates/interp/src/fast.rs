@@ -322,6 +322,117 @@ enum Code {
     AddKJSlt64K,
     AddKJSle64X,
     AddKJSle64K,
+    /// `mov d, s` then an ALU operation of the same width on `d` (the
+    /// operation's op stays in the next slot and supplies the operand):
+    /// `d = s OP operand`, a three-address instruction.
+    MovSub64X,
+    MovSub64K,
+    MovMul64X,
+    MovMul64K,
+    MovDiv64X,
+    MovDiv64K,
+    MovSDiv64X,
+    MovSDiv64K,
+    MovOr64X,
+    MovOr64K,
+    MovAnd64X,
+    MovAnd64K,
+    MovLsh64X,
+    MovLsh64K,
+    MovRsh64X,
+    MovRsh64K,
+    MovMod64X,
+    MovMod64K,
+    MovSMod64X,
+    MovSMod64K,
+    MovXor64X,
+    MovXor64K,
+    MovArsh64X,
+    MovArsh64K,
+    MovSub32X,
+    MovSub32K,
+    MovMul32X,
+    MovMul32K,
+    MovDiv32X,
+    MovDiv32K,
+    MovSDiv32X,
+    MovSDiv32K,
+    MovOr32X,
+    MovOr32K,
+    MovAnd32X,
+    MovAnd32K,
+    MovLsh32X,
+    MovLsh32K,
+    MovRsh32X,
+    MovRsh32K,
+    MovMod32X,
+    MovMod32K,
+    MovSMod32X,
+    MovSMod32K,
+    MovXor32X,
+    MovXor32K,
+    MovArsh32X,
+    MovArsh32K,
+    /// `rsh64 d, imm` then `and64 d, imm` (a bit field): the second
+    /// immediate is in the next slot's op.
+    RshKAndK64,
+}
+
+/// The superinstruction for a `mov` of `width` followed by `next` on the
+/// same register, if there is one, and whether `next` reads a source
+/// register.
+fn mov_then(width: Width, next: Code) -> Option<(Code, bool)> {
+    Some(match (width, next) {
+        (Width::W64, Code::Sub64X) => (Code::MovSub64X, true),
+        (Width::W64, Code::Sub64K) => (Code::MovSub64K, false),
+        (Width::W64, Code::Mul64X) => (Code::MovMul64X, true),
+        (Width::W64, Code::Mul64K) => (Code::MovMul64K, false),
+        (Width::W64, Code::Div64X) => (Code::MovDiv64X, true),
+        (Width::W64, Code::Div64K) => (Code::MovDiv64K, false),
+        (Width::W64, Code::SDiv64X) => (Code::MovSDiv64X, true),
+        (Width::W64, Code::SDiv64K) => (Code::MovSDiv64K, false),
+        (Width::W64, Code::Or64X) => (Code::MovOr64X, true),
+        (Width::W64, Code::Or64K) => (Code::MovOr64K, false),
+        (Width::W64, Code::And64X) => (Code::MovAnd64X, true),
+        (Width::W64, Code::And64K) => (Code::MovAnd64K, false),
+        (Width::W64, Code::Lsh64X) => (Code::MovLsh64X, true),
+        (Width::W64, Code::Lsh64K) => (Code::MovLsh64K, false),
+        (Width::W64, Code::Rsh64X) => (Code::MovRsh64X, true),
+        (Width::W64, Code::Rsh64K) => (Code::MovRsh64K, false),
+        (Width::W64, Code::Mod64X) => (Code::MovMod64X, true),
+        (Width::W64, Code::Mod64K) => (Code::MovMod64K, false),
+        (Width::W64, Code::SMod64X) => (Code::MovSMod64X, true),
+        (Width::W64, Code::SMod64K) => (Code::MovSMod64K, false),
+        (Width::W64, Code::Xor64X) => (Code::MovXor64X, true),
+        (Width::W64, Code::Xor64K) => (Code::MovXor64K, false),
+        (Width::W64, Code::Arsh64X) => (Code::MovArsh64X, true),
+        (Width::W64, Code::Arsh64K) => (Code::MovArsh64K, false),
+        (Width::W32, Code::Sub32X) => (Code::MovSub32X, true),
+        (Width::W32, Code::Sub32K) => (Code::MovSub32K, false),
+        (Width::W32, Code::Mul32X) => (Code::MovMul32X, true),
+        (Width::W32, Code::Mul32K) => (Code::MovMul32K, false),
+        (Width::W32, Code::Div32X) => (Code::MovDiv32X, true),
+        (Width::W32, Code::Div32K) => (Code::MovDiv32K, false),
+        (Width::W32, Code::SDiv32X) => (Code::MovSDiv32X, true),
+        (Width::W32, Code::SDiv32K) => (Code::MovSDiv32K, false),
+        (Width::W32, Code::Or32X) => (Code::MovOr32X, true),
+        (Width::W32, Code::Or32K) => (Code::MovOr32K, false),
+        (Width::W32, Code::And32X) => (Code::MovAnd32X, true),
+        (Width::W32, Code::And32K) => (Code::MovAnd32K, false),
+        (Width::W32, Code::Lsh32X) => (Code::MovLsh32X, true),
+        (Width::W32, Code::Lsh32K) => (Code::MovLsh32K, false),
+        (Width::W32, Code::Rsh32X) => (Code::MovRsh32X, true),
+        (Width::W32, Code::Rsh32K) => (Code::MovRsh32K, false),
+        (Width::W32, Code::Mod32X) => (Code::MovMod32X, true),
+        (Width::W32, Code::Mod32K) => (Code::MovMod32K, false),
+        (Width::W32, Code::SMod32X) => (Code::MovSMod32X, true),
+        (Width::W32, Code::SMod32K) => (Code::MovSMod32K, false),
+        (Width::W32, Code::Xor32X) => (Code::MovXor32X, true),
+        (Width::W32, Code::Xor32K) => (Code::MovXor32K, false),
+        (Width::W32, Code::Arsh32X) => (Code::MovArsh32X, true),
+        (Width::W32, Code::Arsh32K) => (Code::MovArsh32K, false),
+        _ => return None,
+    })
 }
 
 /// The superinstruction for `add64 d, imm` followed by the 64-bit jump
@@ -771,8 +882,14 @@ fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
                     (Some(_), None) => Some((Code::LeaK, f)),
                     (None, Some(_)) => Some((Code::LeaX, f)),
                     (Some(_), Some(_)) => Some((Code::LeaKX, f)),
-                    (None, None) => None,
+                    (None, None) => mov_then_op(ops, pc, Width::W64).map(|c| (c, op)),
                 }
+            }
+            Code::Mov32X if absorbable(pc + 1) => mov_then_op(ops, pc, Width::W32).map(|c| (c, op)),
+            Code::Rsh64K if absorbable(pc + 1) => {
+                let next = ops[pc + 1];
+                (next.code == Code::And64K && next.dst.0 == op.dst.0)
+                    .then_some((Code::RshKAndK64, op))
             }
             _ => None,
         };
@@ -784,6 +901,19 @@ fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
             ops[pc] = f;
         }
     }
+}
+
+/// The three-address superinstruction for the `mov` at `pc` (of
+/// `width`) and the ALU op after it, if that op works on the moved-to
+/// register and its source (when a register) is another one.
+fn mov_then_op(ops: &[Op], pc: usize, width: Width) -> Option<Code> {
+    let (mov, next) = (ops[pc], ops[pc + 1]);
+    let (code, reg_src) = mov_then(width, next.code)?;
+    // `op d, d` would read the moved value as the operand: keep it apart.
+    if next.dst.0 != mov.dst.0 || mov.dst.0 == mov.src.0 || (reg_src && next.src.0 == mov.dst.0) {
+        return None;
+    }
+    Some(code)
 }
 
 /// Whether `code` is a conditional jump (its `off` is a target slot).
@@ -968,6 +1098,27 @@ fn interpret<const CHECKED: bool>(
             }};
         }
 
+        // `mov d, s` fused with the ALU op in the next slot.
+        macro_rules! mov_then {
+            ($op:ident, 64, $reg:expr) => {{
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                let b = if $reg { r[j.src] } else { j.imm as i64 as u64 };
+                r[d] = alu64(AluOp::$op, r[s], b);
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }};
+            ($op:ident, 32, $reg:expr) => {{
+                // SAFETY: as for 64 bits.
+                let j = unsafe { &*ip.add(1) };
+                let b = if $reg { r[j.src] as u32 } else { j.imm as u32 };
+                r[d] = u64::from(alu32(AluOp::$op, r[s] as u32, b));
+                // SAFETY: as for 64 bits.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }};
+        }
         // `add64 d, imm` fused with the jump op in the next slot.
         macro_rules! add_k_jump {
             ($cond:ident, $reg:expr) => {{
@@ -1214,6 +1365,63 @@ fn interpret<const CHECKED: bool>(
             Code::AddKJSlt64K => add_k_jump!(Slt, false),
             Code::AddKJSle64X => add_k_jump!(Sle, true),
             Code::AddKJSle64K => add_k_jump!(Sle, false),
+            Code::MovSub64X => mov_then!(Sub, 64, true),
+            Code::MovSub64K => mov_then!(Sub, 64, false),
+            Code::MovMul64X => mov_then!(Mul, 64, true),
+            Code::MovMul64K => mov_then!(Mul, 64, false),
+            Code::MovDiv64X => mov_then!(Div, 64, true),
+            Code::MovDiv64K => mov_then!(Div, 64, false),
+            Code::MovSDiv64X => mov_then!(SDiv, 64, true),
+            Code::MovSDiv64K => mov_then!(SDiv, 64, false),
+            Code::MovOr64X => mov_then!(Or, 64, true),
+            Code::MovOr64K => mov_then!(Or, 64, false),
+            Code::MovAnd64X => mov_then!(And, 64, true),
+            Code::MovAnd64K => mov_then!(And, 64, false),
+            Code::MovLsh64X => mov_then!(Lsh, 64, true),
+            Code::MovLsh64K => mov_then!(Lsh, 64, false),
+            Code::MovRsh64X => mov_then!(Rsh, 64, true),
+            Code::MovRsh64K => mov_then!(Rsh, 64, false),
+            Code::MovMod64X => mov_then!(Mod, 64, true),
+            Code::MovMod64K => mov_then!(Mod, 64, false),
+            Code::MovSMod64X => mov_then!(SMod, 64, true),
+            Code::MovSMod64K => mov_then!(SMod, 64, false),
+            Code::MovXor64X => mov_then!(Xor, 64, true),
+            Code::MovXor64K => mov_then!(Xor, 64, false),
+            Code::MovArsh64X => mov_then!(Arsh, 64, true),
+            Code::MovArsh64K => mov_then!(Arsh, 64, false),
+            Code::MovSub32X => mov_then!(Sub, 32, true),
+            Code::MovSub32K => mov_then!(Sub, 32, false),
+            Code::MovMul32X => mov_then!(Mul, 32, true),
+            Code::MovMul32K => mov_then!(Mul, 32, false),
+            Code::MovDiv32X => mov_then!(Div, 32, true),
+            Code::MovDiv32K => mov_then!(Div, 32, false),
+            Code::MovSDiv32X => mov_then!(SDiv, 32, true),
+            Code::MovSDiv32K => mov_then!(SDiv, 32, false),
+            Code::MovOr32X => mov_then!(Or, 32, true),
+            Code::MovOr32K => mov_then!(Or, 32, false),
+            Code::MovAnd32X => mov_then!(And, 32, true),
+            Code::MovAnd32K => mov_then!(And, 32, false),
+            Code::MovLsh32X => mov_then!(Lsh, 32, true),
+            Code::MovLsh32K => mov_then!(Lsh, 32, false),
+            Code::MovRsh32X => mov_then!(Rsh, 32, true),
+            Code::MovRsh32K => mov_then!(Rsh, 32, false),
+            Code::MovMod32X => mov_then!(Mod, 32, true),
+            Code::MovMod32K => mov_then!(Mod, 32, false),
+            Code::MovSMod32X => mov_then!(SMod, 32, true),
+            Code::MovSMod32K => mov_then!(SMod, 32, false),
+            Code::MovXor32X => mov_then!(Xor, 32, true),
+            Code::MovXor32K => mov_then!(Xor, 32, false),
+            Code::MovArsh32X => mov_then!(Arsh, 32, true),
+            Code::MovArsh32K => mov_then!(Arsh, 32, false),
+            Code::RshKAndK64 => {
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                let v = alu64(AluOp::Rsh, r[d], op.imm as i64 as u64);
+                r[d] = v & (j.imm as i64 as u64);
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
             Code::Unsupported => trap!(Trap::Unsupported),
             // Only leaders carry it, and it was replaced by `inner` above.
             Code::Charge => trap!(Trap::Unsupported),
@@ -1326,6 +1534,74 @@ mod tests {
         let src = "mov %r0, 0\nmov %r1, 0\nadd %r0, 1\njeq %r1, 0, +1\nmov %r0, 9\nexit";
         assert_eq!(codes(src)[2], Code::Add64K);
         assert_eq!(run(src), Ok(1));
+    }
+
+    #[test]
+    fn mov_then_an_alu_op_fuses_into_three_address_ops() {
+        let cases: &[(&str, usize, Code, u64)] = &[
+            (
+                "mov %r1, 100\nmov %r2, 7\nmov %r0, %r1\ndiv %r0, %r2\nexit",
+                2,
+                Code::MovDiv64X,
+                14,
+            ),
+            (
+                "mov %r1, 100\nmov %r2, 7\nmov %r0, %r1\nmod %r0, %r2\nexit",
+                2,
+                Code::MovMod64X,
+                2,
+            ),
+            // RFC 9669 §4.1: division by zero gives 0, modulo keeps dst.
+            (
+                "mov %r1, 100\nmov %r2, 0\nmov %r0, %r1\ndiv %r0, %r2\nexit",
+                2,
+                Code::MovDiv64X,
+                0,
+            ),
+            (
+                "mov %r1, 100\nmov %r2, 0\nmov %r0, %r1\nmod %r0, %r2\nexit",
+                2,
+                Code::MovMod64X,
+                100,
+            ),
+            (
+                "mov %r1, 0xabc\nmov %r0, %r1\nrsh %r0, 4\nexit",
+                1,
+                Code::MovRsh64K,
+                0xab,
+            ),
+            // mov32 truncates; mul32 wraps and zero-extends.
+            (
+                "lddw %r1, 0x100000010\nmov32 %r0, %r1\nmul32 %r0, 3\nexit",
+                2,
+                Code::MovMul32K,
+                0x30,
+            ),
+            (
+                "mov %r1, -16\nmov32 %r0, %r1\narsh32 %r0, 2\nexit",
+                1,
+                Code::MovArsh32K,
+                0xffff_fffc,
+            ),
+            // `sub d, d` reads the moved value: not fused.
+            (
+                "mov %r1, 9\nmov %r0, %r1\nsub %r0, %r0\nexit",
+                1,
+                Code::Mov64X,
+                0,
+            ),
+            // A bit field: (0xabcd >> 4) & 0xf.
+            (
+                "mov %r0, 0xabcd\nrsh %r0, 4\nand %r0, 0xf\nexit",
+                1,
+                Code::RshKAndK64,
+                0xc,
+            ),
+        ];
+        for &(src, slot, code, want) in cases {
+            assert_eq!(codes(src)[slot], code, "{src}");
+            assert_eq!(run(src), Ok(want), "{src}");
+        }
     }
 
     #[test]
