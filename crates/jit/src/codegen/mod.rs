@@ -14,7 +14,7 @@
 //! argument shuffling; `r6`..`r10` are callee-saved, so they survive helper
 //! calls for free. The remaining host registers: `r12` points to the run's
 //! [`JitCtx`](crate::ctx::JitCtx), `r9` holds the instruction budget in
-//! checked mode, `r10` and `r11` are scratch.
+//! checked mode (scratch in verified mode), `r10` and `r11` are scratch.
 //!
 //! # Layout
 //!
