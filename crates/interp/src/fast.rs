@@ -376,6 +376,12 @@ enum Code {
     /// `rsh64 d, imm` then `and64 d, imm` (a bit field): the second
     /// immediate is in the next slot's op.
     RshKAndK64,
+    /// `mul64 d, imm|s` then `add64 d, imm|b` (multiply-add, as in hashes
+    /// and linear congruential generators): `<mul form><add form>`.
+    MulKAddK64,
+    MulKAddX64,
+    MulXAddK64,
+    MulXAddX64,
 }
 
 /// The superinstruction for a `mov` of `width` followed by `next` on the
@@ -886,6 +892,21 @@ fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
                 }
             }
             Code::Mov32X if absorbable(pc + 1) => mov_then_op(ops, pc, Width::W32).map(|c| (c, op)),
+            Code::Mul64K | Code::Mul64X if absorbable(pc + 1) => {
+                let next = ops[pc + 1];
+                let k = op.inner == Code::Mul64K;
+                let code = match (k, next.code) {
+                    (true, Code::Add64K) => Some(Code::MulKAddK64),
+                    (true, Code::Add64X) => Some(Code::MulKAddX64),
+                    (false, Code::Add64K) => Some(Code::MulXAddK64),
+                    (false, Code::Add64X) => Some(Code::MulXAddX64),
+                    _ => None,
+                };
+                // `add d, d` would read the product: kept apart.
+                let reads_d = next.code == Code::Add64X && next.src.0 == op.dst.0;
+                code.filter(|_| next.dst.0 == op.dst.0 && !reads_d)
+                    .map(|c| (c, op))
+            }
             Code::Rsh64K if absorbable(pc + 1) => {
                 let next = ops[pc + 1];
                 (next.code == Code::And64K && next.dst.0 == op.dst.0)
@@ -1115,6 +1136,23 @@ fn interpret<const CHECKED: bool>(
                 let b = if $reg { r[j.src] as u32 } else { j.imm as u32 };
                 r[d] = u64::from(alu32(AluOp::$op, r[s] as u32, b));
                 // SAFETY: as for 64 bits.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }};
+        }
+        // `mul64 d, ...` fused with the `add64 d, ...` in the next slot.
+        macro_rules! mul_add {
+            ($mul_reg:expr, $add_reg:expr) => {{
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                let m = if $mul_reg { r[s] } else { op.imm as i64 as u64 };
+                let a = if $add_reg {
+                    r[j.src]
+                } else {
+                    j.imm as i64 as u64
+                };
+                r[d] = r[d].wrapping_mul(m).wrapping_add(a);
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
                 ip = unsafe { ip.add(2) };
                 continue;
             }};
@@ -1413,6 +1451,10 @@ fn interpret<const CHECKED: bool>(
             Code::MovXor32K => mov_then!(Xor, 32, false),
             Code::MovArsh32X => mov_then!(Arsh, 32, true),
             Code::MovArsh32K => mov_then!(Arsh, 32, false),
+            Code::MulKAddK64 => mul_add!(false, false),
+            Code::MulKAddX64 => mul_add!(false, true),
+            Code::MulXAddK64 => mul_add!(true, false),
+            Code::MulXAddX64 => mul_add!(true, true),
             Code::RshKAndK64 => {
                 // SAFETY: `fuse` absorbed the next op (below n).
                 let j = unsafe { &*ip.add(1) };
@@ -1589,6 +1631,26 @@ mod tests {
                 1,
                 Code::Mov64X,
                 0,
+            ),
+            // Multiply-add, wrapping: 2^63 * 2 + 5 = 5.
+            (
+                "lddw %r0, 0x8000000000000000\nmul %r0, 2\nadd %r0, 5\nexit",
+                2,
+                Code::MulKAddK64,
+                5,
+            ),
+            (
+                "mov %r0, 6\nmov %r1, 7\nmov %r2, -2\nmul %r0, %r1\nadd %r0, %r2\nexit",
+                3,
+                Code::MulXAddX64,
+                40,
+            ),
+            // `add d, d` after the product: 2 * (6 * 7), not fused.
+            (
+                "mov %r0, 6\nmul %r0, 7\nadd %r0, %r0\nexit",
+                1,
+                Code::Mul64K,
+                84,
             ),
             // A bit field: (0xabcd >> 4) & 0xf.
             (
