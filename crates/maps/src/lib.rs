@@ -18,7 +18,8 @@
 //!
 //! Implemented types: [`ArrayMap`] (`array`), [`PercpuArrayMap`]
 //! (`percpu_array`), [`HashTable`] (`hash`), [`PercpuHashTable`]
-//! (`percpu_hash`).
+//! (`percpu_hash`), [`LruHashTable`] (`lru_hash`), [`LruPercpuHashTable`]
+//! (`lru_percpu_hash`).
 //!
 //! # The reclamation rule
 //!
@@ -75,6 +76,7 @@ mod array;
 mod error;
 mod guard;
 mod hash;
+mod lru_hash;
 mod percpu_array;
 mod percpu_hash;
 mod spec;
@@ -85,6 +87,7 @@ pub use array::ArrayMap;
 pub use error::{MapError, errno};
 pub use guard::RunGuard;
 pub use hash::HashTable;
+pub use lru_hash::{LruHashTable, LruPercpuHashTable};
 pub use oxbpf_abi::map_kind::{MapKind, flags, update};
 pub use percpu_array::PercpuArrayMap;
 pub use percpu_hash::PercpuHashTable;
@@ -116,6 +119,8 @@ pub fn create(spec: &MapSpec, opts: &MapOptions) -> Result<MapHandle, MapError> 
         MapKind::PercpuArray => Arc::new(PercpuArrayMap::new(spec, opts)?),
         MapKind::Hash => Arc::new(HashTable::new(spec, opts)?),
         MapKind::PercpuHash => Arc::new(PercpuHashTable::new(spec, opts)?),
+        MapKind::LruHash => Arc::new(LruHashTable::new(spec, opts)?),
+        MapKind::LruPercpuHash => Arc::new(LruPercpuHashTable::new(spec, opts)?),
         kind => {
             return Err(MapError::Unsupported {
                 op: "creation",
