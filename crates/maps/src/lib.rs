@@ -19,7 +19,7 @@
 //! Implemented types: [`ArrayMap`] (`array`), [`PercpuArrayMap`]
 //! (`percpu_array`), [`HashTable`] (`hash`), [`PercpuHashTable`]
 //! (`percpu_hash`), [`LruHashTable`] (`lru_hash`), [`LruPercpuHashTable`]
-//! (`lru_percpu_hash`).
+//! (`lru_percpu_hash`), [`LpmTrie`] (`lpm_trie`).
 //!
 //! # The reclamation rule
 //!
@@ -76,6 +76,7 @@ mod array;
 mod error;
 mod guard;
 mod hash;
+mod lpm_trie;
 mod lru_hash;
 mod percpu_array;
 mod percpu_hash;
@@ -87,6 +88,7 @@ pub use array::ArrayMap;
 pub use error::{MapError, errno};
 pub use guard::RunGuard;
 pub use hash::HashTable;
+pub use lpm_trie::LpmTrie;
 pub use lru_hash::{LruHashTable, LruPercpuHashTable};
 pub use oxbpf_abi::map_kind::{MapKind, flags, update};
 pub use percpu_array::PercpuArrayMap;
@@ -121,6 +123,7 @@ pub fn create(spec: &MapSpec, opts: &MapOptions) -> Result<MapHandle, MapError> 
         MapKind::PercpuHash => Arc::new(PercpuHashTable::new(spec, opts)?),
         MapKind::LruHash => Arc::new(LruHashTable::new(spec, opts)?),
         MapKind::LruPercpuHash => Arc::new(LruPercpuHashTable::new(spec, opts)?),
+        MapKind::LpmTrie => Arc::new(LpmTrie::new(spec, opts)?),
         kind => {
             return Err(MapError::Unsupported {
                 op: "creation",
