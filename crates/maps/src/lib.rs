@@ -19,7 +19,8 @@
 //! Implemented types: [`ArrayMap`] (`array`), [`PercpuArrayMap`]
 //! (`percpu_array`), [`HashTable`] (`hash`), [`PercpuHashTable`]
 //! (`percpu_hash`), [`LruHashTable`] (`lru_hash`), [`LruPercpuHashTable`]
-//! (`lru_percpu_hash`), [`LpmTrie`] (`lpm_trie`).
+//! (`lru_percpu_hash`), [`LpmTrie`] (`lpm_trie`), [`QueueStack`] (`queue`,
+//! `stack`), [`RingBuf`] (`ringbuf`).
 //!
 //! # The reclamation rule
 //!
@@ -80,6 +81,8 @@ mod lpm_trie;
 mod lru_hash;
 mod percpu_array;
 mod percpu_hash;
+mod queue_stack;
+pub mod ringbuf;
 mod spec;
 mod storage;
 mod table;
@@ -93,6 +96,8 @@ pub use lru_hash::{LruHashTable, LruPercpuHashTable};
 pub use oxbpf_abi::map_kind::{MapKind, flags, update};
 pub use percpu_array::PercpuArrayMap;
 pub use percpu_hash::PercpuHashTable;
+pub use queue_stack::QueueStack;
+pub use ringbuf::RingBuf;
 pub use spec::{KMALLOC_MAX_SIZE, MapOptions, MapSpec, PCPU_MIN_UNIT_SIZE};
 
 /// A key and its value, as [`Map::entries`] returns them.
@@ -124,6 +129,8 @@ pub fn create(spec: &MapSpec, opts: &MapOptions) -> Result<MapHandle, MapError> 
         MapKind::LruHash => Arc::new(LruHashTable::new(spec, opts)?),
         MapKind::LruPercpuHash => Arc::new(LruPercpuHashTable::new(spec, opts)?),
         MapKind::LpmTrie => Arc::new(LpmTrie::new(spec, opts)?),
+        MapKind::Queue | MapKind::Stack => Arc::new(QueueStack::new(spec, opts)?),
+        MapKind::Ringbuf => Arc::new(RingBuf::new(spec, opts)?),
         kind => {
             return Err(MapError::Unsupported {
                 op: "creation",
