@@ -57,6 +57,8 @@ enum Command {
     Bench(cmd::bench::BenchArgs),
     /// Run an XDP program on a live interface (userspace or kernel).
     Xdp(cmd::xdp::XdpArgs),
+    /// Load an object into the kernel and pin it, without attaching.
+    Load(cmd::load::LoadArgs),
     /// Verify a program (object, .s or bytecode) and explain a rejection.
     Verify(cmd::verify::VerifyArgs),
 }
@@ -71,6 +73,7 @@ fn main() -> ExitCode {
         Command::Map(a) => cmd::map::run(a),
         Command::Bench(a) => cmd::bench::run(a),
         Command::Xdp(a) => cmd::xdp::run(a),
+        Command::Load(a) => cmd::load::run(a),
         Command::Verify(a) => cmd::verify::run(a),
     };
     match result {

@@ -480,7 +480,10 @@ impl Runner {
 
     /// Runs a `sched_cls` (tc) or `socket_filter` program on `packet`, with
     /// the `__sk_buff` fields the kernel's test runner sets (see
-    /// [`oxbpf_runtime::skb`]); tc programs may write the packet.
+    /// [`oxbpf_runtime::skb`]); tc programs may write the packet. As in
+    /// `bpf_prog_test_run_skb`, a socket filter sees the skb from the
+    /// network header (`len` without the 14 Ethernet bytes) and the output
+    /// packet comes back with a zeroed Ethernet header.
     pub fn run_skb(&self, packet: &[u8], opts: &RunOptions) -> Result<SkbOutput, Error> {
         let writable = match self.kind {
             ProgramKind::SchedCls => true,
@@ -494,6 +497,9 @@ impl Runner {
             }
         };
         let mut skb = SkBuff::new(packet)?;
+        if self.kind == ProgramKind::SocketFilter {
+            skb.pull_l2();
+        }
         let (ret, log) = {
             let mut state = self.state(opts);
             let ctx = skb.attach(&mut state, writable);
@@ -502,9 +508,15 @@ impl Runner {
             drop(guard);
             (r?, state.log)
         };
+        let mut out = skb.data().to_vec();
+        if self.kind == ProgramKind::SocketFilter {
+            // The kernel's test runner pushes a zeroed link-layer header
+            // back for program types that run from the network header.
+            out[..14].fill(0);
+        }
         Ok(SkbOutput {
             ret: ret as u32,
-            packet: skb.data().to_vec(),
+            packet: out,
             mark: skb.field(skb_slot::MARK),
             priority: skb.field(skb_slot::PRIORITY),
             tc_classid: skb.field(skb_slot::TC_CLASSID),

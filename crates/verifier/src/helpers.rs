@@ -40,6 +40,9 @@ pub enum Arg {
     Func,
     /// Memory returned by `ringbuf_reserve`, non-null.
     RingbufMem,
+    /// Writable memory of the map's value size, which the helper fills
+    /// (`ARG_PTR_TO_MAP_VALUE | MEM_UNINIT`: queue/stack pop and peek).
+    MapValueOut,
     /// A non-null pointer into a map value (the `struct bpf_spin_lock`
     /// inside it; lock discipline is checked in part 2).
     MapValuePtr,
@@ -448,7 +451,7 @@ pub const HELPERS: &[HelperSpec] = &[
     h(
         x::MAP_POP_ELEM,
         "map_pop_elem",
-        &[MapPtr, WriteMem],
+        &[MapPtr, MapValueOut],
         Ret::Integer,
         false,
         Allow::All,
@@ -456,7 +459,7 @@ pub const HELPERS: &[HelperSpec] = &[
     h(
         x::MAP_PEEK_ELEM,
         "map_peek_elem",
-        &[MapPtr, WriteMem],
+        &[MapPtr, MapValueOut],
         Ret::Integer,
         false,
         Allow::All,
@@ -668,8 +671,13 @@ mod tests {
                         | (K::MapValue, Arg::MapValue)
                         | (K::ReadMem, Arg::ReadMem)
                         | (K::WriteMem, Arg::WriteMem)
+                        | (K::MapValue, Arg::MapValueOut)
                         | (K::SizeOrZero, Arg::SizeOrZero | Arg::Size)
                         | (K::Ctx, Arg::Ctx)
+                        | (K::RingbufMem, Arg::RingbufMem)
+                        // The size of a reservation: any number to the
+                        // runtime, a constant to the verifier.
+                        | (K::Anything, Arg::ConstSize)
                 );
                 assert!(ok, "{}: {k:?} vs {a:?}", p.name);
             }

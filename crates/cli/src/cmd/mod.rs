@@ -5,14 +5,17 @@ pub mod bench;
 pub mod bench_verify;
 pub mod conformance;
 pub mod disasm;
+pub mod load;
 pub mod map;
 pub mod run;
+pub mod run_kernel;
 pub mod run_object;
 pub mod trafgen;
+pub mod verify;
 pub mod xdp;
 pub mod xdp_bench;
+pub mod xdp_kernel;
 pub mod xdp_user;
-pub mod verify;
 
 use serde::Serialize;
 

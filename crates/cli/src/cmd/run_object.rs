@@ -61,6 +61,9 @@ fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Runs `run` on an object file.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.engine == "kernel" {
+        return crate::cmd::run_kernel::run(args);
+    }
     let engine = match args.engine.as_str() {
         "interp" => EngineKind::Interp,
         "interp-fast" => EngineKind::InterpFast,
@@ -146,9 +149,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
         };
         let out = once().map_err(failed)?;
         if let Some(n) = args.repeat {
-            let start = Instant::now();
-            for _ in 0..n {
-                once().map_err(failed)?;
+            // XDP repeats run in one reused frame (XdpSession), so the time
+            // is the program's and the hook's, not the allocation of a
+            // fresh frame per run.
+            let start;
+            if skb {
+                start = Instant::now();
+                for _ in 0..n {
+                    once().map_err(failed)?;
+                }
+            } else {
+                let mut session = runner.xdp_session(opts).map_err(failed)?;
+                start = Instant::now();
+                for _ in 0..n {
+                    session.run(&packet).map_err(failed)?;
+                }
             }
             timing = Some((start.elapsed().as_nanos() / u128::from(n), n));
         }

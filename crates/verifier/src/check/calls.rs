@@ -146,7 +146,7 @@ impl Checker<'_> {
                     }
                     _ => return bad(self, "a map (lddw of a map)"),
                 },
-                Arg::MapKey | Arg::MapValue => {
+                Arg::MapKey | Arg::MapValue | Arg::MapValueOut => {
                     let Some(m) = map else {
                         return bad(self, "preceded by a map");
                     };
@@ -163,7 +163,7 @@ impl Checker<'_> {
                         &v,
                         u64::from(size),
                         u64::from(size),
-                        false,
+                        *arg == Arg::MapValueOut,
                         spec.name,
                     )?;
                 }
