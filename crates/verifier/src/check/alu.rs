@@ -203,6 +203,14 @@ impl Checker<'_> {
             AluOp::Sub => return fail(self, "subtracting a pointer from a number".into()),
             _ => return fail(self, format!("{} on a pointer is not allowed", op_name(op))),
         };
+        // `adjust_ptr_min_max_vals`: "subtraction from stack pointer
+        // prohibited", even of a constant (add a negative one instead).
+        if sub && matches!(p.kind, PtrKind::Stack { .. }) {
+            return fail(
+                self,
+                "subtraction from the stack pointer is not allowed; add a negative offset".into(),
+            );
+        }
         let mut q = p;
         if let Some(c) = s.as_const() {
             let c = c as i64;
@@ -222,16 +230,12 @@ impl Checker<'_> {
             }
             return Ok(RegState::Ptr(q));
         }
-        if s.smin <= -MAX_VAR_OFF || s.smax >= MAX_VAR_OFF {
+        // As `check_reg_sane_offset`: the minimum must be bounded; a large
+        // maximum is caught by the bounds check of the access.
+        if s.smin <= -MAX_VAR_OFF || s.smin >= MAX_VAR_OFF {
             return fail(
                 self,
                 format!("adding an unbounded number ({s}) to a pointer; bound it first"),
-            );
-        }
-        if self.strict && matches!(p.kind, PtrKind::Stack { .. }) {
-            return fail(
-                self,
-                "variable stack offsets are not allowed unprivileged".into(),
             );
         }
         let mut v = s;
@@ -242,7 +246,7 @@ impl Checker<'_> {
             &p.var,
             &v,
         );
-        if q.var.smin <= -MAX_VAR_OFF || q.var.smax >= MAX_VAR_OFF {
+        if q.var.smin <= -MAX_VAR_OFF || q.var.smin >= MAX_VAR_OFF {
             return fail(self, "the pointer's variable offset grows unbounded".into());
         }
         if q.kind.is_packet() {

@@ -77,9 +77,14 @@ impl Checker<'_> {
                     mark_null(null_st, p.id, true);
                     mark_null(ok_st, p.id, false);
                     (true, true)
-                } else {
-                    // A valid pointer is never null.
+                } else if matches!(p.kind, PtrKind::MapValue { .. } | PtrKind::Mem { .. }) {
+                    // A checked map value or helper memory pointer is never
+                    // null (`reg_not_null`).
                     (!eq_side_is_taken, eq_side_is_taken)
+                } else {
+                    // The kernel does not decide these (`reg_not_null`),
+                    // so both sides are explored.
+                    (true, true)
                 }
             }
             (RegState::Ptr(p), RegState::Ptr(q)) => {
@@ -174,8 +179,8 @@ impl Checker<'_> {
         };
         if let Some((on_taken, extra)) = side
             && p.off >= 0
-            && p.var.umax as i64 + p.off <= MAX_PACKET_OFF
             && p.var.umax <= MAX_PACKET_OFF as u64
+            && p.var.umax as i64 + p.off <= MAX_PACKET_OFF
         {
             let st = if on_taken { taken } else { fall };
             let (kind, id, range) = (p.kind, p.id, p.off + extra);

@@ -243,6 +243,23 @@ impl Checker<'_> {
                 },
             }
         }
+        // trace_printk formats r3-r5 into the trace: unprivileged, a
+        // pointer there leaks its address (the kernel does not give
+        // trace_printk to unprivileged programs at all).
+        if self.strict && spec.id == oxbpf_abi::helper::kernel::TRACE_PRINTK {
+            for r in [Reg::R3, Reg::R4, Reg::R5] {
+                if st.cur().regs[r.index()].is_ptr() {
+                    return Err(self.error(
+                        ErrorKind::PointerLeak,
+                        pc,
+                        Some(st),
+                        &[r],
+                        format!("r{} leaks a pointer into trace_printk's output", r.num()),
+                        None,
+                    ));
+                }
+            }
+        }
         // The callback of bpf_loop runs as a function of its own with the
         // index in r1 and the context argument in r2; its effects are
         // explored as a separate path.
@@ -421,7 +438,7 @@ impl Checker<'_> {
         match p.kind {
             PtrKind::Stack { frame } => {
                 // Stack offsets are signed: bound them with the signed range.
-                let hi = p.off + p.var.smax;
+                let hi = p.off + p.var.smax.min(1 << 40);
                 if lo < -(STACK_PER_FRAME as i64) || hi + max > 0 {
                     return bad(
                         self,

@@ -198,12 +198,6 @@ impl Checker<'_> {
                     "atomic operations on the context are not allowed".into(),
                 );
             }
-            Access::Store { imm: true, .. } => {
-                return fail(
-                    self,
-                    "stores of immediates into the context are not allowed".into(),
-                );
-            }
             _ => {}
         }
         let Some(layout) = layout(self.input.program_type) else {
@@ -222,6 +216,18 @@ impl Checker<'_> {
         };
         match layout.access(off, size as u8, access.writes()) {
             Err(e) => fail(self, e.to_string()),
+            // `xdp_is_valid_access`: egress_ifindex exists only for
+            // programs attached to a devmap.
+            Ok(a)
+                if self.input.program_type == ProgramType::Xdp
+                    && a.field.name == "egress_ifindex" =>
+            {
+                fail(
+                    self,
+                    "xdp_md.egress_ifindex is readable only by programs attached to a devmap"
+                        .into(),
+                )
+            }
             // `xdp_is_valid_access` takes whole 4-byte fields only.
             Ok(a)
                 if self.input.program_type == ProgramType::Xdp
@@ -289,7 +295,7 @@ impl Checker<'_> {
             }
         } else {
             let lo = start + p.var.smin;
-            let hi = start + p.var.smax + size_i;
+            let hi = start + p.var.smax.min(1 << 40) + size_i;
             if lo < -limit || hi > 0 {
                 return Err(self.error(
                     ErrorKind::StackOutOfBounds,
@@ -314,7 +320,7 @@ impl Checker<'_> {
         };
         if !p.fixed() {
             let lo = start + p.var.smin;
-            let hi = start + p.var.smax + size_i;
+            let hi = start + p.var.smax.min(1 << 40) + size_i;
             if access.writes() {
                 for o in lo..hi {
                     set_stack_byte(f, o, ByteState::Misc);

@@ -149,10 +149,9 @@ fn reg_type(r: &RegState) -> RegType {
 #[derive(Clone, Copy)]
 enum Access {
     Load,
-    /// A store of `value`; `imm` for `st` (immediate) stores.
+    /// A store of `value`.
     Store {
         value: RegState,
-        imm: bool,
     },
     Atomic,
 }
@@ -743,11 +742,11 @@ impl<'a> Checker<'a> {
                 off,
                 src,
             } => {
-                let (value, imm) = match src {
-                    Operand::Imm(i) => (RegState::Scalar(Scalar::constant(imm64(i))), true),
-                    Operand::Reg(r) => (self.read(pc, st, r)?, false),
+                let value = match src {
+                    Operand::Imm(i) => RegState::Scalar(Scalar::constant(imm64(i))),
+                    Operand::Reg(r) => self.read(pc, st, r)?,
                 };
-                self.mem(pc, st, dst, off, size.bytes(), Access::Store { value, imm })?;
+                self.mem(pc, st, dst, off, size.bytes(), Access::Store { value })?;
                 Ok(Flow::Next(pc + 1))
             }
             Insn::Atomic {
