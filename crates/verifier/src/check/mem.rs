@@ -191,14 +191,11 @@ impl Checker<'_> {
                     .into(),
             );
         }
-        match access {
-            Access::Atomic => {
-                return fail(
-                    self,
-                    "atomic operations on the context are not allowed".into(),
-                );
-            }
-            _ => {}
+        if let Access::Atomic = access {
+            return fail(
+                self,
+                "atomic operations on the context are not allowed".into(),
+            );
         }
         let Some(layout) = layout(self.input.program_type) else {
             // Types without a modelled layout: read-only, aligned, in the
