@@ -307,8 +307,16 @@ impl Checker<'_> {
                     _ => PtrKind::MapValue { map: m },
                 };
                 let mut p = Ptr::new(kind);
-                p.maybe_null = true;
-                p.id = self.fresh_id();
+                // An array lookup with a constant key below max_entries
+                // cannot fail; the kernel knows it too.
+                let always = matches!(info.kind, MapKind::Array | MapKind::PercpuArray)
+                    && info.key_size == 4
+                    && const_key(st, st.cur().regs[2])
+                        .is_some_and(|k| k < u64::from(info.max_entries));
+                if !always {
+                    p.maybe_null = true;
+                    p.id = self.fresh_id();
+                }
                 RegState::Ptr(p)
             }
             Ret::RingbufMemOrNull => {
@@ -527,4 +535,22 @@ impl Checker<'_> {
             _ => bad(self, st, "not a pointer to memory".into()),
         }
     }
+}
+
+/// The 4-byte key a stack pointer points at, when it is a known constant.
+fn const_key(st: &State, key: RegState) -> Option<u64> {
+    let RegState::Ptr(Ptr {
+        kind: PtrKind::Stack { frame },
+        off,
+        var,
+        ..
+    }) = key
+    else {
+        return None;
+    };
+    if var.as_const() != Some(0) {
+        return None;
+    }
+    let f = st.frames.get(usize::from(frame))?;
+    stack_const(f, off, 4)
 }

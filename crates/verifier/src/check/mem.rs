@@ -384,7 +384,10 @@ impl Checker<'_> {
                     }
                     // Remember the number itself, so that reading these
                     // bytes back keeps its range.
+                    // Only at the start of a slot, as the kernel's
+                    // `save_register_state` for narrow spills.
                     if let RegState::Scalar(v) = value
+                        && (start + limit) % 8 == 0
                         && let Slot::Bytes(bytes) = f.slot(slot)
                     {
                         *f.slot_mut(slot) = Slot::Narrow {
@@ -507,5 +510,29 @@ pub(super) fn set_stack_byte(f: &mut Frame, off: i64, b: ByteState) {
     }
     if let Slot::Bytes(bytes) = slot {
         bytes[i % 8] = b;
+    }
+}
+
+/// The `size` bytes at `off` from r10, when they hold a known number.
+pub(super) fn stack_const(f: &Frame, off: i64, size: usize) -> Option<u64> {
+    let limit = STACK_PER_FRAME as i64;
+    if off < -limit || off + size as i64 > 0 {
+        return None;
+    }
+    let i = (off + limit) as usize;
+    let pos = i % 8;
+    // As `get_constant_map_key`: zeros, or a spill of exactly this size.
+    match f.slot(i / 8) {
+        Slot::Narrow {
+            pos: p,
+            size: n,
+            value,
+            ..
+        } if usize::from(p) == pos && usize::from(n) == size && value.as_const().is_some() => {
+            value.as_const()
+        }
+        _ => (off..off + size as i64)
+            .all(|o| stack_byte(f, o) == ByteState::Zero)
+            .then_some(0),
     }
 }

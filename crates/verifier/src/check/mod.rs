@@ -22,7 +22,7 @@ mod branch;
 mod calls;
 mod mem;
 
-use mem::{set_stack_byte, stack_byte};
+use mem::{set_stack_byte, stack_byte, stack_const};
 
 type R<T> = Result<T, Box<VerifyError>>;
 
