@@ -75,8 +75,10 @@ mod array;
 mod error;
 mod guard;
 mod hash;
+mod map_of_maps;
 mod percpu_array;
 mod percpu_hash;
+mod prog_array;
 mod spec;
 mod storage;
 mod table;
@@ -85,9 +87,11 @@ pub use array::ArrayMap;
 pub use error::{MapError, errno};
 pub use guard::RunGuard;
 pub use hash::HashTable;
+pub use map_of_maps::MapOfMaps;
 pub use oxbpf_abi::map_kind::{MapKind, flags, update};
 pub use percpu_array::PercpuArrayMap;
 pub use percpu_hash::PercpuHashTable;
+pub use prog_array::FdArray;
 pub use spec::{KMALLOC_MAX_SIZE, MapOptions, MapSpec, PCPU_MIN_UNIT_SIZE};
 
 /// A key and its value, as [`Map::entries`] returns them.
@@ -116,6 +120,20 @@ pub fn create(spec: &MapSpec, opts: &MapOptions) -> Result<MapHandle, MapError> 
         MapKind::PercpuArray => Arc::new(PercpuArrayMap::new(spec, opts)?),
         MapKind::Hash => Arc::new(HashTable::new(spec, opts)?),
         MapKind::PercpuHash => Arc::new(PercpuHashTable::new(spec, opts)?),
+        MapKind::ProgArray | MapKind::Devmap | MapKind::Xskmap => {
+            Arc::new(FdArray::new(spec, opts)?)
+        }
+        MapKind::ArrayOfMaps | MapKind::HashOfMaps => {
+            let template = spec
+                .inner
+                .as_deref()
+                .cloned()
+                .ok_or(MapError::InvalidSpec {
+                    kind: spec.kind,
+                    reason: "a map of maps needs an inner map template",
+                })?;
+            Arc::new(MapOfMaps::new(spec, template, opts)?)
+        }
         kind => {
             return Err(MapError::Unsupported {
                 op: "creation",
