@@ -31,13 +31,14 @@
 
 use std::collections::HashMap as StdHashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use oxbpf_abi::context::skb_slot;
 use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
 use oxbpf_runtime::maps::LinkedMaps;
 use oxbpf_runtime::packet::XdpBuff;
 use oxbpf_runtime::skb::SkBuff;
+use oxbpf_runtime::tail_call::TailTargets;
 use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 
 mod error;
@@ -46,6 +47,10 @@ mod object;
 mod typed;
 
 pub use error::Error;
+pub use oxbpf_runtime::tail_call::Redirect;
+
+mod calls;
+
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
 pub use typed::{Array, HashMap, Pod};
 
@@ -117,7 +122,9 @@ impl Loader {
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
         let parsed = object::parse(elf, &self.globals)?;
-        self.load_image(parsed.image)
+        let obj = self.load_image(parsed.image)?;
+        calls::fill_initial_slots(&obj, &parsed.slots)?;
+        Ok(obj)
     }
 
     /// Loads an already parsed object.
@@ -145,6 +152,7 @@ impl Loader {
             maps,
             regions,
             programs,
+            targets: Default::default(),
         })
     }
 }
@@ -165,6 +173,9 @@ pub struct Object {
     maps: Arc<LinkedMaps>,
     regions: Arc<Vec<Region>>,
     programs: Vec<ProgramInfo>,
+    /// Tail-call targets per engine (by [`EngineKind`] order), built on
+    /// the first load of a program of an object with a `prog_array`.
+    targets: [OnceLock<Option<Arc<TailTargets>>>; 3],
 }
 
 impl Object {
@@ -266,25 +277,30 @@ impl<'o> ObjProgram<'o> {
         let mut buf = XdpBuff::new(packet)?;
         buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
         let interp = oxbpf_interp::Interpreter.prepare(self.program());
-        let (ret, log) = {
+        let targets = self.obj.tail_targets(EngineKind::Interp)?;
+        let (ret, log, redirect) = {
             let mut state = new_state(&self.obj.maps, &self.obj.regions, opts);
+            state.calls.targets = targets;
             let ctx = buf.attach(&mut state);
             let guard = RunGuard::pin();
             let r = interp.run_traced(&mut state, [ctx, 0, 0, 0, 0], trace);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
             log,
+            redirect,
         })
     }
 
     /// Prepares the program on `engine`.
     pub fn load(&self, engine: EngineKind) -> Result<Runner, Error> {
         let exec = engine.engine().load(&self.info.program)?;
+        let targets = self.obj.tail_targets(engine)?;
         Ok(Runner {
+            targets,
             name: self.info.name.clone(),
             exec,
             engine,
@@ -351,6 +367,9 @@ pub struct XdpOutput {
     pub packet: Vec<u8>,
     /// Lines from `bpf_trace_printk`.
     pub log: Vec<String>,
+    /// Where `bpf_redirect` / `bpf_redirect_map` last sent the packet, for
+    /// the caller to forward it when `ret` is `XDP_REDIRECT`.
+    pub redirect: Option<Redirect>,
 }
 
 impl XdpOutput {
@@ -378,6 +397,8 @@ pub struct SkbOutput {
     pub cb: [u32; 5],
     /// Lines from `bpf_trace_printk`.
     pub log: Vec<String>,
+    /// Where `bpf_redirect` sent the packet (`TC_ACT_REDIRECT`).
+    pub redirect: Option<Redirect>,
 }
 
 /// The name of a tc action code (`TC_ACT_*`).
@@ -401,6 +422,7 @@ pub fn tc_action_name(ret: u32) -> Option<&'static str> {
 /// threads at once).
 #[derive(Debug)]
 pub struct Runner {
+    targets: Option<Arc<TailTargets>>,
     name: String,
     exec: Box<dyn Executable>,
     engine: EngineKind,
@@ -436,18 +458,19 @@ impl Runner {
         }
         let mut buf = XdpBuff::new(packet)?;
         buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
-        let (ret, log) = {
+        let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = buf.attach(&mut state);
             let guard = RunGuard::pin();
             let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
             log,
+            redirect,
         })
     }
 
@@ -467,13 +490,13 @@ impl Runner {
             }
         };
         let mut skb = SkBuff::new(packet)?;
-        let (ret, log) = {
+        let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = skb.attach(&mut state, writable);
             let guard = RunGuard::pin();
             let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(SkbOutput {
             ret: ret as u32,
@@ -483,12 +506,15 @@ impl Runner {
             tc_classid: skb.field(skb_slot::TC_CLASSID),
             cb: core::array::from_fn(|i| skb.field(skb_slot::CB0 + i)),
             log,
+            redirect,
         })
     }
 
     /// A fresh run state: the object's maps, global data regions, the CPU.
     pub fn state<'a>(&self, opts: &RunOptions) -> RunState<'a> {
-        new_state(&self.maps, &self.regions, opts)
+        let mut state = new_state(&self.maps, &self.regions, opts);
+        state.calls.targets = self.targets.clone();
+        state
     }
 }
 
