@@ -5,6 +5,7 @@ pub mod bench;
 pub mod conformance;
 pub mod disasm;
 pub mod map;
+pub mod maps_calls;
 pub mod pcap;
 pub mod run;
 pub mod run_object;
