@@ -34,13 +34,14 @@
 
 use std::collections::HashMap as StdHashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use oxbpf_abi::context::skb_slot;
 use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
 use oxbpf_runtime::maps::LinkedMaps;
 use oxbpf_runtime::packet::XdpBuff;
 use oxbpf_runtime::skb::SkBuff;
+use oxbpf_runtime::tail_call::TailTargets;
 use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 
 mod error;
@@ -51,6 +52,10 @@ mod typed;
 pub mod userspace;
 
 pub use error::Error;
+pub use oxbpf_runtime::tail_call::Redirect;
+
+mod calls;
+
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
 pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
@@ -138,7 +143,9 @@ impl Loader {
             verify_elf(elf)?;
         }
         let parsed = object::parse(elf, &self.globals)?;
-        self.link_image(parsed.image, !self.no_verify)
+        let obj = self.link_image(parsed.image, !self.no_verify)?;
+        calls::fill_initial_slots(&obj, &parsed.slots)?;
+        Ok(obj)
     }
 
     /// Loads an already parsed object.
@@ -172,6 +179,7 @@ impl Loader {
             maps,
             regions,
             programs,
+            targets: Default::default(),
         })
     }
 }
@@ -192,6 +200,9 @@ pub struct Object {
     maps: Arc<LinkedMaps>,
     regions: Arc<Vec<Region>>,
     programs: Vec<ProgramInfo>,
+    /// Tail-call targets per engine (by [`EngineKind`] order), built on
+    /// the first load of a program of an object with a `prog_array`.
+    targets: [OnceLock<Option<Arc<TailTargets>>>; 3],
 }
 
 impl Object {
@@ -293,25 +304,30 @@ impl<'o> ObjProgram<'o> {
         let mut buf = XdpBuff::new(packet)?;
         buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
         let interp = oxbpf_interp::Interpreter.prepare(self.program());
-        let (ret, log) = {
+        let targets = self.obj.tail_targets(EngineKind::Interp)?;
+        let (ret, log, redirect) = {
             let mut state = new_state(&self.obj.maps, &self.obj.regions, opts);
+            state.calls.targets = targets;
             let ctx = buf.attach(&mut state);
             let guard = RunGuard::pin();
             let r = interp.run_traced(&mut state, [ctx, 0, 0, 0, 0], trace);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
             log,
+            redirect,
         })
     }
 
     /// Prepares the program on `engine`.
     pub fn load(&self, engine: EngineKind) -> Result<Runner, Error> {
         let exec = engine.engine().load(&self.info.program)?;
+        let targets = self.obj.tail_targets(engine)?;
         Ok(Runner {
+            targets,
             name: self.info.name.clone(),
             exec,
             engine,
@@ -378,6 +394,9 @@ pub struct XdpOutput {
     pub packet: Vec<u8>,
     /// Lines from `bpf_trace_printk`.
     pub log: Vec<String>,
+    /// Where `bpf_redirect` / `bpf_redirect_map` last sent the packet, for
+    /// the caller to forward it when `ret` is `XDP_REDIRECT`.
+    pub redirect: Option<Redirect>,
 }
 
 impl XdpOutput {
@@ -405,6 +424,8 @@ pub struct SkbOutput {
     pub cb: [u32; 5],
     /// Lines from `bpf_trace_printk`.
     pub log: Vec<String>,
+    /// Where `bpf_redirect` sent the packet (`TC_ACT_REDIRECT`).
+    pub redirect: Option<Redirect>,
 }
 
 /// The name of a tc action code (`TC_ACT_*`).
@@ -428,6 +449,7 @@ pub fn tc_action_name(ret: u32) -> Option<&'static str> {
 /// threads at once).
 #[derive(Debug)]
 pub struct Runner {
+    targets: Option<Arc<TailTargets>>,
     name: String,
     exec: Box<dyn Executable>,
     engine: EngineKind,
@@ -463,18 +485,19 @@ impl Runner {
         }
         let mut buf = XdpBuff::new(packet)?;
         buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
-        let (ret, log) = {
+        let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = buf.attach(&mut state);
             let guard = RunGuard::pin();
             let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
             log,
+            redirect,
         })
     }
 
@@ -500,13 +523,13 @@ impl Runner {
         if self.kind == ProgramKind::SocketFilter {
             skb.pull_l2();
         }
-        let (ret, log) = {
+        let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = skb.attach(&mut state, writable);
             let guard = RunGuard::pin();
             let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         let mut out = skb.data().to_vec();
         if self.kind == ProgramKind::SocketFilter {
@@ -522,12 +545,15 @@ impl Runner {
             tc_classid: skb.field(skb_slot::TC_CLASSID),
             cb: core::array::from_fn(|i| skb.field(skb_slot::CB0 + i)),
             log,
+            redirect,
         })
     }
 
     /// A fresh run state: the object's maps, global data regions, the CPU.
     pub fn state<'a>(&self, opts: &RunOptions) -> RunState<'a> {
-        new_state(&self.maps, &self.regions, opts)
+        let mut state = new_state(&self.maps, &self.regions, opts);
+        state.calls.targets = self.targets.clone();
+        state
     }
 }
 

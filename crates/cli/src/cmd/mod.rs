@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod disasm;
 pub mod load;
 pub mod map;
+pub mod maps_calls;
 pub mod run;
 pub mod run_kernel;
 pub mod run_object;
