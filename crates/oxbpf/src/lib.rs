@@ -49,6 +49,8 @@ pub use error::Error;
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
 pub use typed::{Array, HashMap, Pod};
 
+pub use oxbpf_sign::{PublicKey, SignError, Signature, TrustedKeys};
+
 /// The engine a program runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum EngineKind {
@@ -81,6 +83,7 @@ impl EngineKind {
 pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
+    trusted: Option<TrustedKeys>,
 }
 
 impl Loader {
@@ -104,9 +107,35 @@ impl Loader {
         self
     }
 
-    /// Reads and loads an ELF object.
+    /// Loads only objects signed by one of `keys` (see [`oxbpf_sign`]):
+    /// [`Loader::load_file`] then checks the detached signature `FILE.sig`
+    /// before parsing a byte of the object, and refuses an unsigned or
+    /// altered object, or one signed by another key, with
+    /// [`Error::Signature`]. [`Loader::load`] and [`Loader::load_image`],
+    /// which have no signature to check, are refused under this policy; use
+    /// [`Loader::load_signed`] for objects in memory.
+    ///
+    /// ```no_run
+    /// use oxbpf::{Loader, TrustedKeys};
+    ///
+    /// let keys = TrustedKeys::read(&["release.pub"])?;
+    /// let obj = Loader::new().require_signature(keys).load_file("prog.o")?;
+    /// # let _ = obj;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_signature(mut self, keys: TrustedKeys) -> Loader {
+        self.trusted = Some(keys);
+        self
+    }
+
+    /// Reads and loads an ELF object (checking `path.sig` first when
+    /// [`Loader::require_signature`] is set).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
         let path = path.as_ref();
+        if let Some(trusted) = &self.trusted {
+            let bytes = trusted.read_verified(path)?;
+            return self.load_unchecked(&bytes);
+        }
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -114,14 +143,42 @@ impl Loader {
         self.load(&bytes)
     }
 
+    /// Loads an ELF object from memory after checking its detached
+    /// `signature` against the trusted keys; without
+    /// [`Loader::require_signature`] the signature is refused as unchecked
+    /// ([`oxbpf_sign::SignError::NoTrustedKeys`]) rather than ignored.
+    pub fn load_signed(&self, elf: &[u8], signature: &Signature) -> Result<Object, Error> {
+        let trusted = self.trusted.as_ref().ok_or(SignError::NoTrustedKeys)?;
+        trusted.verify(elf, signature)?;
+        self.load_unchecked(elf)
+    }
+
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "object bytes",
+            });
+        }
+        self.load_unchecked(elf)
+    }
+
+    fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
         let parsed = object::parse(elf, &self.globals)?;
-        self.load_image(parsed.image)
+        self.link_image(parsed.image)
     }
 
     /// Loads an already parsed object.
     pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "a parsed object image",
+            });
+        }
+        self.link_image(image)
+    }
+
+    fn link_image(&self, image: ObjectImage) -> Result<Object, Error> {
         let opts = match self.ncpus {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
