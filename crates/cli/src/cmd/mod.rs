@@ -4,10 +4,12 @@ pub mod asm;
 pub mod bench;
 pub mod conformance;
 pub mod disasm;
+pub mod keygen;
 pub mod map;
 pub mod pcap;
 pub mod run;
 pub mod run_object;
+pub mod sign;
 
 use serde::Serialize;
 
