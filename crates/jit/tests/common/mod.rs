@@ -8,7 +8,9 @@
 
 #![allow(dead_code)]
 
-pub mod generator;
+/// The random program generator, shared with the interpreter's lockstep
+/// (the `structured` shape of `oxbpf-testgen`).
+pub use oxbpf_testgen as generator;
 pub mod suite;
 
 use std::sync::{Arc, Mutex, MutexGuard};
