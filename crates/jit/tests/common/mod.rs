@@ -8,9 +8,6 @@
 
 #![allow(dead_code)]
 
-/// The random program generator, shared with the interpreter's lockstep
-/// (the `structured` shape of `oxbpf-testgen`).
-pub use oxbpf_testgen as generator;
 pub mod suite;
 
 use std::sync::{Arc, Mutex, MutexGuard};
