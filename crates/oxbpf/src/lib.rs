@@ -28,6 +28,10 @@
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
 //!   kernel's program runners do.
+//! - [`Loader::require_signature`] makes loading depend on a detached
+//!   ed25519 signature ([`oxbpf_sign`]) checked over the file's bytes before
+//!   they are parsed, so an unsigned or altered object never reaches the
+//!   ELF parser.
 
 use std::collections::HashMap as StdHashMap;
 use std::path::Path;
