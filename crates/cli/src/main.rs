@@ -61,6 +61,12 @@ enum Command {
     Sign(cmd::sign::SignArgs),
     /// Check an object's detached signature against trusted public keys.
     VerifySignature(cmd::sign::VerifyArgs),
+    /// Run an XDP program on a live interface (userspace or kernel).
+    Xdp(cmd::xdp::XdpArgs),
+    /// Load an object into the kernel and pin it, without attaching.
+    Load(cmd::load::LoadArgs),
+    /// Verify a program (object, .s or bytecode) and explain a rejection.
+    Verify(cmd::verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +81,9 @@ fn main() -> ExitCode {
         Command::Keygen(a) => cmd::keygen::run(a),
         Command::Sign(a) => cmd::sign::run(a),
         Command::VerifySignature(a) => cmd::sign::verify(a),
+        Command::Xdp(a) => cmd::xdp::run(a),
+        Command::Load(a) => cmd::load::run(a),
+        Command::Verify(a) => cmd::verify::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

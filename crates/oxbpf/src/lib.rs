@@ -21,9 +21,12 @@
 //!   addresses (a map handle for helpers, a value address for direct
 //!   access), context accesses are rewritten to the runtime context
 //!   ([`oxbpf_runtime::context`]), helpers come from the kernel table.
-//! - Programs run in checked mode until the verifier exists: every memory
-//!   access is checked against the run's regions (stack, context, packet,
-//!   global data, and every map value a lookup returned).
+//! - [`Loader::load`] runs the verifier (`oxbpf-verifier`) on every
+//!   program and links accepted ones in verified mode: no run-time checks.
+//!   Programs loaded with `verify(false)` or from an [`ObjectImage`] run in
+//!   checked mode: every memory access is checked against the run's
+//!   regions (stack, context, packet, global data, and every map value a
+//!   lookup returned).
 //! - Each run holds a [`RunGuard`] so map values handed to the program stay
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
@@ -47,10 +50,13 @@ use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 mod error;
 mod link;
 mod object;
+mod session;
 mod typed;
+pub mod userspace;
 
 pub use error::Error;
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
+pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
 
 pub use oxbpf_sign::{PublicKey, SignError, Signature, TrustedKeys};
@@ -88,6 +94,8 @@ pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
     trusted: Option<TrustedKeys>,
+    /// Skip the verifier ([`Loader::verify`]).
+    no_verify: bool,
 }
 
 impl Loader {
@@ -132,6 +140,16 @@ impl Loader {
         self
     }
 
+    /// Whether [`Loader::load`] runs the verifier (privileged profile) on
+    /// every program of the object first and refuses the object with
+    /// [`Error::Verify`] if one is rejected. On by default; accepted
+    /// programs then run in verified mode (no run-time checks). With
+    /// `verify(false)` programs run in checked mode.
+    pub fn verify(mut self, on: bool) -> Loader {
+        self.no_verify = !on;
+        self
+    }
+
     /// Reads and loads an ELF object (checking `path.sig` first when
     /// [`Loader::require_signature`] is set).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
@@ -168,8 +186,11 @@ impl Loader {
     }
 
     fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
+        if !self.no_verify {
+            verify_elf(elf)?;
+        }
         let parsed = object::parse(elf, &self.globals)?;
-        self.link_image(parsed.image)
+        self.link_image(parsed.image, !self.no_verify)
     }
 
     /// Loads an already parsed object.
@@ -179,10 +200,12 @@ impl Loader {
                 what: "a parsed object image",
             });
         }
-        self.link_image(image)
+        self.link_image(image, false)
     }
 
-    fn link_image(&self, image: ObjectImage) -> Result<Object, Error> {
+    /// Creates the maps and links the programs, in verified mode when the
+    /// verifier accepted them.
+    fn link_image(&self, image: ObjectImage, verified: bool) -> Result<Object, Error> {
         let opts = match self.ncpus {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
@@ -191,7 +214,7 @@ impl Loader {
         let helpers = link::kernel_helpers();
         let mut programs = Vec::new();
         for p in &image.programs {
-            let program = link::link_program(p, &maps, &helpers)?;
+            let program = link::link_program(p, &maps, &helpers, verified)?;
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
                 name: p.name.clone(),
@@ -514,7 +537,10 @@ impl Runner {
 
     /// Runs a `sched_cls` (tc) or `socket_filter` program on `packet`, with
     /// the `__sk_buff` fields the kernel's test runner sets (see
-    /// [`oxbpf_runtime::skb`]); tc programs may write the packet.
+    /// [`oxbpf_runtime::skb`]); tc programs may write the packet. As in
+    /// `bpf_prog_test_run_skb`, a socket filter sees the skb from the
+    /// network header (`len` without the 14 Ethernet bytes) and the output
+    /// packet comes back with a zeroed Ethernet header.
     pub fn run_skb(&self, packet: &[u8], opts: &RunOptions) -> Result<SkbOutput, Error> {
         let writable = match self.kind {
             ProgramKind::SchedCls => true,
@@ -528,6 +554,9 @@ impl Runner {
             }
         };
         let mut skb = SkBuff::new(packet)?;
+        if self.kind == ProgramKind::SocketFilter {
+            skb.pull_l2();
+        }
         let (ret, log) = {
             let mut state = self.state(opts);
             let ctx = skb.attach(&mut state, writable);
@@ -536,9 +565,15 @@ impl Runner {
             drop(guard);
             (r?, state.log)
         };
+        let mut out = skb.data().to_vec();
+        if self.kind == ProgramKind::SocketFilter {
+            // The kernel's test runner pushes a zeroed link-layer header
+            // back for program types that run from the network header.
+            out[..14].fill(0);
+        }
         Ok(SkbOutput {
             ret: ret as u32,
-            packet: skb.data().to_vec(),
+            packet: out,
             mark: skb.field(skb_slot::MARK),
             priority: skb.field(skb_slot::PRIORITY),
             tc_classid: skb.field(skb_slot::TC_CLASSID),
@@ -568,4 +603,19 @@ pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
     obj.maps()
         .map(|(n, m)| (n.to_string(), m.clone()))
         .collect()
+}
+
+/// Runs the verifier on every program of an ELF object.
+fn verify_elf(elf: &[u8]) -> Result<(), Error> {
+    let obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
+        reason: e.to_string(),
+    })?;
+    for p in &obj.programs {
+        oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
+            .map_err(|source| Error::Verify {
+                program: p.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }
