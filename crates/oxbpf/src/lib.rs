@@ -31,6 +31,10 @@
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
 //!   kernel's program runners do.
+//! - [`Loader::require_signature`] makes loading depend on a detached
+//!   ed25519 signature ([`oxbpf_sign`]) checked over the file's bytes before
+//!   they are parsed, so an unsigned or altered object never reaches the
+//!   ELF parser.
 
 use std::collections::HashMap as StdHashMap;
 use std::path::Path;
@@ -59,6 +63,8 @@ mod calls;
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
 pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
+
+pub use oxbpf_sign::{PublicKey, SignError, Signature, TrustedKeys};
 
 /// The engine a program runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -92,6 +98,7 @@ impl EngineKind {
 pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
+    trusted: Option<TrustedKeys>,
     /// Skip the verifier ([`Loader::verify`]).
     no_verify: bool,
 }
@@ -117,6 +124,27 @@ impl Loader {
         self
     }
 
+    /// Loads only objects signed by one of `keys` (see [`oxbpf_sign`]):
+    /// [`Loader::load_file`] then checks the detached signature `FILE.sig`
+    /// before parsing a byte of the object, and refuses an unsigned or
+    /// altered object, or one signed by another key, with
+    /// [`Error::Signature`]. [`Loader::load`] and [`Loader::load_image`],
+    /// which have no signature to check, are refused under this policy; use
+    /// [`Loader::load_signed`] for objects in memory.
+    ///
+    /// ```no_run
+    /// use oxbpf::{Loader, TrustedKeys};
+    ///
+    /// let keys = TrustedKeys::read(&["release.pub"])?;
+    /// let obj = Loader::new().require_signature(keys).load_file("prog.o")?;
+    /// # let _ = obj;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_signature(mut self, keys: TrustedKeys) -> Loader {
+        self.trusted = Some(keys);
+        self
+    }
+
     /// Whether [`Loader::load`] runs the verifier (privileged profile) on
     /// every program of the object first and refuses the object with
     /// [`Error::Verify`] if one is rejected. On by default; accepted
@@ -127,9 +155,14 @@ impl Loader {
         self
     }
 
-    /// Reads and loads an ELF object.
+    /// Reads and loads an ELF object (checking `path.sig` first when
+    /// [`Loader::require_signature`] is set).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
         let path = path.as_ref();
+        if let Some(trusted) = &self.trusted {
+            let bytes = trusted.read_verified(path)?;
+            return self.load_unchecked(&bytes);
+        }
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -137,8 +170,27 @@ impl Loader {
         self.load(&bytes)
     }
 
+    /// Loads an ELF object from memory after checking its detached
+    /// `signature` against the trusted keys; without
+    /// [`Loader::require_signature`] the signature is refused as unchecked
+    /// ([`oxbpf_sign::SignError::NoTrustedKeys`]) rather than ignored.
+    pub fn load_signed(&self, elf: &[u8], signature: &Signature) -> Result<Object, Error> {
+        let trusted = self.trusted.as_ref().ok_or(SignError::NoTrustedKeys)?;
+        trusted.verify(elf, signature)?;
+        self.load_unchecked(elf)
+    }
+
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "object bytes",
+            });
+        }
+        self.load_unchecked(elf)
+    }
+
+    fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
         if !self.no_verify {
             verify_elf(elf)?;
         }
@@ -150,6 +202,11 @@ impl Loader {
 
     /// Loads an already parsed object.
     pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "a parsed object image",
+            });
+        }
         self.link_image(image, false)
     }
 

@@ -74,7 +74,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
             )));
         }
     };
-    let obj = Loader::new()
+    let mut loader = Loader::new();
+    if args.require_signature {
+        // The loader checks the signature again over the very bytes it
+        // parses, so a file swapped after run.rs's check is still refused.
+        loader = loader.require_signature(super::sign::trusted_keys(&args.trusted_keys)?);
+    }
+    let obj = loader
         .load_file(&args.file)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names = obj.program_names();
