@@ -240,6 +240,14 @@ pub mod kernel {
         },
     ];
 
+    pub const L3_CSUM_REPLACE: u32 = 10;
+    pub const L4_CSUM_REPLACE: u32 = 11;
+    pub const SPIN_LOCK: u32 = 93;
+    pub const SPIN_UNLOCK: u32 = 94;
+    pub const PROBE_READ_USER: u32 = 112;
+    pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const JIFFIES64: u32 = 118;
+    pub const LOOP: u32 = 181;
     pub const MAP_LOOKUP_ELEM: u32 = 1;
     pub const MAP_UPDATE_ELEM: u32 = 2;
     pub const MAP_DELETE_ELEM: u32 = 3;

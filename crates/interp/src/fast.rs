@@ -72,6 +72,14 @@ impl FastProgram {
 
 impl Executable for FastProgram {
     fn run(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
+        // Tail calls: see oxbpf_runtime::tail_call.
+        oxbpf_runtime::tail_call::drive(state, args, |state, args| self.run_once(state, args))
+    }
+}
+
+impl FastProgram {
+    /// One program of a tail-call chain.
+    fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         let mode = self.program.mode();
         exec::with_stack(mode, state, |state, top, frames| match mode {
             SafetyMode::Checked => interpret::<true>(self, state, args, top, frames),

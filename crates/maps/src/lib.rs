@@ -79,8 +79,10 @@ mod guard;
 mod hash;
 mod lpm_trie;
 mod lru_hash;
+mod map_of_maps;
 mod percpu_array;
 mod percpu_hash;
+mod prog_array;
 mod queue_stack;
 pub mod ringbuf;
 mod spec;
@@ -93,9 +95,11 @@ pub use guard::RunGuard;
 pub use hash::HashTable;
 pub use lpm_trie::LpmTrie;
 pub use lru_hash::{LruHashTable, LruPercpuHashTable};
+pub use map_of_maps::MapOfMaps;
 pub use oxbpf_abi::map_kind::{MapKind, flags, update};
 pub use percpu_array::PercpuArrayMap;
 pub use percpu_hash::PercpuHashTable;
+pub use prog_array::FdArray;
 pub use queue_stack::QueueStack;
 pub use ringbuf::RingBuf;
 pub use spec::{KMALLOC_MAX_SIZE, MapOptions, MapSpec, PCPU_MIN_UNIT_SIZE};
@@ -131,6 +135,20 @@ pub fn create(spec: &MapSpec, opts: &MapOptions) -> Result<MapHandle, MapError> 
         MapKind::LpmTrie => Arc::new(LpmTrie::new(spec, opts)?),
         MapKind::Queue | MapKind::Stack => Arc::new(QueueStack::new(spec, opts)?),
         MapKind::Ringbuf => Arc::new(RingBuf::new(spec, opts)?),
+        MapKind::ProgArray | MapKind::Devmap | MapKind::Xskmap => {
+            Arc::new(FdArray::new(spec, opts)?)
+        }
+        MapKind::ArrayOfMaps | MapKind::HashOfMaps => {
+            let template = spec
+                .inner
+                .as_deref()
+                .cloned()
+                .ok_or(MapError::InvalidSpec {
+                    kind: spec.kind,
+                    reason: "a map of maps needs an inner map template",
+                })?;
+            Arc::new(MapOfMaps::new(spec, template, opts)?)
+        }
         kind => {
             return Err(MapError::Unsupported {
                 op: "creation",

@@ -74,7 +74,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
             )));
         }
     };
-    let obj = Loader::new()
+    let mut loader = Loader::new();
+    if args.require_signature {
+        // The loader checks the signature again over the very bytes it
+        // parses, so a file swapped after run.rs's check is still refused.
+        loader = loader.require_signature(super::sign::trusted_keys(&args.trusted_keys)?);
+    }
+    let obj = loader
         .load_file(&args.file)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names = obj.program_names();
@@ -311,6 +317,10 @@ fn run_pcap(
 fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
     let mut out = JsonMap::new();
     for (name, map) in obj.maps() {
+        if let Some(v) = crate::cmd::maps_calls::dump(obj, name, map)? {
+            out.insert(name.to_string(), v);
+            continue;
+        }
         let entries = map
             .entries()
             .map_err(|e| CliError::failed(anyhow!("map {name}: {e}")))?;
@@ -353,6 +363,9 @@ pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
         let entries = entries
             .as_array()
             .ok_or_else(|| anyhow!("{}: map {name}: expected a list", path.display()))?;
+        if crate::cmd::maps_calls::load(obj, name, map, entries)? {
+            continue;
+        }
         let spec = map.spec();
         let vs = spec.value_size as usize;
         let slot = vs.div_ceil(8) * 8;
