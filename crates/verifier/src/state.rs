@@ -133,6 +133,11 @@ fn describe_ptr(p: &Ptr, maps: &[crate::MapInfo]) -> String {
     let base = match p.kind {
         PtrKind::Ctx => "a context pointer".to_string(),
         PtrKind::Stack { frame } => format!("a stack pointer (frame {frame})"),
+        PtrKind::Packet if p.off != 0 => format!(
+            "a packet pointer at offset {} with {} bytes proven from its base",
+            p.off,
+            p.range.max(0)
+        ),
         PtrKind::Packet => format!("a packet pointer with {} bytes proven", p.range.max(0)),
         PtrKind::PacketEnd => "the packet end pointer (data_end)".to_string(),
         PtrKind::PacketMeta => format!(
@@ -161,7 +166,7 @@ fn describe_ptr(p: &Ptr, maps: &[crate::MapInfo]) -> String {
         PtrKind::Func { entry } => format!("the address of the function at insn {entry}"),
     };
     let mut s = base;
-    if p.off != 0 {
+    if p.off != 0 && p.kind != PtrKind::Packet {
         s += &format!(" at offset {}", p.off);
     }
     if !p.fixed() {
