@@ -16,9 +16,16 @@
 //! since root loads it privileged. A `kernel: accepts|rejects — reason`
 //! header overrides the expected verdict where the kernel's differs from
 //! oxbpf's, and is asserted too so the claim stays true. A mismatch prints
-//! the end of the kernel's log. With `OXBPF_CORPUS_LOG=1` each rejection
-//! prints its last log line, to review that the kernel rejects a program
-//! for the labelled reason.
+//! the end of the kernel's log. A rejection of an unsafe file must quote
+//! the kernel's message for its kind ([`KERNEL_SAYS`]), so the program is
+//! unsafe for the labelled reason and not another.
+//!
+//! `kernel_unprivileged::*` trials load each strict-only file again from a
+//! thread without `CAP_PERFMON` and `CAP_SYS_ADMIN` (kept: `CAP_BPF`,
+//! `CAP_NET_ADMIN`), where the kernel applies its unprivileged rules: the
+//! file must be rejected for its kind ([`KERNEL_STRICT_SAYS`]).
+//!
+//! With `OXBPF_CORPUS_LOG=1` each rejection prints its last log line.
 
 mod common;
 
@@ -479,6 +486,126 @@ fn check_kernel(e: &Entry) -> Result<(), Failed> {
     }
 }
 
+/// Linux capabilities of the calling thread (`capget`/`capset`,
+/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set).
+mod caps {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    const VERSION_3: u32 = 0x2008_0522;
+    /// `CAP_SYS_ADMIN` and `CAP_PERFMON`: either makes `perfmon_capable()`
+    /// true, which is what lets the kernel verifier allow pointer leaks,
+    /// uninitialised stack reads and pointer comparisons.
+    const SYS_ADMIN: u32 = 21;
+    const PERFMON: u32 = 38;
+
+    fn get() -> Result<[Data; 2], String> {
+        let mut h = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut d = [Data::default(); 2];
+        // SAFETY: capget(2) with a version-3 header and room for the two
+        // data words it writes; pid 0 is the calling thread.
+        let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+        if r == 0 {
+            Ok(d)
+        } else {
+            Err(format!("capget: {}", std::io::Error::last_os_error()))
+        }
+    }
+
+    fn set(d: &[Data; 2]) -> Result<(), String> {
+        let mut h = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        // SAFETY: capset(2) reads a version-3 header and two data words;
+        // it changes only the calling thread's credentials.
+        let r = unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(format!("capset: {}", std::io::Error::last_os_error()))
+        }
+    }
+
+    /// Runs `f` with `CAP_SYS_ADMIN` and `CAP_PERFMON` out of this
+    /// thread's effective set (kept permitted, so they come back after):
+    /// `CAP_BPF` and `CAP_NET_ADMIN` stay, so XDP and tc programs still
+    /// load, but under the kernel's unprivileged verifier rules.
+    pub fn without_perfmon<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+        let saved = get()?;
+        let mut reduced = saved;
+        for cap in [SYS_ADMIN, PERFMON] {
+            reduced[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+        }
+        set(&reduced)?;
+        let out = f();
+        set(&saved)?;
+        Ok(out)
+    }
+}
+
+/// What the kernel says when it rejects a strict-only file under the
+/// unprivileged rules (`allow_ptr_leaks` and `allow_uninit_stack` off).
+const KERNEL_STRICT_SAYS: &[(&str, &[&str])] = &[
+    (
+        "pointer_leak",
+        &[
+            "leaks addr",
+            "pointer comparison prohibited",
+            "partial copy of pointer",
+        ],
+    ),
+    (
+        "uninit_stack",
+        &[
+            "invalid read from stack",
+            "invalid indirect read from stack",
+        ],
+    ),
+];
+
+/// A strict-only file loaded without `CAP_PERFMON`/`CAP_SYS_ADMIN`: the
+/// kernel's unprivileged rules must reject it for its kind.
+fn check_kernel_strict(e: &Entry) -> Result<(), Failed> {
+    let (text, h) = read_header(e)?;
+    let kind = e.kind.clone().unwrap_or_default();
+    let got = caps::without_perfmon(|| kernel_load(e, &text, &h))??;
+    let Err(log) = got else {
+        return Err("the kernel accepts it without CAP_PERFMON, expected rejected".into());
+    };
+    if std::env::var_os("OXBPF_CORPUS_LOG").is_some() {
+        println!("strict {}: {}", e.name(), log_tail(&log, 1));
+    }
+    let says = KERNEL_STRICT_SAYS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[][..], |(_, s)| *s);
+    let last = log_tail(&log, 1);
+    if says.iter().any(|s| last.contains(s)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "rejected without CAP_PERFMON, but not for {kind} (expected one of {says:?}):\n{}",
+            log_tail(&log, 6)
+        )
+        .into())
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let (all, dirs) = entries();
@@ -497,6 +624,13 @@ fn main() {
             &format!("kernel::{}", e.name()),
             move || check_kernel(&k),
         ));
+        if read_header(e).is_ok_and(|(_, h)| h.strict_only) && e.kind.is_some() {
+            let u = e.clone();
+            trials.push(common::privileged(
+                &format!("kernel_unprivileged::{}", e.name()),
+                move || check_kernel_strict(&u),
+            ));
+        }
     }
     libtest_mimic::run(&args, trials).exit();
 }
