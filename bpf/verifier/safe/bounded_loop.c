@@ -1,4 +1,5 @@
 // prog-type: xdp
+// profile: privileged — unprivileged, the kernel forbids adding a variable offset to a packet pointer (Spectre v1 mitigation)
 // why: a loop with a constant trip count summing checked packet bytes
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -1,4 +1,5 @@
 // prog-type: xdp
+// profile: privileged — unprivileged, the kernel forbids adding a variable offset to a packet pointer
 // why: parses IPv6 and skips up to 4 extension headers (hop-by-hop, routing, destination options) by their length byte, each checked
 #include <linux/bpf.h>
 #include <linux/if_ether.h>

@@ -20,10 +20,12 @@
 //! the kernel's message for its kind ([`KERNEL_SAYS`]), so the program is
 //! unsafe for the labelled reason and not another.
 //!
-//! `kernel_unprivileged::*` trials load each strict-only file again from a
-//! thread without `CAP_PERFMON` and `CAP_SYS_ADMIN` (kept: `CAP_BPF`,
-//! `CAP_NET_ADMIN`), where the kernel applies its unprivileged rules: the
-//! file must be rejected for its kind ([`KERNEL_STRICT_SAYS`]).
+//! `kernel_unprivileged::*` trials load each strict-only file and each
+//! safe file again from a thread without `CAP_PERFMON` and
+//! `CAP_SYS_ADMIN` (kept: `CAP_BPF`, `CAP_NET_ADMIN`), where the kernel
+//! applies its unprivileged rules: a strict-only file must be rejected for
+//! its kind ([`KERNEL_STRICT_SAYS`]); a safe file accepted, unless its
+//! header says `profile: privileged — reason` (then rejected).
 //!
 //! With `OXBPF_CORPUS_LOG=1` each rejection prints its last log line.
 
@@ -162,6 +164,8 @@ struct Header {
     prog_type: Option<String>,
     expect: Option<String>,
     strict_only: bool,
+    /// `profile: privileged` on a safe file: the strict profile rejects it.
+    privileged_only: bool,
     kernel: Option<(Verdict, String)>,
     why: Option<String>,
 }
@@ -257,9 +261,9 @@ fn header(text: &str, comment: &str) -> Result<Header, String> {
             "prog-type" => h.prog_type = Some(value.to_string()),
             "expect" => h.expect = Some(value.to_string()),
             "why" => h.why = Some(value.to_string()),
-            "profile" => match value {
+            "profile" => match value.split_whitespace().next().unwrap_or("") {
                 "strict" => h.strict_only = true,
-                "privileged" => {}
+                "privileged" => h.privileged_only = true,
                 v => return Err(format!("{}: unknown profile {v:?}", at())),
             },
             "kernel" => {
@@ -336,6 +340,9 @@ fn check_structure(e: &Entry) -> Result<(), Failed> {
             return Err("a safe program says profile: strict".into());
         }
         (None, None) => {}
+        (Some(_), _) if h.privileged_only => {
+            return Err("profile: privileged is for safe programs".into());
+        }
         (Some(_), None) => return Err("no `expect:` header".into()),
         (Some(dir), Some(k)) => {
             if k != dir {
@@ -606,6 +613,26 @@ fn check_kernel_strict(e: &Entry) -> Result<(), Failed> {
     }
 }
 
+/// A safe file loaded without `CAP_PERFMON`/`CAP_SYS_ADMIN`: accepted,
+/// unless its header says `profile: privileged` (safe only under the
+/// privileged rules), then rejected, so the claim stays true.
+fn check_kernel_safe_unprivileged(e: &Entry) -> Result<(), Failed> {
+    let (text, h) = read_header(e)?;
+    let got = caps::without_perfmon(|| kernel_load(e, &text, &h))??;
+    match (h.privileged_only, got) {
+        (false, Ok(())) | (true, Err(_)) => Ok(()),
+        (false, Err(log)) => Err(format!(
+            "the kernel rejects it without CAP_PERFMON (say `profile: privileged` if that is right):\n{}",
+            log_tail(&log, 6)
+        )
+        .into()),
+        (true, Ok(())) => Err(
+            "the header says profile: privileged, but the kernel accepts it without CAP_PERFMON"
+                .into(),
+        ),
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let (all, dirs) = entries();
@@ -624,6 +651,13 @@ fn main() {
             &format!("kernel::{}", e.name()),
             move || check_kernel(&k),
         ));
+        if e.kind.is_none() {
+            let u = e.clone();
+            trials.push(common::privileged(
+                &format!("kernel_unprivileged::{}", e.name()),
+                move || check_kernel_safe_unprivileged(&u),
+            ));
+        }
         if read_header(e).is_ok_and(|(_, h)| h.strict_only) && e.kind.is_some() {
             let u = e.clone();
             trials.push(common::privileged(
