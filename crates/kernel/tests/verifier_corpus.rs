@@ -119,7 +119,10 @@ const KERNEL_SAYS: &[(&str, &[&str])] = &[
     ),
     (
         "map_value_out_of_bounds",
-        &["value is outside of the allowed memory range"],
+        &[
+            "value is outside of the allowed memory range",
+            "unbounded memory access",
+        ],
     ),
     ("readonly_write", &["write into map forbidden"]),
     ("null_deref", &["invalid mem access 'map_value_or_null'"]),

@@ -1,6 +1,6 @@
 // prog-type: xdp
-// expect: pointer_arithmetic
-// why: a 32-bit index scaled by 4 (up to 2^34) is added to a map value pointer with no bound (the kernel reports it at the access: unbounded memory access)
+// expect: map_value_out_of_bounds
+// why: a 32-bit index scaled by 4 (up to 2^34) is added to a map value pointer with no bound, so the access may land anywhere up to 2^34 bytes past the value (the kernel: unbounded memory access)
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
