@@ -31,7 +31,8 @@ impl Object {
     /// ```no_run
     /// # let obj = oxbpf::Loader::new().load_file("dispatch.o")?;
     /// obj.set_tail_call("jump_table", 6, "handle_tcp")?;
-    /// assert_eq!(obj.program_id("handle_tcp")?, obj.map("jump_table")?.lookup(&6u32.to_ne_bytes())?[0] as u32);
+    /// let slot = obj.map("jump_table")?.lookup(&6u32.to_ne_bytes()).expect("slot 6 is set");
+    /// assert_eq!(obj.program_id("handle_tcp")?, u32::from_ne_bytes(slot[..4].try_into().unwrap()));
     /// # Ok::<(), oxbpf::Error>(())
     /// ```
     pub fn program_id(&self, name: &str) -> Result<u32, Error> {
