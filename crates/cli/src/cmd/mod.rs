@@ -7,6 +7,7 @@ pub mod disasm;
 pub mod map;
 pub mod pcap;
 pub mod run;
+pub mod run_kernel;
 pub mod run_object;
 
 use serde::Serialize;
