@@ -97,7 +97,7 @@ impl RingBuf {
                 reason: "key_size and value_size must be 0",
             });
         }
-        if !spec.max_entries.is_power_of_two() || spec.max_entries % PAGE_SIZE != 0 {
+        if !spec.max_entries.is_power_of_two() || !spec.max_entries.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::InvalidSpec {
                 kind,
                 reason: "max_entries must be a power of two multiple of the page size",
