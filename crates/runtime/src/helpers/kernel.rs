@@ -53,21 +53,22 @@ pub fn table() -> HelperTable {
             });
         }
     }
+    super::kernel_maps::register(&mut t);
     t
 }
 
 #[cold]
-fn fault(_: Trap) -> HelperExit {
+pub(super) fn fault(_: Trap) -> HelperExit {
     HelperExit::Trap(Trap::HelperFault)
 }
 
 /// A negative errno as the helper's 64-bit return value.
-fn neg(errno: i32) -> u64 {
+pub(super) fn neg(errno: i32) -> u64 {
     (-i64::from(errno)) as u64
 }
 
 /// The map behind the handle in `r1`.
-fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
+pub(super) fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
     let maps = state
         .maps
         .as_ref()
