@@ -175,3 +175,43 @@ fn ringbuf_events_are_consumed_in_order() {
         assert_eq!(rb.consume(|_| {}), 0);
     }
 }
+
+#[test]
+fn queue_stack_helpers_push_pop_peek() {
+    let pkts: [Vec<u8>; 3] = [vec![0; 60], vec![0; 70], vec![0; 80]];
+    for engine in ENGINES {
+        let obj = load("queue_stack", 1);
+        let tokens = obj.map("tokens").unwrap();
+        for t in [11u32, 22] {
+            tokens.update(&[], &t.to_ne_bytes(), BPF_ANY).unwrap();
+        }
+        let bss = || {
+            obj.map(".bss")
+                .unwrap()
+                .lookup(&0u32.to_ne_bytes())
+                .unwrap()
+        };
+        // Pops 22 (LIFO), 11 is on top; then pops 11, nothing on top; then
+        // no token: dropped.
+        assert_eq!(run(&obj, "queue_stack", engine, &pkts[0]), 2, "{engine:?}");
+        assert_eq!(bss()[..4], 11u32.to_ne_bytes());
+        assert_eq!(run(&obj, "queue_stack", engine, &pkts[1]), 2, "{engine:?}");
+        assert_eq!(bss()[..4], 0u32.to_ne_bytes());
+        assert_eq!(run(&obj, "queue_stack", engine, &pkts[2]), 1, "{engine:?}");
+        assert_eq!(tokens.stats().entries, 0);
+        // The 2-entry queue kept the last two lengths, oldest first.
+        let lens: Vec<Vec<u8>> = obj
+            .map("lens")
+            .unwrap()
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.1)
+            .collect();
+        assert_eq!(
+            lens,
+            [70u32.to_ne_bytes().to_vec(), 80u32.to_ne_bytes().to_vec()],
+            "{engine:?}"
+        );
+    }
+}
