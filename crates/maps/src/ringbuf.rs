@@ -162,6 +162,14 @@ impl RingBuf {
         ))
     }
 
+    /// Whether `addr` points into this ring's data area (where reserved
+    /// records live), so a helper given only a record pointer can find its
+    /// ring.
+    pub fn owns(&self, addr: u64) -> bool {
+        let base = self.data.as_ptr() as u64;
+        addr >= base && addr < base + 2 * self.size
+    }
+
     /// Submits (`discard == false`) or discards the record whose data
     /// starts at `addr` (`bpf_ringbuf_submit`, `bpf_ringbuf_discard`).
     /// `NotFound` if `addr` is not the data of an outstanding reservation.

@@ -270,6 +270,7 @@ fn creation_checks_follow_map_alloc_check() {
             EINVAL,
         ),
         (MapSpec::new(Ringbuf, 0, 0, 4000), EINVAL), // not a power-of-two number of pages
+        (MapSpec::new(StackTrace, 4, 8, 4), EOPNOTSUPP), // not implemented
     ] {
         assert_eq!(err(spec.clone()).errno(), errno, "{spec:?}");
     }
