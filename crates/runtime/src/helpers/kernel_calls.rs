@@ -340,7 +340,7 @@ fn probe_read(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> 
 
 /// The lock word of the `struct bpf_spin_lock` at `addr`.
 fn lock_word<'s>(state: &'s mut RunState<'_>, addr: u64) -> Result<&'s AtomicU32, HelperExit> {
-    if addr % 4 != 0 {
+    if !addr.is_multiple_of(4) {
         return Err(HelperExit::Trap(Trap::HelperFault));
     }
     let bytes = state.write_bytes(addr, 4).map_err(fault)?;
@@ -365,7 +365,7 @@ fn spin_lock(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
         .is_err()
     {
         spins = spins.wrapping_add(1);
-        if spins % 64 == 0 {
+        if spins.is_multiple_of(64) {
             // The holder may be a preempted thread: let it run.
             std::thread::yield_now();
         } else {
