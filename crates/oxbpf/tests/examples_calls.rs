@@ -219,3 +219,69 @@ fn spin_lock_keeps_parallel_increments() {
         assert_eq!(value[..4], [0; 4], "{engine:?}: the lock is released");
     }
 }
+
+#[test]
+fn the_budget_runs_across_a_tail_call_chain_alike_on_every_engine() {
+    use oxbpf_maps::RunGuard;
+    use oxbpf_runtime::Trapped;
+    use oxbpf_runtime::packet::XdpBuff;
+
+    // Budgets that run out in the middle of the chain, and one that lets
+    // it finish; the same budget must stop every engine at the same slot
+    // of the same program (seen through the run counter) with the same
+    // budget left.
+    for budget in [5u64, 40, 200, 100_000] {
+        let mut seen: Vec<(Result<u64, Trapped>, u64, u64)> = Vec::new();
+        for engine in ENGINES {
+            let obj = load("tail_dispatch", 1);
+            let runner = obj.program("chain").unwrap().load(engine).unwrap();
+            let mut buf = XdpBuff::new(&ipv4_udp(b"", 1, 2)).unwrap();
+            let (r, left) = {
+                let mut state = runner.state(&RunOptions::default());
+                state.budget = budget;
+                let ctx = buf.attach(&mut state);
+                let guard = RunGuard::pin();
+                let r = runner.executable().run(&mut state, [ctx, 0, 0, 0, 0]);
+                drop(guard);
+                (r, state.budget)
+            };
+            seen.push((r, left, counter(&obj, "hits", 3)));
+        }
+        assert!(
+            seen.iter().all(|s| *s == seen[0]),
+            "budget {budget}: engines disagree: {seen:?}"
+        );
+        if budget == 100_000 {
+            assert_eq!(seen[0].0, Ok(2), "XDP_PASS after the chain");
+            assert_eq!(seen[0].2, 34);
+        } else {
+            assert_eq!(
+                seen[0].0.map_err(|t| t.trap),
+                Err(oxbpf_abi::Trap::BudgetExhausted),
+                "budget {budget}"
+            );
+            assert!(seen[0].2 < 34, "budget {budget}");
+        }
+    }
+}
+
+#[test]
+fn bpf_loop_runs_the_callback_until_it_stops() {
+    for engine in ENGINES {
+        let obj = load("loop", 1);
+        let out = run_with(
+            &obj,
+            "squares",
+            engine,
+            &ipv4_udp(b"", 1, 2),
+            &RunOptions::default(),
+        );
+        assert_eq!(out.action(), Some(XdpAction::Pass), "{engine:?}");
+        let results = obj.array::<i64>("results").unwrap();
+        let got: Vec<i64> = (0..6).map(|i| results.get(i).unwrap()).collect();
+        // Stopped at index 7: 0+1+4+9+16+25+36 = 91, bpf_loop returns 7+1.
+        // Full run of 5: 0+1+4+9+16 = 30, returns 5. Flags 1: -EINVAL.
+        // (1 << 23) + 1 iterations: -E2BIG.
+        assert_eq!(got, [91, 8, 30, 5, -22, -7], "{engine:?}");
+    }
+}
