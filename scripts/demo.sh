@@ -35,6 +35,8 @@ clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
     -c bpf/examples/percpu_count.c -o "$out/percpu_count.o"
 # A 42-byte Ethernet/IPv4/UDP frame 10.0.0.1:1234 -> 10.0.0.2:53.
 printf '\xff\xff\xff\xff\xff\xff\x02\x00\x00\x00\x00\x01\x08\x00''\x45\x00\x00\x1c\x00\x00\x00\x00\x40\x11\x00\x00\x0a\x00\x00\x01\x0a\x00\x00\x02''\x04\xd2\x00\x35\x00\x08\x00\x00' >"$out/udp.bin"
+say "verifying it: oxbpf's verifier proves each access safe"
+oxbpf verify "$out/percpu_count.o"
 oxbpf run "$out/percpu_count.o" --data "$out/udp.bin" --engine jit --repeat 1000 --maps-out "$out/state.json"
 oxbpf map dump "$out/state.json" --object "$out/percpu_count.o"
 

@@ -32,6 +32,10 @@ pub struct InsnListing {
     /// The x86-64 code in the order it runs: in checked mode a block's
     /// first instruction starts with the budget charge.
     pub x86: Vec<X86Line>,
+    /// The earlier slot whose code also computes this instruction (a
+    /// `mov` and the `add`s after it become one `lea`); `x86` is then
+    /// empty.
+    pub fused_into: Option<usize>,
 }
 
 /// The whole generated code of a program, split by origin.
@@ -88,6 +92,7 @@ fn listing(insns: &[Insn], c: &Compiled) -> JitListing {
             slot,
             text: format_insn(insn, slot),
             x86: decode(code, start, end),
+            fused_into: c.fused_into[slot],
         });
     }
     out

@@ -43,7 +43,7 @@ fn code_is_executable_and_never_writable() {
 
 #[test]
 fn listing_maps_each_instruction_to_its_machine_code() {
-    let p = program("mov %r0, %r1\nadd %r0, %r2\nlddw %r9, 0x1122334455667788\nexit");
+    let p = program("mov %r0, %r1\nxor %r0, %r2\nlddw %r9, 0x1122334455667788\nexit");
     let l = disassemble_jit(&p).unwrap();
     // One entry per instruction; the second slot of lddw has none.
     let slots: Vec<usize> = l.insns.iter().map(|i| i.slot).collect();
@@ -59,7 +59,7 @@ fn listing_maps_each_instruction_to_its_machine_code() {
     assert_eq!(first[0], "sub r9,4"); // one block of 4 instructions
     assert!(first[1].starts_with("jb "), "{first:?}");
     assert_eq!(first[2], "mov rax,rdi");
-    assert_eq!(text(1), ["add rax,rsi"]);
+    assert_eq!(text(1), ["xor rax,rsi"]);
     assert_eq!(text(2), ["mov r15,1122334455667788h"]);
     assert_eq!(text(3), ["ret"]);
     // Offsets grow and bytes decode to the listed length.
@@ -71,4 +71,22 @@ fn listing_maps_each_instruction_to_its_machine_code() {
     assert!(last <= l.code_len);
     assert!(!l.prologue.is_empty());
     assert!(!l.out_of_line.is_empty());
+}
+
+#[test]
+fn address_arithmetic_becomes_one_lea() {
+    // r3 = r10 - 256 + r1: the two adds are absorbed by the mov's lea and
+    // list no code of their own.
+    let p = program("mov %r3, %r10\nadd %r3, -256\nadd %r3, %r1\nmov %r0, %r3\nexit");
+    let l = disassemble_jit(&p).unwrap();
+    let text =
+        |i: usize| -> Vec<String> { l.insns[i].x86.iter().map(|x| x.text.clone()).collect() };
+    let first = text(0);
+    assert_eq!(first.last().unwrap(), "lea rdx,[rbp+rdi-100h]", "{first:?}");
+    assert!(text(1).is_empty());
+    assert!(text(2).is_empty());
+    assert_eq!(l.insns[1].fused_into, Some(0));
+    assert_eq!(l.insns[2].fused_into, Some(0));
+    assert_eq!(l.insns[3].fused_into, None);
+    assert_eq!(text(3), ["mov rax,rdx"]);
 }

@@ -457,3 +457,109 @@ fn pseudo_lddw_is_refused_at_load() {
         }
     ));
 }
+
+#[test]
+fn mov_then_adds_compute_the_same_as_one_lea() {
+    // mov + add imm + add reg: -1 + 7 + 5 wraps to 11.
+    assert_eq!(
+        run("mov %r1, -1\nmov %r2, 5\nmov %r0, %r1\nadd %r0, 7\nadd %r0, %r2\nexit"),
+        Ok(11)
+    );
+    // r7 (r13) as the base with no immediate, r8 as the index.
+    assert_eq!(
+        run("mov %r7, 40\nmov %r8, 2\nmov %r0, %r7\nadd %r0, %r8\nexit"),
+        Ok(42)
+    );
+    // Index equal to the base: 2 * r1.
+    assert_eq!(run("mov %r1, 21\nmov %r0, %r1\nadd %r0, %r1\nexit"), Ok(42));
+    // `add d, d` doubles the copied value, not the base plus itself.
+    assert_eq!(
+        run("mov %r1, 21\nmov %r0, %r1\nadd %r0, 1\nadd %r0, %r0\nexit"),
+        Ok(44)
+    );
+    // Immediates beyond 8 bits, both signs (sign-extended, RFC 9669 §4.1).
+    assert_eq!(
+        run("mov %r1, 1\nmov %r0, %r1\nadd %r0, 0x7fffffff\nexit"),
+        Ok(0x8000_0000)
+    );
+    assert_eq!(
+        run("mov %r1, 0\nmov %r0, %r1\nadd %r0, -0x80000000\nexit"),
+        Ok(0xffff_ffff_8000_0000)
+    );
+    // Two immediates: the second add stays an add.
+    assert_eq!(
+        run("mov %r1, 10\nmov %r0, %r1\nadd %r0, 1\nadd %r0, 2\nexit"),
+        Ok(13)
+    );
+    // A stack address built from r10, stored through and read back.
+    assert_eq!(
+        run(
+            "mov %r1, 8\nmov %r3, %r10\nadd %r3, -16\nadd %r3, %r1\nstdw [%r3], 77\n\
+             ldxdw %r0, [%r10-8]\nexit"
+        ),
+        Ok(77)
+    );
+}
+
+#[test]
+fn an_add_that_is_a_jump_target_is_not_fused_into_the_mov_before() {
+    // The jump lands on `add %r0, 3` with r0 = 0; fusing it into the mov
+    // would skip it (r0 = 0) or compute r1 + 3 (8).
+    assert_eq!(
+        run("mov %r0, 0\nmov %r1, 5\nja +1\nmov %r0, %r1\nadd %r0, 3\nexit"),
+        Ok(3)
+    );
+}
+
+/// r0 = r6 + 10 r7 + 100 r8 + 1000 r9 after calling `f` (label `f:`
+/// in `callee`), with r6..r9 = 1, 2, 3, 4 before the call: 4321 when the
+/// call preserved them (RFC 9669 §4.3.1).
+fn callee_saved_after(callee: &str) -> Result<u64, Trapped> {
+    run(&format!(
+        "mov %r6, 1\nmov %r7, 2\nmov %r8, 3\nmov %r9, 4\nmov %r1, 1\ncall local f\n\
+         mov %r0, %r9\nmul %r0, 10\nadd %r0, %r8\nmul %r0, 10\nadd %r0, %r7\n\
+         mul %r0, 10\nadd %r0, %r6\nexit\n{callee}"
+    ))
+}
+
+#[test]
+fn local_calls_preserve_r6_to_r9_whichever_the_callee_writes() {
+    // Writes none.
+    assert_eq!(callee_saved_after("f:\nmov %r0, 0\nexit"), Ok(4321));
+    // Writes one (r6), by ALU.
+    assert_eq!(
+        callee_saved_after("f:\nmov %r6, 9\nmov %r0, 0\nexit"),
+        Ok(4321)
+    );
+    // Writes two, one only on a path reached through a jump.
+    assert_eq!(
+        callee_saved_after("f:\nmov %r0, 0\nmov %r8, 7\njeq %r1, 1, +1\nexit\nmov %r9, 5\nexit"),
+        Ok(4321)
+    );
+    // Writes r7 with a load, r9 with an atomic fetch, r8 with lddw.
+    assert_eq!(
+        callee_saved_after(
+            "f:\nstdw [%r10-8], 6\nldxdw %r7, [%r10-8]\nmov %r9, 1\n\
+             lock fetch add [%r10-8], %r9\nlddw %r8, 0x100000000\nmov %r1, 0x1234\nbe16 %r1\nmov %r0, 0\nexit"
+        ),
+        Ok(4321)
+    );
+    // The callee's own callee writes r7; the callee writes r6 only.
+    assert_eq!(
+        callee_saved_after("f:\nmov %r6, 8\ncall local g\nexit\ng:\nmov %r7, 3\nmov %r0, 0\nexit"),
+        Ok(4321)
+    );
+}
+
+#[test]
+fn the_caller_frame_is_back_after_a_local_call() {
+    // The caller's [r10-8] keeps 5 whatever the callee stores at its own
+    // [r10-8], with 0 (r10 pushed) and 1 (r10 moved back) saved registers.
+    for body in ["", "mov %r6, 1\n"] {
+        let src = format!(
+            "stdw [%r10-8], 5\ncall local f\nldxdw %r0, [%r10-8]\nexit\n\
+             f:\n{body}stdw [%r10-8], 9\nmov %r0, 0\nexit"
+        );
+        assert_eq!(run(&src), Ok(5), "{src}");
+    }
+}

@@ -177,6 +177,16 @@ impl Common {
         })
     }
 
+    /// [`Common::new`] for map types whose `value_size` must be 0 (ring
+    /// buffers): the shared checks other than the value size.
+    pub(crate) fn new_valueless(spec: &MapSpec, opts: &MapOptions) -> Result<Common, MapError> {
+        let mut probe = spec.clone();
+        probe.value_size = 1;
+        let mut common = Common::new(&probe, opts)?;
+        common.spec.value_size = spec.value_size;
+        Ok(common)
+    }
+
     /// Rejects flags outside `allowed`.
     pub(crate) fn check_flags_within(&self, allowed: u32) -> Result<(), MapError> {
         if self.spec.flags & !allowed != 0 {

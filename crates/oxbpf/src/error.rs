@@ -75,6 +75,16 @@ pub enum Error {
         #[from]
         source: Trapped,
     },
+    /// The verifier rejected a program of the object (see
+    /// [`Loader::verify`](crate::Loader::verify)).
+    #[error("program {program} rejected by the verifier:\n{source}")]
+    Verify {
+        program: String,
+        source: Box<oxbpf_verifier::VerifyError>,
+    },
+    /// Userspace XDP could not start (interface, sockets, steering).
+    #[error("userspace xdp: {message}")]
+    Userspace { message: String },
     /// No program or map of that name.
     #[error("no {what} named {name}")]
     NotFound { what: &'static str, name: String },
@@ -93,4 +103,15 @@ pub enum Error {
         kind: &'static str,
         expected: &'static str,
     },
+    /// The signing policy refused the object.
+    #[error(transparent)]
+    Signature {
+        #[from]
+        source: oxbpf_sign::SignError,
+    },
+    /// The signing policy is set but the load has no signature to check.
+    #[error(
+        "a signature is required, but {what} carries none: load the file with load_file or use load_signed"
+    )]
+    SignatureUnavailable { what: &'static str },
 }

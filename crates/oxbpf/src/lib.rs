@@ -21,13 +21,20 @@
 //!   addresses (a map handle for helpers, a value address for direct
 //!   access), context accesses are rewritten to the runtime context
 //!   ([`oxbpf_runtime::context`]), helpers come from the kernel table.
-//! - Programs run in checked mode until the verifier exists: every memory
-//!   access is checked against the run's regions (stack, context, packet,
-//!   global data, and every map value a lookup returned).
+//! - [`Loader::load`] runs the verifier (`oxbpf-verifier`) on every
+//!   program and links accepted ones in verified mode: no run-time checks.
+//!   Programs loaded with `verify(false)` or from an [`ObjectImage`] run in
+//!   checked mode: every memory access is checked against the run's
+//!   regions (stack, context, packet, global data, and every map value a
+//!   lookup returned).
 //! - Each run holds a [`RunGuard`] so map values handed to the program stay
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
 //!   kernel's program runners do.
+//! - [`Loader::require_signature`] makes loading depend on a detached
+//!   ed25519 signature ([`oxbpf_sign`]) checked over the file's bytes before
+//!   they are parsed, so an unsigned or altered object never reaches the
+//!   ELF parser.
 
 use std::collections::HashMap as StdHashMap;
 use std::path::Path;
@@ -44,7 +51,9 @@ use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 mod error;
 mod link;
 mod object;
+mod session;
 mod typed;
+pub mod userspace;
 
 pub use error::Error;
 pub use oxbpf_runtime::tail_call::Redirect;
@@ -52,7 +61,10 @@ pub use oxbpf_runtime::tail_call::Redirect;
 mod calls;
 
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
+pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
+
+pub use oxbpf_sign::{PublicKey, SignError, Signature, TrustedKeys};
 
 /// The engine a program runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -86,6 +98,9 @@ impl EngineKind {
 pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
+    trusted: Option<TrustedKeys>,
+    /// Skip the verifier ([`Loader::verify`]).
+    no_verify: bool,
 }
 
 impl Loader {
@@ -109,9 +124,45 @@ impl Loader {
         self
     }
 
-    /// Reads and loads an ELF object.
+    /// Loads only objects signed by one of `keys` (see [`oxbpf_sign`]):
+    /// [`Loader::load_file`] then checks the detached signature `FILE.sig`
+    /// before parsing a byte of the object, and refuses an unsigned or
+    /// altered object, or one signed by another key, with
+    /// [`Error::Signature`]. [`Loader::load`] and [`Loader::load_image`],
+    /// which have no signature to check, are refused under this policy; use
+    /// [`Loader::load_signed`] for objects in memory.
+    ///
+    /// ```no_run
+    /// use oxbpf::{Loader, TrustedKeys};
+    ///
+    /// let keys = TrustedKeys::read(&["release.pub"])?;
+    /// let obj = Loader::new().require_signature(keys).load_file("prog.o")?;
+    /// # let _ = obj;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_signature(mut self, keys: TrustedKeys) -> Loader {
+        self.trusted = Some(keys);
+        self
+    }
+
+    /// Whether [`Loader::load`] runs the verifier (privileged profile) on
+    /// every program of the object first and refuses the object with
+    /// [`Error::Verify`] if one is rejected. On by default; accepted
+    /// programs then run in verified mode (no run-time checks). With
+    /// `verify(false)` programs run in checked mode.
+    pub fn verify(mut self, on: bool) -> Loader {
+        self.no_verify = !on;
+        self
+    }
+
+    /// Reads and loads an ELF object (checking `path.sig` first when
+    /// [`Loader::require_signature`] is set).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
         let path = path.as_ref();
+        if let Some(trusted) = &self.trusted {
+            let bytes = trusted.read_verified(path)?;
+            return self.load_unchecked(&bytes);
+        }
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -119,16 +170,49 @@ impl Loader {
         self.load(&bytes)
     }
 
+    /// Loads an ELF object from memory after checking its detached
+    /// `signature` against the trusted keys; without
+    /// [`Loader::require_signature`] the signature is refused as unchecked
+    /// ([`oxbpf_sign::SignError::NoTrustedKeys`]) rather than ignored.
+    pub fn load_signed(&self, elf: &[u8], signature: &Signature) -> Result<Object, Error> {
+        let trusted = self.trusted.as_ref().ok_or(SignError::NoTrustedKeys)?;
+        trusted.verify(elf, signature)?;
+        self.load_unchecked(elf)
+    }
+
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "object bytes",
+            });
+        }
+        self.load_unchecked(elf)
+    }
+
+    fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
+        if !self.no_verify {
+            verify_elf(elf)?;
+        }
         let parsed = object::parse(elf, &self.globals)?;
-        let obj = self.load_image(parsed.image)?;
+        let obj = self.link_image(parsed.image, !self.no_verify)?;
         calls::fill_initial_slots(&obj, &parsed.slots)?;
         Ok(obj)
     }
 
     /// Loads an already parsed object.
     pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "a parsed object image",
+            });
+        }
+        self.link_image(image, false)
+    }
+
+    /// Creates the maps and links the programs, in verified mode when the
+    /// verifier accepted them.
+    fn link_image(&self, image: ObjectImage, verified: bool) -> Result<Object, Error> {
         let opts = match self.ncpus {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
@@ -137,7 +221,7 @@ impl Loader {
         let helpers = link::kernel_helpers();
         let mut programs = Vec::new();
         for p in &image.programs {
-            let program = link::link_program(p, &maps, &helpers)?;
+            let program = link::link_program(p, &maps, &helpers, verified)?;
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
                 name: p.name.clone(),
@@ -476,7 +560,10 @@ impl Runner {
 
     /// Runs a `sched_cls` (tc) or `socket_filter` program on `packet`, with
     /// the `__sk_buff` fields the kernel's test runner sets (see
-    /// [`oxbpf_runtime::skb`]); tc programs may write the packet.
+    /// [`oxbpf_runtime::skb`]); tc programs may write the packet. As in
+    /// `bpf_prog_test_run_skb`, a socket filter sees the skb from the
+    /// network header (`len` without the 14 Ethernet bytes) and the output
+    /// packet comes back with a zeroed Ethernet header.
     pub fn run_skb(&self, packet: &[u8], opts: &RunOptions) -> Result<SkbOutput, Error> {
         let writable = match self.kind {
             ProgramKind::SchedCls => true,
@@ -490,6 +577,9 @@ impl Runner {
             }
         };
         let mut skb = SkBuff::new(packet)?;
+        if self.kind == ProgramKind::SocketFilter {
+            skb.pull_l2();
+        }
         let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = skb.attach(&mut state, writable);
@@ -498,9 +588,15 @@ impl Runner {
             drop(guard);
             (r?, state.log, state.calls.redirect)
         };
+        let mut out = skb.data().to_vec();
+        if self.kind == ProgramKind::SocketFilter {
+            // The kernel's test runner pushes a zeroed link-layer header
+            // back for program types that run from the network header.
+            out[..14].fill(0);
+        }
         Ok(SkbOutput {
             ret: ret as u32,
-            packet: skb.data().to_vec(),
+            packet: out,
             mark: skb.field(skb_slot::MARK),
             priority: skb.field(skb_slot::PRIORITY),
             tc_classid: skb.field(skb_slot::TC_CLASSID),
@@ -533,4 +629,19 @@ pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
     obj.maps()
         .map(|(n, m)| (n.to_string(), m.clone()))
         .collect()
+}
+
+/// Runs the verifier on every program of an ELF object.
+fn verify_elf(elf: &[u8]) -> Result<(), Error> {
+    let obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
+        reason: e.to_string(),
+    })?;
+    for p in &obj.programs {
+        oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
+            .map_err(|source| Error::Verify {
+                program: p.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
 }

@@ -150,6 +150,7 @@ pub(crate) fn link_program(
     image: &ProgramImage,
     maps: &LinkedMaps,
     helpers: &Arc<HelperTable>,
+    verified: bool,
 ) -> Result<Program, Error> {
     let program = image.name.clone();
     let mut insns = image.insns.clone();
@@ -202,8 +203,19 @@ pub(crate) fn link_program(
     // bpf_loop becomes a local call to an appended loop (see
     // oxbpf_runtime::loop_inline), as the kernel's verifier inlines it.
     oxbpf_runtime::loop_inline::inline_bpf_loop(&mut insns);
-    Program::checked(insns, helpers.clone(), &[Reg::R1])
-        .map_err(|source| Error::Load { program, source })
+    let checked = Program::checked(insns, helpers.clone(), &[Reg::R1])
+        .map_err(|source| Error::Load { program, source })?;
+    if !verified {
+        return Ok(checked);
+    }
+    // The verifier proved the object's program safe (`Loader::load`); the
+    // links above only turn map references into addresses and context
+    // offsets into runtime ones, which preserves what it proved.
+    Ok(Program::new_unchecked(
+        checked.insns().to_vec(),
+        helpers.clone(),
+        oxbpf_runtime::SafetyMode::Verified,
+    ))
 }
 
 /// The kernel helper table, shared by every program.

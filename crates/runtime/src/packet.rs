@@ -53,6 +53,11 @@ pub struct XdpBuff {
     ctx: Box<[u64; 6]>,
     frame: Box<[u64]>,
     packet_region: Option<usize>,
+    /// One past the highest frame offset `data_end` has reached since the
+    /// frame was last zeroed: every byte a program could have written lies
+    /// below it (and above the `xdp_frame` area), so [`XdpBuff::reload`]
+    /// clears only that span.
+    high: usize,
 }
 
 impl XdpBuff {
@@ -68,6 +73,7 @@ impl XdpBuff {
             ctx: Box::new([0; 6]),
             frame: vec![0u64; XDP_FRAME_SIZE / 8].into_boxed_slice(),
             packet_region: None,
+            high: XDP_HEADROOM + packet.len(),
         };
         let base = b.base();
         b.frame_bytes_mut()[XDP_HEADROOM..XDP_HEADROOM + packet.len()].copy_from_slice(packet);
@@ -77,6 +83,29 @@ impl XdpBuff {
         b.ctx[xdp_slot::DATA_END] = data + packet.len() as u64;
         b.ctx[xdp_slot::INGRESS_IFINDEX] = 1;
         Ok(b)
+    }
+
+    /// Puts a new packet in the frame, reusing its memory (no allocation):
+    /// the bytes the previous run could have touched are zeroed first, so a
+    /// run sees exactly what it would in a fresh [`XdpBuff::new`]. The
+    /// receive interface and queue are kept.
+    pub fn reload(&mut self, packet: &[u8]) -> Result<(), PacketError> {
+        if packet.len() < ETH_HLEN {
+            return Err(PacketError::TooShort { len: packet.len() });
+        }
+        if packet.len() > XDP_MAX_DATA {
+            return Err(PacketError::TooLong { len: packet.len() });
+        }
+        let high = self.high.max(self.off(xdp_slot::DATA_END));
+        self.frame_bytes_mut()[XDP_FRAME_STRUCT..high].fill(0);
+        self.frame_bytes_mut()[XDP_HEADROOM..XDP_HEADROOM + packet.len()].copy_from_slice(packet);
+        let data = self.base() + XDP_HEADROOM as u64;
+        self.ctx[xdp_slot::DATA] = data;
+        self.ctx[xdp_slot::DATA_META] = data;
+        self.ctx[xdp_slot::DATA_END] = data + packet.len() as u64;
+        self.packet_region = None;
+        self.high = XDP_HEADROOM + packet.len();
+        Ok(())
     }
 
     fn base(&self) -> u64 {
@@ -202,6 +231,7 @@ impl XdpBuff {
         }
         if delta > 0 {
             self.frame_bytes_mut()[end as usize..new_end as usize].fill(0);
+            self.high = self.high.max(new_end as usize);
         }
         self.ctx[xdp_slot::DATA_END] = self.base() + new_end as u64;
         0
@@ -253,6 +283,26 @@ mod tests {
         assert_eq!(b.adjust_tail(room as i64 + 1), -EINVAL);
         assert_eq!(b.adjust_tail(room as i64), 0);
         assert!(b.data()[14..].iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn reload_matches_a_fresh_buffer() {
+        let mut b = XdpBuff::new(&[9; 100]).unwrap();
+        b.set_rx(7, 3);
+        // Dirty the headroom, the metadata and a grown tail.
+        assert_eq!(b.adjust_head(-64), 0);
+        assert_eq!(b.adjust_meta(-16), 0);
+        assert_eq!(b.adjust_tail(200), 0);
+        let (d, e) = (b.off(xdp_slot::DATA_META), b.off(xdp_slot::DATA_END));
+        b.frame_bytes_mut()[d..e].fill(0xaa);
+        assert_eq!(b.adjust_tail(-250), 0);
+        b.reload(&[5; 20]).unwrap();
+        let fresh = XdpBuff::new(&[5; 20]).unwrap();
+        assert_eq!(b.frame_bytes(), fresh.frame_bytes());
+        assert_eq!(b.data(), fresh.data());
+        assert_eq!(b.meta(), fresh.meta());
+        assert_eq!(b.ctx[xdp_slot::RX_QUEUE_INDEX], 3);
+        assert_eq!(b.reload(&[0; 13]), Err(PacketError::TooShort { len: 13 }));
     }
 
     #[test]

@@ -92,6 +92,12 @@ pub struct BenchArgs {
     /// Print one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Time verification instead of runs: oxbpf's verifier on each program
+    /// of FILE (an ELF object) against the kernel verifier's own
+    /// "verification time" (median of --repeat, at most 1000; the kernel
+    /// side of at most 5 loads).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// One engine's figures.
@@ -145,6 +151,9 @@ struct JsonBench {
 
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.verify {
+        return crate::cmd::bench_verify::run(&args.file, args.repeat.min(1000), args.json);
+    }
     let insns = read_program(&args.file)?;
     let count = insns.len();
     let program = checked(insns).map_err(|e| e.context("program rejected"))?;

@@ -2,13 +2,23 @@
 
 pub mod asm;
 pub mod bench;
+pub mod bench_verify;
 pub mod conformance;
 pub mod disasm;
+pub mod keygen;
+pub mod load;
 pub mod map;
 pub mod maps_calls;
-pub mod pcap;
 pub mod run;
+pub mod run_kernel;
 pub mod run_object;
+pub mod sign;
+pub mod trafgen;
+pub mod verify;
+pub mod xdp;
+pub mod xdp_bench;
+pub mod xdp_kernel;
+pub mod xdp_user;
 
 use serde::Serialize;
 

@@ -61,6 +61,9 @@ fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Runs `run` on an object file.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.engine == "kernel" {
+        return crate::cmd::run_kernel::run(args);
+    }
     let engine = match args.engine.as_str() {
         "interp" => EngineKind::Interp,
         "interp-fast" => EngineKind::InterpFast,
@@ -71,7 +74,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
             )));
         }
     };
-    let obj = Loader::new()
+    let mut loader = Loader::new();
+    if args.require_signature {
+        // The loader checks the signature again over the very bytes it
+        // parses, so a file swapped after run.rs's check is still refused.
+        loader = loader.require_signature(super::sign::trusted_keys(&args.trusted_keys)?);
+    }
+    let obj = loader
         .load_file(&args.file)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names = obj.program_names();
@@ -146,9 +155,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
         };
         let out = once().map_err(failed)?;
         if let Some(n) = args.repeat {
-            let start = Instant::now();
-            for _ in 0..n {
-                once().map_err(failed)?;
+            // XDP repeats run in one reused frame (XdpSession), so the time
+            // is the program's and the hook's, not the allocation of a
+            // fresh frame per run.
+            let start;
+            if skb {
+                start = Instant::now();
+                for _ in 0..n {
+                    once().map_err(failed)?;
+                }
+            } else {
+                let mut session = runner.xdp_session(opts).map_err(failed)?;
+                start = Instant::now();
+                for _ in 0..n {
+                    session.run(&packet).map_err(failed)?;
+                }
             }
             timing = Some((start.elapsed().as_nanos() / u128::from(n), n));
         }
@@ -199,7 +220,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     Ok(())
 }
 
-fn write_state(obj: &oxbpf::Object, path: &Path) -> Result<()> {
+pub(crate) fn write_state(obj: &oxbpf::Object, path: &Path) -> Result<()> {
     let state = dump_maps(obj)?;
     let text = serde_json::to_string_pretty(&state).map_err(|e| anyhow!(e))?;
     std::fs::write(path, text + "\n")
@@ -209,49 +230,86 @@ fn write_state(obj: &oxbpf::Object, path: &Path) -> Result<()> {
 
 /// Runs an XDP program over a capture: counts per verdict on stdout, the
 /// XDP_TX packets (as they leave) to `out`. A packet the program cannot
-/// take (shorter than 14 bytes) counts as `refused`.
+/// take (shorter than 14 bytes) counts as `refused`. The capture is read
+/// without copying and the program runs in one reused frame
+/// ([`oxbpf::XdpSession`]): no allocation per packet except for packets
+/// written to `out`. The last line gives the replay rate.
 fn run_pcap(
     prog: &oxbpf::ObjProgram<'_>,
     engine: EngineKind,
     input: &Path,
     out: Option<&Path>,
 ) -> Result<()> {
-    use crate::cmd::pcap;
+    use oxbpf_xdp::pcap;
     let bytes = std::fs::read(input).with_context(|| format!("cannot read {}", input.display()))?;
-    let cap = pcap::parse(&bytes)
-        .map_err(|e| CliError::malformed(e.context(input.display().to_string())))?;
+    let cap = pcap::parse(&bytes).map_err(|e| {
+        CliError::malformed(anyhow::Error::new(e).context(input.display().to_string()))
+    })?;
     let runner = prog
         .load(engine)
         .map_err(|e| CliError::failed(anyhow::Error::new(e)))?;
-    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
-    let mut sent = Vec::new();
+    let mut session = runner
+        .xdp_session(RunOptions::default())
+        .map_err(|e| CliError::failed(anyhow::Error::new(e)))?;
+    // Verdicts 0..=4, then "other" return values by number, then refused.
+    let mut verdicts = [0u64; 5];
+    let mut others: std::collections::BTreeMap<u32, u64> = Default::default();
+    let mut refused = 0u64;
+    let mut sent = out.map(|_| cap.header.to_vec());
+    let start = std::time::Instant::now();
     for r in &cap.records {
-        let res = match runner.run_xdp(&r.data) {
-            Ok(o) => o,
+        let ret = match session.run(r.data) {
+            Ok(ret) => ret,
             Err(oxbpf::Error::Packet { .. }) => {
-                *counts.entry("refused".into()).or_default() += 1;
+                refused += 1;
                 continue;
             }
             Err(e) => return Err(CliError::failed(anyhow::Error::new(e))),
         };
-        let name = XdpAction::from_ret(res.ret)
-            .map_or_else(|| res.ret.to_string(), |a| a.name().to_string());
-        *counts.entry(name).or_default() += 1;
-        if res.action() == Some(XdpAction::Tx) {
-            sent.push(pcap::Record {
-                data: res.packet,
-                orig_len: 0,
-                ..r.clone()
-            });
+        match verdicts.get_mut(ret as usize) {
+            Some(n) => *n += 1,
+            None => *others.entry(ret).or_default() += 1,
         }
+        if let Some(buf) = sent.as_mut()
+            && XdpAction::from_ret(ret) == Some(XdpAction::Tx)
+        {
+            let rec = pcap::Record {
+                data: session.packet(),
+                orig_len: 0,
+                ..*r
+            };
+            pcap::write_record(&cap, buf, &rec);
+        }
+    }
+    let elapsed = start.elapsed();
+    // Sorted by name, as before: verdict names and numbers, then refused.
+    let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+    for (i, n) in verdicts.iter().enumerate() {
+        if *n > 0 {
+            let name = XdpAction::from_ret(i as u32)
+                .map_or_else(|| i.to_string(), |a| a.name().to_string());
+            counts.insert(name, *n);
+        }
+    }
+    for (k, v) in others {
+        counts.insert(k.to_string(), v);
+    }
+    if refused > 0 {
+        counts.insert("refused".into(), refused);
     }
     println!("packets: {}", cap.records.len());
     for (k, v) in &counts {
         println!("{k}: {v}");
     }
-    if let Some(path) = out {
-        std::fs::write(path, pcap::write(&cap, &sent))
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    let n = cap.records.len().max(1) as f64;
+    println!(
+        "replay: {:.0} pkt/s ({:.0} ns/packet on {})",
+        n / elapsed.as_secs_f64().max(1e-9),
+        elapsed.as_nanos() as f64 / n,
+        engine.name()
+    );
+    if let (Some(path), Some(buf)) = (out, sent) {
+        std::fs::write(path, buf).with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
@@ -290,7 +348,7 @@ fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
-fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
+pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let state: Value = serde_json::from_str(&text)

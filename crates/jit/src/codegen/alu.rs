@@ -15,6 +15,70 @@ impl Compiler<'_> {
         }
     }
 
+    /// Compiles `mov d, a` (64-bit) followed by `add d, imm` and/or
+    /// `add d, b` as one `lea d, [a + b + imm]`, and returns how many slots
+    /// it took (0 when the pattern does not start at `pc`). Address
+    /// arithmetic such as `r3 = r10; r3 += -256; r3 += r1` is what clang
+    /// emits for stack and array addressing; one `lea` computes the same
+    /// value modulo 2^64 (RFC 9669 §4.1: ALU64 `add` wraps, its
+    /// immediate sign-extended like the displacement). The absorbed
+    /// instructions must not be block leaders, so nothing jumps between
+    /// them and checked mode's block charge is unchanged.
+    pub(super) fn fuse_lea(&mut self, pc: usize) -> usize {
+        let Insn::Alu {
+            width: Width::W64,
+            op: AluOp::Mov,
+            dst,
+            src: Operand::Reg(a),
+        } = self.insns[pc]
+        else {
+            return 0;
+        };
+        if a == dst {
+            return 0;
+        }
+        let blocks = self.program.blocks();
+        let mut imm: Option<i32> = None;
+        let mut index: Option<Reg> = None;
+        let mut n = 1;
+        while n < 3 {
+            let p = pc + n;
+            if p >= self.insns.len() || blocks.is_leader(p) {
+                break;
+            }
+            match self.insns[p] {
+                Insn::Alu {
+                    width: Width::W64,
+                    op: AluOp::Add,
+                    dst: d2,
+                    src,
+                } if d2 == dst => match src {
+                    Operand::Imm(k) if imm.is_none() => imm = Some(k),
+                    // `add d, d` reads the register being built.
+                    Operand::Reg(b) if index.is_none() && b != dst => index = Some(b),
+                    _ => break,
+                },
+                _ => break,
+            }
+            n += 1;
+        }
+        if n == 1 {
+            return 0;
+        }
+        let (d, a) = (host(dst), host(a));
+        let k = imm.unwrap_or(0);
+        match (index.map(host), i8::try_from(k)) {
+            (None, Ok(k8)) => asm!(self.ops ; lea Rq(d), [BYTE Rq(a) + k8]),
+            (None, Err(_)) => asm!(self.ops ; lea Rq(d), [Rq(a) + k]),
+            (Some(b), Ok(0)) if a != RBP && a != R13 => {
+                asm!(self.ops ; lea Rq(d), [Rq(a) + Rq(b)])
+            }
+            (Some(b), Ok(k8)) => asm!(self.ops ; lea Rq(d), [BYTE Rq(a) + Rq(b) + k8]),
+            (Some(b), Err(_)) => asm!(self.ops ; lea Rq(d), [Rq(a) + Rq(b) + k]),
+        }
+        n
+    }
+
     pub(super) fn alu(&mut self, width: Width, op: AluOp, d: u8, src: Operand) {
         let w64 = width == Width::W64;
         match op {
@@ -269,11 +333,24 @@ impl Compiler<'_> {
     /// rax nor rdx, known nonzero (and not -1 when signed). rax and rdx are
     /// saved around the division unless `d` is one of them.
     pub(super) fn div_core(&mut self, w64: bool, signed: bool, is_div: bool, d: u8, dv: u8) {
+        // rdx goes to a free scratch register where there is one: r11
+        // unless it holds the divisor, else r9 unless it holds checked
+        // mode's budget; only then to memory.
+        let save_rdx = if dv != 11 {
+            Some(11)
+        } else if !self.checked {
+            Some(9)
+        } else {
+            None
+        };
         if d != RAX {
             asm!(self.ops ; mov r10, rax);
         }
         if d != RDX {
-            asm!(self.ops ; mov [r12 + spill(SPILL_TMP)], rdx);
+            match save_rdx {
+                Some(r) => asm!(self.ops ; mov Rq(r), rdx),
+                None => asm!(self.ops ; mov [r12 + spill(SPILL_TMP)], rdx),
+            }
         }
         match (w64, signed) {
             (true, false) => asm!(self.ops ; mov rax, Rq(d) ; xor edx, edx ; div Rq(dv)),
@@ -287,7 +364,10 @@ impl Compiler<'_> {
             asm!(self.ops ; mov Rq(d), Rq(result));
         }
         if d != RDX {
-            asm!(self.ops ; mov rdx, [r12 + spill(SPILL_TMP)]);
+            match save_rdx {
+                Some(r) => asm!(self.ops ; mov rdx, Rq(r)),
+                None => asm!(self.ops ; mov rdx, [r12 + spill(SPILL_TMP)]),
+            }
         }
         if d != RAX {
             asm!(self.ops ; mov rax, r10);
@@ -331,7 +411,11 @@ impl Compiler<'_> {
             // imm32 forms of 64-bit cmp/test. Comparing with 0 sets the
             // same flags as testing the register with itself.
             Operand::Imm(i) => {
-                if cond == JmpCond::Set {
+                if cond == JmpCond::Set && (0..=255).contains(&i) {
+                    // Only ZF matters, and a mask within the low byte
+                    // sees only the low byte of the register.
+                    asm!(self.ops ; test Rb(d), BYTE i as u8 as i8);
+                } else if cond == JmpCond::Set {
                     if w64 {
                         asm!(self.ops ; test Rq(d), i);
                     } else {

@@ -77,20 +77,96 @@ impl Compiler<'_> {
                 ; jb =>stub
             );
         }
+        // Save only the callee-saved registers the callee's own code can
+        // write (its own local calls save theirs). An odd number of pushes
+        // plus the return address keeps rsp 16-byte aligned in the callee;
+        // with an even number, r10 is pushed too and popped back instead
+        // of being moved up again.
+        let written = self.callee_writes(pc);
+        let saved: Vec<u8> = [RBX, R13, R14, R15]
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| written & (1 << i) != 0)
+            .map(|(_, r)| r)
+            .collect();
+        let push_fp = saved.len().is_multiple_of(2);
+        for &r in &saved {
+            asm!(self.ops ; push Rq(r));
+        }
+        if push_fp {
+            asm!(self.ops ; push rbp);
+        }
         asm!(self.ops
-            ; push rbx
-            ; push r13
-            ; push r14
-            ; push r15
-            ; push rbp
             ; sub rbp, STACK_PER_FRAME as i32
             ; call =>target
-            ; pop rbp
-            ; pop r15
-            ; pop r14
-            ; pop r13
-            ; pop rbx
         );
+        if push_fp {
+            asm!(self.ops ; pop rbp);
+        } else {
+            asm!(self.ops ; add rbp, STACK_PER_FRAME as i32);
+        }
+        for &r in saved.iter().rev() {
+            asm!(self.ops ; pop Rq(r));
+        }
+    }
+
+    /// Which of r6..r9 (bits 0..3) the function that the local call at
+    /// `pc` enters may write: every instruction reachable from its entry
+    /// without entering further local calls (they preserve r6..r9
+    /// themselves, RFC 9669 §4.3.1). A tail call (helper 12, as in the
+    /// kernel's `bpf_tail_call`) runs other code: all four.
+    fn callee_writes(&mut self, pc: usize) -> u8 {
+        let Some(entry) = self.insns[pc]
+            .branch_target(pc)
+            .and_then(|t| usize::try_from(t).ok())
+        else {
+            return 0xf;
+        };
+        if let Some(&w) = self.callee_writes.get(&entry) {
+            return w;
+        }
+        let w = self.function_writes(entry);
+        self.callee_writes.insert(entry, w);
+        w
+    }
+
+    /// [`Compiler::callee_writes`] for the function entered at `entry`.
+    fn function_writes(&self, entry: usize) -> u8 {
+        const TAIL_CALL: i32 = 12;
+        let insns = self.insns;
+        let mut seen = vec![false; insns.len()];
+        let mut todo = vec![entry];
+        let mut written = 0u8;
+        while let Some(p) = todo.pop() {
+            if p >= insns.len() || seen[p] {
+                continue;
+            }
+            seen[p] = true;
+            let insn = &insns[p];
+            let dst = match *insn {
+                Insn::Alu { dst, .. }
+                | Insn::End { dst, .. }
+                | Insn::Load { dst, .. }
+                | Insn::Lddw { dst, .. } => Some(dst),
+                Insn::Atomic { op, fetch, src, .. } if fetch || matches!(op, AtomicOp::Xchg) => {
+                    Some(src)
+                }
+                Insn::Call(CallTarget::Helper(TAIL_CALL)) => return 0xf,
+                _ => None,
+            };
+            if let Some(i) = dst.map(|r| r.index()).filter(|i| (6..=9).contains(i)) {
+                written |= 1 << (i - 6);
+            }
+            if let (Insn::Ja { .. } | Insn::Jmp { .. }, Some(t)) = (insn, insn.branch_target(p))
+                && let Ok(t) = usize::try_from(t)
+            {
+                todo.push(t);
+            }
+            if insn.falls_through() {
+                todo.push(p + insn.slots());
+            }
+        }
+        written
     }
 
     /// A local call in a program that writes r10: the callee's r10 is the

@@ -14,7 +14,7 @@
 //! argument shuffling; `r6`..`r10` are callee-saved, so they survive helper
 //! calls for free. The remaining host registers: `r12` points to the run's
 //! [`JitCtx`](crate::ctx::JitCtx), `r9` holds the instruction budget in
-//! checked mode, `r10` and `r11` are scratch.
+//! checked mode (scratch in verified mode), `r10` and `r11` are scratch.
 //!
 //! # Layout
 //!
@@ -30,9 +30,11 @@
 //!
 //! Every eBPF function, the main program included, is entered with a host
 //! `call` and left with `ret` (eBPF `exit`), so `exit` needs no knowledge of
-//! the frame it is in. A local call pushes `r6`..`r10`, moves `r10` down one
-//! 512-byte frame and `call`s the target; a trap or a helper's `Exit`
-//! unwinds every frame at once by restoring the saved `rsp`.
+//! the frame it is in. A local call pushes those of `r6`..`r9` that the
+//! callee's code can write (and `r10` when that makes an even number of
+//! pushes), moves `r10` down one 512-byte frame and `call`s the target; a
+//! trap or a helper's `Exit` unwinds every frame at once by restoring the
+//! saved `rsp`.
 
 // dynasm's macro expands dynamic register operands to `.into()` calls.
 #![allow(clippy::useless_conversion)]
@@ -160,6 +162,9 @@ pub(crate) struct Compiled {
     pub slot_offsets: Vec<usize>,
     /// Offset where the last slot's code ends.
     pub slots_end: usize,
+    /// Per slot: the earlier slot whose code also computes this one
+    /// ([`Compiler::fuse_lea`]); such a slot has no code of its own.
+    pub fused_into: Vec<Option<usize>>,
     /// Bytes of eBPF stack the code expects (`frames * 512`).
     pub stack_len: usize,
 }
@@ -192,6 +197,14 @@ struct Compiler<'p> {
     /// Shared slow-path check subroutines, by `[size index][write]`,
     /// created on first use.
     check_subs: [[Option<DynamicLabel>; 2]; 4],
+    /// Slots below this were compiled together with an earlier slot (see
+    /// [`Compiler::fuse_lea`]) and emit nothing of their own.
+    fused_until: usize,
+    /// See [`Compiled::fused_into`].
+    fused_into: Vec<Option<usize>>,
+    /// Per function entry slot: the r6..r9 its code may write, once
+    /// computed (`Compiler::callee_writes`).
+    callee_writes: std::collections::HashMap<usize, u8>,
 }
 
 fn unsupported(index: usize, what: &'static str) -> EngineError {
@@ -268,6 +281,9 @@ fn compile_with(
         trap_common,
         helper_exit,
         check_subs: [[None; 2]; 4],
+        fused_until: 0,
+        fused_into: vec![None; insns.len()],
+        callee_writes: std::collections::HashMap::new(),
     };
     c.prologue();
     for pc in 0..insns.len() {
@@ -285,6 +301,7 @@ fn compile_with(
         ops,
         slot_offsets,
         stack_len,
+        fused_into,
         ..
     } = c;
     let code = ops.finalize().map_err(|e| EngineError::Resource {
@@ -296,6 +313,7 @@ fn compile_with(
         slot_offsets,
         slots_end,
         stack_len,
+        fused_into,
     })
 }
 
@@ -430,8 +448,8 @@ impl Compiler<'_> {
         }
         // Six pushes after the caller's return address leave rsp 8 modulo
         // 16; the `call` makes it 0 in every eBPF function body, as the
-        // System V ABI wants at helper calls (a local call pushes 5
-        // registers plus the return address, keeping it).
+        // System V ABI wants at helper calls (a local call pushes an odd
+        // number of registers plus the return address, keeping it).
         let entry = self.slot_labels[0];
         let (done, trap_common, helper_exit) = (self.done, self.trap_common, self.helper_exit);
         asm!(self.ops
@@ -479,10 +497,17 @@ impl Compiler<'_> {
         if matches!(insn, Insn::LddwHi) {
             return Ok(());
         }
+        if pc < self.fused_until {
+            // Not a jump target (`fuse_lea` checks): the label is bound
+            // only so that every slot has one.
+            let label = self.slot_labels[pc];
+            asm!(self.ops ; =>label);
+            return Ok(());
+        }
         if self.loop_head[pc] {
             // Loop heads start on a 16-byte boundary, so a loop's first
             // instructions are fetched together; the padding runs once.
-            self.ops.align(16, 0x90);
+            self.pad_to_16();
         }
         let label = self.slot_labels[pc];
         asm!(self.ops ; =>label);
@@ -491,6 +516,14 @@ impl Compiler<'_> {
             if cost != 0 {
                 self.charge(pc, cost)?;
             }
+        }
+        let fused = self.fuse_lea(pc);
+        if fused > 1 {
+            self.fused_until = pc + fused;
+            for f in &mut self.fused_into[pc + 1..pc + fused] {
+                *f = Some(pc);
+            }
+            return Ok(());
         }
         match insn {
             Insn::Alu {
@@ -562,6 +595,30 @@ impl Compiler<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Pads with multi-byte NOPs (Intel SDM vol. 2B, "NOP": the
+    /// recommended sequences) to a 16-byte boundary: at most two NOP
+    /// instructions where single-byte padding took up to 15.
+    fn pad_to_16(&mut self) {
+        const NOPS: [&[u8]; 10] = [
+            &[],
+            &[0x90],
+            &[0x66, 0x90],
+            &[0x0f, 0x1f, 0x00],
+            &[0x0f, 0x1f, 0x40, 0x00],
+            &[0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00],
+            &[0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+            &[0x66, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+        ];
+        let mut pad = (16 - self.ops.offset().0 % 16) % 16;
+        while pad > 0 {
+            let n = pad.min(9);
+            self.ops.extend(NOPS[n].iter().copied());
+            pad -= n;
+        }
     }
 
     /// Charges a block's cost at its leader (see `oxbpf_runtime::blocks`):

@@ -1,4 +1,5 @@
-//! A generator of random valid eBPF programs for lockstep testing.
+//! Structured programs: nested scopes, counted loops, a call DAG with an
+//! optional recursive function, two input regions (the JIT's lockstep).
 //!
 //! Programs pass `Program::checked` (no register is read before it is
 //! written) and terminate by construction: jumps go forward, except the
@@ -23,100 +24,21 @@
 
 use oxbpf_isa::{AluOp, AtomicOp, CallTarget, Endian, Insn, JmpCond, Operand, Reg, Size, Width};
 
-/// SplitMix64: small, fast, and good enough for test generation.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (`n > 0`).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in `lo..=hi`.
-    pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + self.below((hi - lo + 1) as u64) as i64
-    }
-
-    /// True with probability `per_mille / 1000`.
-    pub fn chance(&mut self, per_mille: u64) -> bool {
-        self.below(1000) < per_mille
-    }
-
-    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
+use crate::Rng;
+use crate::tables::{ALU_OPS, ATOMIC_OPS, CONDS, R, SIZES, alu};
 
 /// A generated test case.
+#[derive(Clone, Debug)]
 pub struct Generated {
+    /// The program; passes `Program::checked` with r1-r3 as inputs.
     pub insns: Vec<Insn>,
+    /// The writable input (r1, its length in r2).
     pub input: Vec<u8>,
+    /// The read-only input (r3).
     pub ro: Vec<u8>,
+    /// The instruction budget to run with.
     pub budget: u64,
 }
-
-const R: [Reg; 11] = [
-    Reg::R0,
-    Reg::R1,
-    Reg::R2,
-    Reg::R3,
-    Reg::R4,
-    Reg::R5,
-    Reg::R6,
-    Reg::R7,
-    Reg::R8,
-    Reg::R9,
-    Reg::R10,
-];
-
-const ALU_OPS: [AluOp; 18] = [
-    AluOp::Add,
-    AluOp::Sub,
-    AluOp::Mul,
-    AluOp::Div,
-    AluOp::SDiv,
-    AluOp::Or,
-    AluOp::And,
-    AluOp::Lsh,
-    AluOp::Rsh,
-    AluOp::Neg,
-    AluOp::Mod,
-    AluOp::SMod,
-    AluOp::Xor,
-    AluOp::Mov,
-    AluOp::MovSx8,
-    AluOp::MovSx16,
-    AluOp::MovSx32,
-    AluOp::Arsh,
-];
-
-const CONDS: [JmpCond; 11] = [
-    JmpCond::Eq,
-    JmpCond::Gt,
-    JmpCond::Ge,
-    JmpCond::Set,
-    JmpCond::Ne,
-    JmpCond::Sgt,
-    JmpCond::Sge,
-    JmpCond::Lt,
-    JmpCond::Le,
-    JmpCond::Slt,
-    JmpCond::Sle,
-];
-
-const SIZES: [Size; 4] = [Size::B, Size::H, Size::W, Size::DW];
 
 /// Values that exercise edge cases of arithmetic.
 const INTERESTING: [u64; 16] = [
@@ -199,7 +121,6 @@ struct Builder<'r> {
     recursive: Option<usize>,
 }
 
-/// Generates one program and its inputs.
 /// Generates one program and its inputs; `verified` makes it safe to run
 /// without checks (see [`Builder::verified`]).
 pub fn generate(rng: &mut Rng, verified: bool) -> Generated {
@@ -742,14 +663,7 @@ impl Builder<'_> {
 
     fn atomic_stmt(&mut self) {
         let size = self.rng.pick(&[Size::W, Size::DW]);
-        let op = self.rng.pick(&[
-            AtomicOp::Add,
-            AtomicOp::Or,
-            AtomicOp::And,
-            AtomicOp::Xor,
-            AtomicOp::Xchg,
-            AtomicOp::CmpXchg,
-        ]);
+        let op = self.rng.pick(&ATOMIC_OPS);
         let fetch = matches!(op, AtomicOp::Xchg | AtomicOp::CmpXchg) || self.rng.chance(500);
         let (dst, off) = self.place(true, size.bytes() as i64, true);
         // A fetch writes `src`, so it must be a scratch register.
@@ -965,126 +879,4 @@ impl Builder<'_> {
         // LD_ABS/LD_IND convention, which the load check follows).
         self.reinit_args();
     }
-}
-
-fn alu(width: Width, op: AluOp, dst: Reg, src: Operand) -> Insn {
-    Insn::Alu {
-        width,
-        op,
-        dst,
-        src,
-    }
-}
-
-/// The coverage key of an instruction: one per distinct opcode form
-/// (class, operation, size, source kind).
-pub fn key(insn: &Insn) -> Option<String> {
-    Some(match *insn {
-        Insn::Alu { width, op, src, .. } => format!(
-            "{}-{op:?}-{}",
-            if width == Width::W64 {
-                "alu64"
-            } else {
-                "alu32"
-            },
-            if matches!(src, Operand::Reg(_)) {
-                "reg"
-            } else {
-                "imm"
-            }
-        ),
-        Insn::End { kind, bits, .. } => format!("end-{kind:?}-{bits}"),
-        Insn::Ja { wide, .. } => if wide { "gotol" } else { "ja" }.to_string(),
-        Insn::Jmp {
-            width, cond, src, ..
-        } => format!(
-            "{}-{cond:?}-{}",
-            if width == Width::W64 { "jmp" } else { "jmp32" },
-            if matches!(src, Operand::Reg(_)) {
-                "reg"
-            } else {
-                "imm"
-            }
-        ),
-        Insn::Call(CallTarget::Helper(_)) => "call-helper".into(),
-        Insn::Call(CallTarget::Reg(_)) => "callx".into(),
-        Insn::Call(CallTarget::Local(_)) => "call-local".into(),
-        Insn::Call(CallTarget::Kfunc(_)) => "call-kfunc".into(),
-        Insn::Exit => "exit".into(),
-        Insn::Load { size, signed, .. } => {
-            format!("ldx-{size:?}-{}", if signed { "s" } else { "u" })
-        }
-        Insn::Store { size, src, .. } => match src {
-            Operand::Reg(_) => format!("stx-{size:?}"),
-            Operand::Imm(_) => format!("st-{size:?}"),
-        },
-        Insn::Atomic {
-            size, op, fetch, ..
-        } => format!(
-            "atomic-{size:?}-{op:?}-{}",
-            if fetch { "fetch" } else { "nofetch" }
-        ),
-        Insn::Lddw { .. } => "lddw".into(),
-        Insn::LddwHi => return None,
-        Insn::LdPacket { size, src, .. } => {
-            format!("{}-{size:?}", if src.is_some() { "ldind" } else { "ldabs" })
-        }
-    })
-}
-
-/// Every key the ISA has (apart from kfunc calls and `lddw` pseudo
-/// sources, which only exist with the kernel or an object loader), built
-/// from the specification rather than from the generator.
-pub fn all_keys() -> Vec<String> {
-    let mut keys = Vec::new();
-    for w in ["alu64", "alu32"] {
-        for op in [
-            "Add", "Sub", "Mul", "Div", "SDiv", "Or", "And", "Lsh", "Rsh", "Mod", "SMod", "Xor",
-            "Mov", "Arsh",
-        ] {
-            keys.push(format!("{w}-{op}-reg"));
-            keys.push(format!("{w}-{op}-imm"));
-        }
-        keys.push(format!("{w}-Neg-imm"));
-        keys.push(format!("{w}-MovSx8-reg"));
-        keys.push(format!("{w}-MovSx16-reg"));
-    }
-    keys.push("alu64-MovSx32-reg".into());
-    for kind in ["ToLe", "ToBe", "Swap"] {
-        for bits in [16, 32, 64] {
-            keys.push(format!("end-{kind}-{bits}"));
-        }
-    }
-    keys.push("ja".into());
-    keys.push("gotol".into());
-    for w in ["jmp", "jmp32"] {
-        for c in [
-            "Eq", "Gt", "Ge", "Set", "Ne", "Sgt", "Sge", "Lt", "Le", "Slt", "Sle",
-        ] {
-            keys.push(format!("{w}-{c}-reg"));
-            keys.push(format!("{w}-{c}-imm"));
-        }
-    }
-    for k in ["call-helper", "callx", "call-local", "exit", "lddw"] {
-        keys.push(k.into());
-    }
-    for s in ["B", "H", "W", "DW"] {
-        keys.push(format!("ldx-{s}-u"));
-        keys.push(format!("stx-{s}"));
-        keys.push(format!("st-{s}"));
-        if s != "DW" {
-            keys.push(format!("ldx-{s}-s"));
-            keys.push(format!("ldabs-{s}"));
-            keys.push(format!("ldind-{s}"));
-        }
-    }
-    for s in ["W", "DW"] {
-        for op in ["Add", "Or", "And", "Xor"] {
-            keys.push(format!("atomic-{s}-{op}-fetch"));
-            keys.push(format!("atomic-{s}-{op}-nofetch"));
-        }
-        keys.push(format!("atomic-{s}-Xchg-fetch"));
-        keys.push(format!("atomic-{s}-CmpXchg-fetch"));
-    }
-    keys
 }

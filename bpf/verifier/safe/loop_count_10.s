@@ -1,0 +1,9 @@
+# prog-type: xdp
+# why: a loop of 10 iterations
+mov %r0, 0
+mov %r1, 10
+l:
+add %r0, 2
+sub %r1, 1
+jne %r1, 0, l
+exit

@@ -1,0 +1,97 @@
+//! Every C object in bpf/examples and bpf/tests that oxbpf can load is
+//! accepted by the verifier (privileged profile), compiled at test time
+//! with the project's flags.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use oxbpf_verifier::{Options, verify_object_program};
+
+/// Objects the object loader refuses on purpose (features oxbpf does not
+/// support yet), so they never reach the verifier.
+const UNSUPPORTED: &[&str] = &["core", "kconfig", "kfunc", "ksym"];
+
+fn compile(src: &Path) -> PathBuf {
+    let name = src.file_stem().unwrap().to_string_lossy().to_string();
+    let dir = src
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("verifier-{dir}-{name}.o"));
+    let status = Command::new("clang")
+        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
+        .arg("-I/usr/include/x86_64-linux-gnu")
+        .arg("-c")
+        .arg(src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("clang must be installed");
+    assert!(status.success(), "clang failed on {}", src.display());
+    out
+}
+
+fn sources(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../bpf")
+        .join(dir);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn check_dir(dir: &str) {
+    let mut verified = 0;
+    let mut failures = Vec::new();
+    for src in sources(dir) {
+        let name = src.file_stem().unwrap().to_string_lossy().to_string();
+        let obj = compile(&src);
+        let bytes = std::fs::read(&obj).unwrap();
+        let parsed = match oxbpf_object::Object::parse(&bytes) {
+            Ok(o) => o,
+            Err(e) => {
+                assert!(
+                    UNSUPPORTED.contains(&name.as_str()),
+                    "{}: the object loader refused it: {e}",
+                    src.display()
+                );
+                continue;
+            }
+        };
+        assert!(
+            !UNSUPPORTED.contains(&name.as_str()),
+            "{name} now loads: remove it from UNSUPPORTED"
+        );
+        for prog in &parsed.programs {
+            match verify_object_program(prog, &parsed.maps, Options::default()) {
+                Ok(v) => {
+                    verified += 1;
+                    eprintln!(
+                        "{dir}/{name}:{}: accepted, {} insns, {} processed",
+                        prog.name, v.stats.insns, v.stats.processed
+                    );
+                }
+                Err(e) => failures.push(format!("{dir}/{name}:{}:\n{e}", prog.name)),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "rejected:\n{}", failures.join("\n\n"));
+    assert!(verified > 0);
+}
+
+#[test]
+fn every_example_is_accepted() {
+    check_dir("examples");
+}
+
+#[test]
+fn every_test_object_is_accepted() {
+    check_dir("tests");
+}
