@@ -130,7 +130,9 @@ impl PacketHandler for Handler<'_> {
                     // Out of an interface (devmap or bpf_redirect); an
                     // xskmap target or none counts as an error.
                     4 => match self.session.redirect() {
-                        Some(oxbpf_runtime::tail_call::Redirect::Ifindex(i)) => Verdict::Redirect(i),
+                        Some(oxbpf_runtime::tail_call::Redirect::Ifindex(i)) => {
+                            Verdict::Redirect(i)
+                        }
                         _ => Verdict::Redirect(0),
                     },
                     // XDP_ABORTED and unknown actions (the kernel's
