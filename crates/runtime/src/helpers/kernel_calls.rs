@@ -519,6 +519,72 @@ mod tests {
         );
     }
 
+    fn linked(specs: &[oxbpf_maps::MapSpec]) -> std::sync::Arc<crate::maps::LinkedMaps> {
+        let mut maps = crate::maps::LinkedMaps::new();
+        for s in specs {
+            let m = oxbpf_maps::create(s, &oxbpf_maps::MapOptions::default()).unwrap();
+            maps.push("m", m);
+        }
+        std::sync::Arc::new(maps)
+    }
+
+    #[test]
+    fn tail_call_and_redirect_map_check_the_map_type() {
+        use oxbpf_maps::{MapKind, MapSpec};
+        let maps = linked(&[
+            MapSpec::new(MapKind::Array, 4, 4, 2),
+            MapSpec::new(MapKind::ProgArray, 4, 4, 2),
+            MapSpec::new(MapKind::Xskmap, 4, 4, 4),
+        ]);
+        let (array, progs, xsk) = (
+            maps.handle(0).unwrap(),
+            maps.handle(1).unwrap(),
+            maps.handle(2).unwrap(),
+        );
+        let mut buf = crate::packet::XdpBuff::new(&[0u8; 60]).unwrap();
+        let mut state = RunState::new();
+        state.maps = Some(maps.clone());
+        let ctx = buf.attach(&mut state);
+        let fault = Err(HelperExit::Trap(Trap::HelperFault));
+        assert_eq!(tail_call(&mut state, [ctx, array, 0, 0, 0]), fault);
+        assert_eq!(tail_call(&mut state, [ctx, 12345, 0, 0, 0]), fault);
+        // Out of range, then an empty slot: both fall through.
+        assert_eq!(tail_call(&mut state, [ctx, progs, 2, 0, 0]), Ok(neg(E2BIG)));
+        assert_eq!(
+            tail_call(&mut state, [ctx, progs, 1, 0, 0]),
+            Ok(neg(ENOENT))
+        );
+        assert_eq!(
+            state.calls.tail_calls, 1,
+            "only the in-range attempt counts"
+        );
+        assert_eq!(redirect_map(&mut state, [progs, 0, 0, 0, 0]), fault);
+        assert_eq!(redirect_map(&mut state, [array, 0, 0, 0, 0]), fault);
+        // An empty xskmap slot: the flags' action (XDP_DROP = 1).
+        assert_eq!(redirect_map(&mut state, [xsk, 3, 1, 0, 0]), Ok(1));
+        assert_eq!(state.calls.redirect, None);
+        maps.at(2)
+            .unwrap()
+            .map
+            .update(&3u32.to_ne_bytes(), &9u32.to_ne_bytes(), 0)
+            .unwrap();
+        assert_eq!(
+            redirect_map(&mut state, [xsk, 3, 1, 0, 0]),
+            Ok(XDP_REDIRECT)
+        );
+        assert_eq!(state.calls.redirect, Some(Redirect::XskQueue(3)));
+        // Unknown flags and broadcast abort.
+        assert_eq!(
+            redirect_map(&mut state, [xsk, 3, 1 << 8, 0, 0]),
+            Ok(XDP_ABORTED)
+        );
+        assert_eq!(
+            redirect_map(&mut state, [xsk, 3, BPF_F_BROADCAST, 0, 0]),
+            Ok(XDP_ABORTED)
+        );
+        assert_eq!(redirect(&mut state, [5, 1, 0, 0, 0]), Ok(XDP_ABORTED));
+    }
+
     #[test]
     fn pid_tgid_is_this_thread() {
         let v = get_current_pid_tgid(&mut RunState::new(), [0; 5]).unwrap();
