@@ -31,6 +31,7 @@ use oxbpf_maps::{FdArray, MapOfMaps};
 
 use super::kernel::{fault, map_lookup_elem, map_of, neg};
 use crate::helper::{Helper, HelperExit, HelperFn, HelperTable};
+use crate::memory::RegionKind;
 use crate::program::SafetyMode;
 use crate::state::RunState;
 use crate::tail_call::Redirect;
@@ -351,6 +352,17 @@ fn lock_word<'s>(state: &'s mut RunState<'_>, addr: u64) -> Result<&'s AtomicU32
     if !addr.is_multiple_of(4) {
         return Err(HelperExit::Trap(Trap::HelperFault));
     }
+    // The lock must live in a map value (the kernel's verifier requires a
+    // `bpf_spin_lock` field of a map value), which outlives the run.
+    if state.mode == SafetyMode::Checked
+        && !state
+            .regions
+            .as_slice()
+            .iter()
+            .any(|r| r.kind == RegionKind::MapValue && r.contains(addr, 4))
+    {
+        return Err(HelperExit::Trap(Trap::HelperFault));
+    }
     let bytes = state.write_bytes(addr, 4).map_err(fault)?;
     // SAFETY: `bytes` is 4 writable, 4-aligned bytes valid for the run
     // (checked against the regions in checked mode, proved by the verifier
@@ -399,7 +411,6 @@ fn spin_unlock(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::RegionKind;
 
     /// The Internet checksum of `bytes` (RFC 1071), computed the textbook
     /// way, as stored (big-endian) bytes.
@@ -499,8 +510,15 @@ mod tests {
     #[test]
     fn spin_lock_pairs_and_traps_on_misuse() {
         let mut word = [0u8; 8];
+        let mut stack = [0u8; 8];
         let mut state = RunState::new();
-        let w = state.add_memory(&mut word, RegionKind::Input);
+        let w = state.add_memory(&mut word, RegionKind::MapValue);
+        let s = state.add_memory(&mut stack, RegionKind::Stack);
+        // Only a lock in a map value.
+        assert_eq!(
+            spin_lock(&mut state, [s, 0, 0, 0, 0]),
+            Err(HelperExit::Trap(Trap::HelperFault))
+        );
         assert_eq!(
             spin_unlock(&mut state, [w, 0, 0, 0, 0]),
             Err(HelperExit::Trap(Trap::HelperFault))
