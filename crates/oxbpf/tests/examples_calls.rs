@@ -312,3 +312,46 @@ fn bpf_loop_runs_the_callback_until_it_stops() {
         }
     }
 }
+
+#[test]
+fn prog_array_slots_change_safely_while_programs_run() {
+    // Two threads dispatch UDP while a third flips slot 17 between the two
+    // handlers: every run must reach one of them (never fall through).
+    const RUNS: usize = 1500;
+    let udp = ipv4_udp(b"x", 1, 53);
+    for engine in ENGINES {
+        let obj = load("tail_dispatch", 1);
+        let runner = obj.program("dispatch").unwrap().load(engine).unwrap();
+        let done = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let runners: Vec<_> = (0..2)
+                .map(|_| {
+                    s.spawn(|| {
+                        for _ in 0..RUNS {
+                            let a = runner.run_xdp(&udp).unwrap().action();
+                            assert!(matches!(a, Some(XdpAction::Drop | XdpAction::Tx)), "{a:?}");
+                        }
+                    })
+                })
+                .collect();
+            s.spawn(|| {
+                let mut flip = false;
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    let p = if flip { "handle_tcp" } else { "handle_udp" };
+                    obj.set_tail_call("jump_table", 17, p).unwrap();
+                    flip = !flip;
+                }
+            });
+            for r in runners {
+                r.join().unwrap();
+            }
+            done.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        assert_eq!(
+            counter(&obj, "hits", 0) + counter(&obj, "hits", 1),
+            2 * RUNS as u64,
+            "{engine:?}"
+        );
+        assert_eq!(counter(&obj, "hits", 2), 0, "{engine:?}");
+    }
+}
