@@ -31,8 +31,9 @@ impl Object {
     /// ```no_run
     /// # let obj = oxbpf::Loader::new().load_file("dispatch.o")?;
     /// obj.set_tail_call("jump_table", 6, "handle_tcp")?;
-    /// let slot = obj.map("jump_table")?.lookup(&6u32.to_ne_bytes()).expect("slot 6 is set");
-    /// assert_eq!(obj.program_id("handle_tcp")?, u32::from_ne_bytes(slot[..4].try_into().unwrap()));
+    /// let id = obj.program_id("handle_tcp")?;
+    /// assert_eq!(obj.program_name(id), Some("handle_tcp"));
+    /// assert_eq!(obj.tail_call("jump_table", 6)?, Some("handle_tcp"));
     /// # Ok::<(), oxbpf::Error>(())
     /// ```
     pub fn program_id(&self, name: &str) -> Result<u32, Error> {

@@ -200,6 +200,9 @@ pub(crate) fn link_program(
             source,
         })?;
     }
+    // bpf_loop becomes a local call to an appended loop (see
+    // oxbpf_runtime::loop_inline), as the kernel's verifier inlines it.
+    oxbpf_runtime::loop_inline::inline_bpf_loop(&mut insns);
     let checked = Program::checked(insns, helpers.clone(), &[Reg::R1])
         .map_err(|source| Error::Load { program, source })?;
     if !verified {

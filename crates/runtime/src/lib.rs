@@ -20,6 +20,7 @@ pub mod context;
 pub mod engine;
 pub mod helper;
 pub mod helpers;
+pub mod loop_inline;
 pub mod maps;
 pub mod memory;
 pub mod packet;

@@ -154,12 +154,13 @@ pub fn drive<'a>(
         // A program that ends holding its lock (the kernel's verifier
         // refuses such programs; checked mode runs them): release it so
         // other runs do not spin forever.
-        if let Ok(bytes) = state.write_bytes(lock, 4) {
-            // SAFETY: the lock word was validated by spin_lock for this run
-            // and is 4-aligned; other runs touch it only atomically.
-            unsafe { core::sync::atomic::AtomicU32::from_ptr(bytes.as_mut_ptr().cast()) }
-                .store(0, core::sync::atomic::Ordering::Release);
-        }
+        // SAFETY: spin_lock validated this 4-aligned word for the run, and
+        // map values stay valid until the caller's RunGuard drops, after
+        // this returns (the engine may already have dropped the value's
+        // checked-mode region, so it is not looked up again). Other runs
+        // touch the word only atomically.
+        unsafe { core::sync::atomic::AtomicU32::from_ptr(lock as *mut u32) }
+            .store(0, core::sync::atomic::Ordering::Release);
     }
     state.calls.inner_maps.clear();
     result

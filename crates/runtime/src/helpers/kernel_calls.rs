@@ -31,6 +31,7 @@ use oxbpf_maps::{FdArray, MapOfMaps};
 
 use super::kernel::{fault, map_lookup_elem, map_of, neg};
 use crate::helper::{Helper, HelperExit, HelperFn, HelperTable};
+use crate::memory::RegionKind;
 use crate::program::SafetyMode;
 use crate::state::RunState;
 use crate::tail_call::Redirect;
@@ -69,7 +70,7 @@ const HZ: u64 = 250;
 /// Adds this module's helpers to `t` (the kernel table); its
 /// `map_lookup_elem` replaces the plain one to serve maps of maps.
 pub fn register(t: &mut HelperTable) {
-    let funcs: [(u32, &'static str, u8, HelperFn); 12] = [
+    let funcs: [(u32, &'static str, u8, HelperFn); 13] = [
         (ids::MAP_LOOKUP_ELEM, "map_lookup_elem", 2, lookup_elem),
         (ids::L3_CSUM_REPLACE, "l3_csum_replace", 5, l3_csum_replace),
         (ids::L4_CSUM_REPLACE, "l4_csum_replace", 5, l4_csum_replace),
@@ -87,6 +88,7 @@ pub fn register(t: &mut HelperTable) {
         (ids::PROBE_READ_USER, "probe_read_user", 3, probe_read),
         (ids::PROBE_READ_KERNEL, "probe_read_kernel", 3, probe_read),
         (ids::JIFFIES64, "jiffies64", 0, jiffies64),
+        (ids::LOOP, "loop", 4, loop_unresolved),
     ];
     for (id, name, arg_count, func) in funcs {
         t.register(Helper {
@@ -141,6 +143,13 @@ fn tail_call(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
     };
     state.calls.set_pending(target, a[0]);
     Err(HelperExit::Exit(0))
+}
+
+/// `long bpf_loop(nr_loops, callback, ctx, flags)` left as a helper call:
+/// its callback was not found statically, so it cannot run (see
+/// [`crate::loop_inline`], which rewrites the others).
+fn loop_unresolved(_: &mut RunState<'_>, _: [u64; 5]) -> Result<u64, HelperExit> {
+    Err(HelperExit::Trap(Trap::Unsupported))
 }
 
 /// Whether the run is an XDP run (an XDP buffer is attached).
@@ -343,6 +352,17 @@ fn lock_word<'s>(state: &'s mut RunState<'_>, addr: u64) -> Result<&'s AtomicU32
     if !addr.is_multiple_of(4) {
         return Err(HelperExit::Trap(Trap::HelperFault));
     }
+    // The lock must live in a map value (the kernel's verifier requires a
+    // `bpf_spin_lock` field of a map value), which outlives the run.
+    if state.mode == SafetyMode::Checked
+        && !state
+            .regions
+            .as_slice()
+            .iter()
+            .any(|r| r.kind == RegionKind::MapValue && r.contains(addr, 4))
+    {
+        return Err(HelperExit::Trap(Trap::HelperFault));
+    }
     let bytes = state.write_bytes(addr, 4).map_err(fault)?;
     // SAFETY: `bytes` is 4 writable, 4-aligned bytes valid for the run
     // (checked against the regions in checked mode, proved by the verifier
@@ -391,7 +411,6 @@ fn spin_unlock(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::memory::RegionKind;
 
     /// The Internet checksum of `bytes` (RFC 1071), computed the textbook
     /// way, as stored (big-endian) bytes.
@@ -491,8 +510,15 @@ mod tests {
     #[test]
     fn spin_lock_pairs_and_traps_on_misuse() {
         let mut word = [0u8; 8];
+        let mut stack = [0u8; 8];
         let mut state = RunState::new();
-        let w = state.add_memory(&mut word, RegionKind::Input);
+        let w = state.add_memory(&mut word, RegionKind::MapValue);
+        let s = state.add_memory(&mut stack, RegionKind::Stack);
+        // Only a lock in a map value.
+        assert_eq!(
+            spin_lock(&mut state, [s, 0, 0, 0, 0]),
+            Err(HelperExit::Trap(Trap::HelperFault))
+        );
         assert_eq!(
             spin_unlock(&mut state, [w, 0, 0, 0, 0]),
             Err(HelperExit::Trap(Trap::HelperFault))
@@ -509,6 +535,72 @@ mod tests {
             spin_lock(&mut state, [w + 2, 0, 0, 0, 0]),
             Err(HelperExit::Trap(Trap::HelperFault))
         );
+    }
+
+    fn linked(specs: &[oxbpf_maps::MapSpec]) -> std::sync::Arc<crate::maps::LinkedMaps> {
+        let mut maps = crate::maps::LinkedMaps::new();
+        for s in specs {
+            let m = oxbpf_maps::create(s, &oxbpf_maps::MapOptions::default()).unwrap();
+            maps.push("m", m);
+        }
+        std::sync::Arc::new(maps)
+    }
+
+    #[test]
+    fn tail_call_and_redirect_map_check_the_map_type() {
+        use oxbpf_maps::{MapKind, MapSpec};
+        let maps = linked(&[
+            MapSpec::new(MapKind::Array, 4, 4, 2),
+            MapSpec::new(MapKind::ProgArray, 4, 4, 2),
+            MapSpec::new(MapKind::Xskmap, 4, 4, 4),
+        ]);
+        let (array, progs, xsk) = (
+            maps.handle(0).unwrap(),
+            maps.handle(1).unwrap(),
+            maps.handle(2).unwrap(),
+        );
+        let mut buf = crate::packet::XdpBuff::new(&[0u8; 60]).unwrap();
+        let mut state = RunState::new();
+        state.maps = Some(maps.clone());
+        let ctx = buf.attach(&mut state);
+        let fault = Err(HelperExit::Trap(Trap::HelperFault));
+        assert_eq!(tail_call(&mut state, [ctx, array, 0, 0, 0]), fault);
+        assert_eq!(tail_call(&mut state, [ctx, 12345, 0, 0, 0]), fault);
+        // Out of range, then an empty slot: both fall through.
+        assert_eq!(tail_call(&mut state, [ctx, progs, 2, 0, 0]), Ok(neg(E2BIG)));
+        assert_eq!(
+            tail_call(&mut state, [ctx, progs, 1, 0, 0]),
+            Ok(neg(ENOENT))
+        );
+        assert_eq!(
+            state.calls.tail_calls, 1,
+            "only the in-range attempt counts"
+        );
+        assert_eq!(redirect_map(&mut state, [progs, 0, 0, 0, 0]), fault);
+        assert_eq!(redirect_map(&mut state, [array, 0, 0, 0, 0]), fault);
+        // An empty xskmap slot: the flags' action (XDP_DROP = 1).
+        assert_eq!(redirect_map(&mut state, [xsk, 3, 1, 0, 0]), Ok(1));
+        assert_eq!(state.calls.redirect, None);
+        maps.at(2)
+            .unwrap()
+            .map
+            .update(&3u32.to_ne_bytes(), &9u32.to_ne_bytes(), 0)
+            .unwrap();
+        assert_eq!(
+            redirect_map(&mut state, [xsk, 3, 1, 0, 0]),
+            Ok(XDP_REDIRECT)
+        );
+        assert_eq!(state.calls.redirect, Some(Redirect::XskQueue(3)));
+        // Unknown flags and broadcast abort.
+        assert_eq!(
+            redirect_map(&mut state, [xsk, 3, 1 << 8, 0, 0]),
+            Ok(XDP_ABORTED)
+        );
+        assert_eq!(
+            redirect_map(&mut state, [xsk, 3, BPF_F_BROADCAST, 0, 0]),
+            Ok(XDP_ABORTED)
+        );
+        assert_eq!(redirect(&mut state, [5, 1, 0, 0, 0]), Ok(XDP_ABORTED));
     }
 
     #[test]
