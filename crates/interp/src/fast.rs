@@ -382,6 +382,9 @@ enum Code {
     MulKAddX64,
     MulXAddK64,
     MulXAddX64,
+    /// Two register moves in a row (`mov64 d, s` then `mov64 d2, s2`, as
+    /// in argument set-up before a call), in order.
+    MovMov64,
 }
 
 /// The superinstruction for a `mov` of `width` followed by `next` on the
@@ -888,7 +891,9 @@ fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
                     (Some(_), None) => Some((Code::LeaK, f)),
                     (None, Some(_)) => Some((Code::LeaX, f)),
                     (Some(_), Some(_)) => Some((Code::LeaKX, f)),
-                    (None, None) => mov_then_op(ops, pc, Width::W64).map(|c| (c, op)),
+                    (None, None) => mov_then_op(ops, pc, Width::W64)
+                        .or_else(|| (ops[pc + 1].code == Code::Mov64X).then_some(Code::MovMov64))
+                        .map(|c| (c, op)),
                 }
             }
             Code::Mov32X if absorbable(pc + 1) => mov_then_op(ops, pc, Width::W32).map(|c| (c, op)),
@@ -1451,6 +1456,15 @@ fn interpret<const CHECKED: bool>(
             Code::MovXor32K => mov_then!(Xor, 32, false),
             Code::MovArsh32X => mov_then!(Arsh, 32, true),
             Code::MovArsh32K => mov_then!(Arsh, 32, false),
+            Code::MovMov64 => {
+                r[d] = r[s];
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                r[j.dst] = r[j.src];
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
             Code::MulKAddK64 => mul_add!(false, false),
             Code::MulKAddX64 => mul_add!(false, true),
             Code::MulXAddK64 => mul_add!(true, false),
@@ -1651,6 +1665,19 @@ mod tests {
                 1,
                 Code::Mul64K,
                 84,
+            ),
+            // Two moves, the second reading the first's result.
+            (
+                "mov %r1, 5\nmov %r2, %r1\nmov %r0, %r2\nexit",
+                1,
+                Code::MovMov64,
+                5,
+            ),
+            (
+                "mov %r1, 5\nmov %r2, 7\nmov %r0, %r1\nmov %r1, %r2\nadd %r0, %r1\nexit",
+                2,
+                Code::MovMov64,
+                12,
             ),
             // A bit field: (0xabcd >> 4) & 0xf.
             (
