@@ -357,8 +357,10 @@ static __always_inline int icmp_echo_reply(struct xdp_md *ctx, struct pkt *p)
 	__builtin_memcpy(mac, eth->h_source, ETH_ALEN);
 	__builtin_memcpy(eth->h_source, eth->h_dest, ETH_ALEN);
 	__builtin_memcpy(eth->h_dest, mac, ETH_ALEN);
+	/* Masked so verifiers see a bounded offset (it is 14 or 18). */
+	__u32 off = p->l3off & 0x3f;
 	if (!p->is_v6) {
-		struct iphdr *ip = data + p->l3off;
+		struct iphdr *ip = data + off;
 		struct icmphdr *ic = (void *)(ip + 1);
 		__u32 a;
 		__u16 old;
@@ -374,7 +376,7 @@ static __always_inline int icmp_echo_reply(struct xdp_md *ctx, struct pkt *p)
 		ic->type = ICMP_ECHOREPLY;
 		ic->checksum = csum_replace(ic->checksum, old, *(__u16 *)ic);
 	} else {
-		struct ipv6hdr *ip6 = data + p->l3off;
+		struct ipv6hdr *ip6 = data + off;
 		struct icmphdr *ic = (void *)(ip6 + 1);
 		struct in6_addr a;
 		__u16 old;
@@ -542,7 +544,6 @@ int balancer(struct xdp_md *ctx)
 
 	if ((void *)(eth + 1) > data_end)
 		return XDP_DROP;
-	p.bytes = data_end - data;
 	h_proto = eth->h_proto;
 	l3 = eth + 1;
 	p.l3off = ETH_HLEN;
@@ -596,6 +597,9 @@ int balancer(struct xdp_md *ctx)
 		return XDP_PASS;
 	}
 
+	/* Frame bytes by the headers (pointer differences are not scalars to
+	 * every verifier). */
+	p.bytes = p.l3off + p.inner_len;
 	r = parse_l4(l4, data_end, &p);
 	if (r == XDP_DROP)
 		count(CNT_DROP_MALFORMED);
