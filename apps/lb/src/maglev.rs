@@ -119,26 +119,34 @@ pub fn stable_hash(bytes: &[u8], seed: u64) -> u64 {
     h ^ (h >> 31)
 }
 
-/// Per-backend preference permutation state.
+/// Per-backend preference permutation state: the next preferred slot,
+/// `(offset + j * skip) mod size` for the j-th choice, kept incrementally
+/// (one add and compare per step instead of a division).
 struct Perm {
-    offset: u64,
-    skip: u64,
-    next: u64,
+    pos: u32,
+    skip: u32,
 }
 
 impl Perm {
     fn new(key: &[u8], size: u32) -> Perm {
         let m = u64::from(size);
         Perm {
-            offset: stable_hash(key, 0x6d61_676c_6576_3031) % m,
-            skip: stable_hash(key, 0x6d61_676c_6576_3032) % (m - 1) + 1,
-            next: 0,
+            pos: (stable_hash(key, 0x6d61_676c_6576_3031) % m) as u32,
+            skip: (stable_hash(key, 0x6d61_676c_6576_3032) % (m - 1) + 1) as u32,
         }
     }
 
-    /// The backend's next preferred slot (its `next`-th choice).
-    fn slot(&self, size: u32) -> usize {
-        ((self.offset + self.next * self.skip) % u64::from(size)) as usize
+    /// The current choice, and a step to the next one.
+    fn take(&mut self, size: u32) -> usize {
+        let s = self.pos;
+        // pos < size and skip < size, so one subtraction wraps it.
+        let next = u64::from(self.pos) + u64::from(self.skip);
+        self.pos = if next >= u64::from(size) {
+            (next - u64::from(size)) as u32
+        } else {
+            next as u32
+        };
+        s as usize
     }
 }
 
@@ -209,8 +217,7 @@ fn fill(ring: &mut [u32], backends: &[MaglevBackend], target: &[u32], held: &mut
             // A full permutation visits every slot, so a free one is found
             // within `size` steps while any is free.
             loop {
-                let s = p.slot(size);
-                p.next += 1;
+                let s = p.take(size);
                 if ring[s] == NO_BACKEND {
                     ring[s] = backends[i].id;
                     held[i] += 1;
