@@ -100,6 +100,9 @@ fn quic_backend() -> IpAddr {
     v4([10, 1, 0, 9])
 }
 
+/// A VIP, its options and its backends with weights.
+type VipSetup = (Vip, VipOptions, Vec<(IpAddr, u32)>);
+
 /// The configuration every world gets; returns the balancer state.
 fn configure(t: &dyn MapTarget, encap: Encap, max_new_per_sec: u32) -> Balancer {
     let mut b = Balancer::new(GlobalConfig {
@@ -110,7 +113,7 @@ fn configure(t: &dyn MapTarget, encap: Encap, max_new_per_sec: u32) -> Balancer 
     });
     b.write_global(t).unwrap();
     let plain = VipOptions::default();
-    let sets: Vec<(Vip, VipOptions, Vec<(IpAddr, u32)>)> = vec![
+    let sets: Vec<VipSetup> = vec![
         (v_tcp4(), plain, backends4()),
         (v_udp4(), plain, backends4()),
         (v_tcp6(), plain, backends6()),
