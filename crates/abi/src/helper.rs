@@ -26,6 +26,9 @@ pub enum ArgKind {
     SizeOrZero,
     /// The program context.
     Ctx,
+    /// A record pointer `bpf_ringbuf_reserve` returned, released by the
+    /// call (`ARG_PTR_TO_RINGBUF_MEM | OBJ_RELEASE`).
+    RingbufMem,
 }
 
 /// Kind of a helper's return value.
@@ -37,6 +40,9 @@ pub enum RetKind {
     Void,
     /// A pointer to a map value, or null.
     MapValueOrNull,
+    /// A pointer to a reserved ring buffer record of the requested size,
+    /// or null (`RET_PTR_TO_RINGBUF_MEM_OR_NULL`).
+    RingbufMemOrNull,
 }
 
 /// A helper's signature.
@@ -181,8 +187,67 @@ pub mod kernel {
             args: &[],
             ret: RetKind::Integer,
         },
+        // Queue and stack maps (kernel/bpf/helpers.c): the value argument
+        // of pop and peek is written (ARG_PTR_TO_MAP_VALUE | MEM_UNINIT).
+        Prototype {
+            id: MAP_PUSH_ELEM,
+            name: "map_push_elem",
+            args: &[ConstMapPtr, MapValue, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: MAP_POP_ELEM,
+            name: "map_pop_elem",
+            args: &[ConstMapPtr, MapValue],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: MAP_PEEK_ELEM,
+            name: "map_peek_elem",
+            args: &[ConstMapPtr, MapValue],
+            ret: RetKind::Integer,
+        },
+        // Ring buffers (kernel/bpf/ringbuf.c).
+        Prototype {
+            id: RINGBUF_OUTPUT,
+            name: "ringbuf_output",
+            args: &[ConstMapPtr, ReadMem, SizeOrZero, Anything],
+            ret: RetKind::Integer,
+        },
+        Prototype {
+            id: RINGBUF_RESERVE,
+            name: "ringbuf_reserve",
+            args: &[ConstMapPtr, Anything, Anything],
+            ret: RetKind::RingbufMemOrNull,
+        },
+        Prototype {
+            id: RINGBUF_SUBMIT,
+            name: "ringbuf_submit",
+            args: &[RingbufMem, Anything],
+            ret: RetKind::Void,
+        },
+        Prototype {
+            id: RINGBUF_DISCARD,
+            name: "ringbuf_discard",
+            args: &[RingbufMem, Anything],
+            ret: RetKind::Void,
+        },
+        Prototype {
+            id: RINGBUF_QUERY,
+            name: "ringbuf_query",
+            args: &[ConstMapPtr, Anything],
+            ret: RetKind::Integer,
+        },
     ];
 
+    pub const L3_CSUM_REPLACE: u32 = 10;
+    pub const L4_CSUM_REPLACE: u32 = 11;
+    pub const SPIN_LOCK: u32 = 93;
+    pub const SPIN_UNLOCK: u32 = 94;
+    pub const PROBE_READ_USER: u32 = 112;
+    pub const PROBE_READ_KERNEL: u32 = 113;
+    pub const JIFFIES64: u32 = 118;
+    pub const LOOP: u32 = 181;
     pub const MAP_LOOKUP_ELEM: u32 = 1;
     pub const MAP_UPDATE_ELEM: u32 = 2;
     pub const MAP_DELETE_ELEM: u32 = 3;
@@ -200,4 +265,13 @@ pub mod kernel {
     pub const XDP_ADJUST_META: u32 = 54;
     pub const XDP_ADJUST_TAIL: u32 = 65;
     pub const KTIME_GET_BOOT_NS: u32 = 125;
+    // Queue/stack and ring buffer helpers.
+    pub const MAP_PUSH_ELEM: u32 = 87;
+    pub const MAP_POP_ELEM: u32 = 88;
+    pub const MAP_PEEK_ELEM: u32 = 89;
+    pub const RINGBUF_OUTPUT: u32 = 130;
+    pub const RINGBUF_RESERVE: u32 = 131;
+    pub const RINGBUF_SUBMIT: u32 = 132;
+    pub const RINGBUF_DISCARD: u32 = 133;
+    pub const RINGBUF_QUERY: u32 = 134;
 }

@@ -55,8 +55,16 @@ enum Command {
     Map(cmd::map::MapArgs),
     /// Time a program on several engines (interp, interp-fast, jit, kernel).
     Bench(cmd::bench::BenchArgs),
+    /// Create an ed25519 key pair for signing objects (KEY, KEY.pub).
+    Keygen(cmd::keygen::KeygenArgs),
+    /// Write a detached signature of an object file (FILE.o.sig).
+    Sign(cmd::sign::SignArgs),
+    /// Check an object's detached signature against trusted public keys.
+    VerifySignature(cmd::sign::VerifyArgs),
     /// Run an XDP program on a live interface (userspace or kernel).
     Xdp(cmd::xdp::XdpArgs),
+    /// Load an object into the kernel and pin it, without attaching.
+    Load(cmd::load::LoadArgs),
     /// Verify a program (object, .s or bytecode) and explain a rejection.
     Verify(cmd::verify::VerifyArgs),
 }
@@ -70,7 +78,11 @@ fn main() -> ExitCode {
         Command::Conformance(a) => cmd::conformance::run(a),
         Command::Map(a) => cmd::map::run(a),
         Command::Bench(a) => cmd::bench::run(a),
+        Command::Keygen(a) => cmd::keygen::run(a),
+        Command::Sign(a) => cmd::sign::run(a),
+        Command::VerifySignature(a) => cmd::sign::verify(a),
         Command::Xdp(a) => cmd::xdp::run(a),
+        Command::Load(a) => cmd::load::run(a),
         Command::Verify(a) => cmd::verify::run(a),
     };
     match result {

@@ -12,7 +12,9 @@
 //! - the program's map counts the packets (`--maps-out` when stopping);
 //! - userspace mode is real: while running the interface carries oxbpf's
 //!   steering program and the oxbpf process holds an AF_XDP socket;
-//! - after SIGINT or SIGTERM nothing stays attached and the TAP is gone.
+//! - after SIGINT or SIGTERM nothing stays attached and the TAP is gone;
+//! - `--mode kernel` gives the same observable results, survives the
+//!   command, refuses a second attach, and `detach` removes it.
 //!
 //! Root only: ignored with the reason otherwise, failing under
 //! `OXBPF_REQUIRE_PRIVILEGED=1`.
@@ -392,6 +394,93 @@ fn userspace_scenario(signal: i32) -> Result<(), Failed> {
     Ok(())
 }
 
+/// Runs the oxbpf command in the server's network namespace only (the
+/// mount namespace stays, so kernel-mode pins outlive the command).
+fn oxbpf_in_net(pair: &Pair, args: &[&str]) -> R<String> {
+    let out = Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", pair.server))
+        .arg(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(args)
+        .output()
+        .map_err(|e| format!("nsenter oxbpf: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "oxbpf {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The same scenario with the program in the kernel: `attach --mode
+/// kernel` returns at once and the program keeps working (it survives the
+/// command); a second attach is refused; `detach --maps-out` gives the
+/// same counters; afterwards nothing is attached or pinned.
+fn kernel_mode_scenario() -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let obj = example("parse")?;
+    let pair = Pair::create()?;
+    let iface = pair.server_if.clone();
+    let pins = Path::new("/sys/fs/bpf/oxbpf").join(&iface);
+    // Leftovers of a killed run on the same (process-unique) name.
+    let _ = std::fs::remove_dir_all(&pins);
+    let o = obj.to_str().ok_or("path")?;
+    let first = oxbpf_in_net(
+        &pair,
+        &[
+            "xdp",
+            "attach",
+            &iface,
+            o,
+            "--mode",
+            "kernel",
+            "--xdp-mode",
+            "generic",
+        ],
+    )?;
+    if !first.starts_with(&format!("attached {iface} mode=kernel")) {
+        return Err(format!("attach line: {first:?}").into());
+    }
+    let again = oxbpf_in_net(&pair, &["xdp", "attach", &iface, o, "--mode", "kernel"]);
+    match again {
+        Err(e) if e.contains("already has an XDP program attached") => {}
+        other => return Err(format!("second attach: {other:?}").into()),
+    }
+    let link = ip(&["-n", &pair.server, "link", "show", "dev", &iface])?;
+    if !link.contains("prog/xdp") || !link.contains("name parse") {
+        return Err(format!("the program is not attached after the command exited: {link}").into());
+    }
+    let seen = traffic(&pair)?;
+    let maps_out = tmp().join("maps-kernel.json");
+    let _ = std::fs::remove_file(&maps_out);
+    let m = maps_out.to_str().ok_or("path")?;
+    oxbpf_in_net(&pair, &["xdp", "detach", &iface, "--maps-out", m])?;
+    let want = Observed {
+        udp_echoed: 20,
+        telnet_connected: false,
+        telnet_accepted: false,
+    };
+    if seen != want {
+        return Err(
+            format!("observed {seen:?}, expected {want:?} (same as userspace mode)").into(),
+        );
+    }
+    let maps: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&maps_out).map_err(|e| format!("{}: {e}", maps_out.display()))?,
+    )
+    .map_err(|e| e.to_string())?;
+    let (udp, tcp) = (count(&maps, 17), count(&maps, 6));
+    if udp < 20 || tcp < 1 {
+        return Err(format!("proto_count: udp {udp}, tcp {tcp}; expected >= 20 and >= 1").into());
+    }
+    let link = ip(&["-n", &pair.server, "link", "show", "dev", &iface])?;
+    if link.contains("xdp") || pins.exists() {
+        return Err(format!("left attached or pinned after detach: {link}").into());
+    }
+    Ok(())
+}
+
 /// AF_PACKET fallback: the program sees every packet (counts them) and
 /// UDP still works, but the kernel receives every packet too, so the
 /// telnet drop cannot stop the connection: the documented limitation,
@@ -495,6 +584,11 @@ fn main() {
             af_packet_scenario,
         ),
         privileged_trial("two_queues_two_workers", &req, two_queue_scenario),
+        privileged_trial(
+            "kernel_mode_same_traffic_same_results",
+            &req,
+            kernel_mode_scenario,
+        ),
     ];
     libtest_mimic::run(&args, tests).exit();
 }

@@ -72,6 +72,14 @@ impl FastProgram {
 
 impl Executable for FastProgram {
     fn run(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
+        // Tail calls: see oxbpf_runtime::tail_call.
+        oxbpf_runtime::tail_call::drive(state, args, |state, args| self.run_once(state, args))
+    }
+}
+
+impl FastProgram {
+    /// One program of a tail-call chain.
+    fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         let mode = self.program.mode();
         exec::with_stack(mode, state, |state, top, frames| match mode {
             SafetyMode::Checked => interpret::<true>(self, state, args, top, frames),
@@ -292,6 +300,183 @@ enum Code {
     Unsupported,
     /// Charge the block's cost to the budget, then run `inner`.
     Charge,
+    /// Superinstructions made by [`fuse`]: `mov64 d, s` then `add64 d, imm`
+    /// (`LeaK`), `add64 d, b` (`LeaX`, `b` in `off`) or both (`LeaKX`):
+    /// `d = s + b + imm` in one dispatch.
+    LeaK,
+    LeaX,
+    LeaKX,
+    /// `add64 d, imm` then a 64-bit conditional jump on `d` (the jump's op
+    /// stays in the next slot and supplies the comparison and target).
+    AddKJEq64X,
+    AddKJEq64K,
+    AddKJGt64X,
+    AddKJGt64K,
+    AddKJGe64X,
+    AddKJGe64K,
+    AddKJSet64X,
+    AddKJSet64K,
+    AddKJNe64X,
+    AddKJNe64K,
+    AddKJSgt64X,
+    AddKJSgt64K,
+    AddKJSge64X,
+    AddKJSge64K,
+    AddKJLt64X,
+    AddKJLt64K,
+    AddKJLe64X,
+    AddKJLe64K,
+    AddKJSlt64X,
+    AddKJSlt64K,
+    AddKJSle64X,
+    AddKJSle64K,
+    /// `mov d, s` then an ALU operation of the same width on `d` (the
+    /// operation's op stays in the next slot and supplies the operand):
+    /// `d = s OP operand`, a three-address instruction.
+    MovSub64X,
+    MovSub64K,
+    MovMul64X,
+    MovMul64K,
+    MovDiv64X,
+    MovDiv64K,
+    MovSDiv64X,
+    MovSDiv64K,
+    MovOr64X,
+    MovOr64K,
+    MovAnd64X,
+    MovAnd64K,
+    MovLsh64X,
+    MovLsh64K,
+    MovRsh64X,
+    MovRsh64K,
+    MovMod64X,
+    MovMod64K,
+    MovSMod64X,
+    MovSMod64K,
+    MovXor64X,
+    MovXor64K,
+    MovArsh64X,
+    MovArsh64K,
+    MovSub32X,
+    MovSub32K,
+    MovMul32X,
+    MovMul32K,
+    MovDiv32X,
+    MovDiv32K,
+    MovSDiv32X,
+    MovSDiv32K,
+    MovOr32X,
+    MovOr32K,
+    MovAnd32X,
+    MovAnd32K,
+    MovLsh32X,
+    MovLsh32K,
+    MovRsh32X,
+    MovRsh32K,
+    MovMod32X,
+    MovMod32K,
+    MovSMod32X,
+    MovSMod32K,
+    MovXor32X,
+    MovXor32K,
+    MovArsh32X,
+    MovArsh32K,
+    /// `rsh64 d, imm` then `and64 d, imm` (a bit field): the second
+    /// immediate is in the next slot's op.
+    RshKAndK64,
+    /// `mul64 d, imm|s` then `add64 d, imm|b` (multiply-add, as in hashes
+    /// and linear congruential generators): `<mul form><add form>`.
+    MulKAddK64,
+    MulKAddX64,
+    MulXAddK64,
+    MulXAddX64,
+}
+
+/// The superinstruction for a `mov` of `width` followed by `next` on the
+/// same register, if there is one, and whether `next` reads a source
+/// register.
+fn mov_then(width: Width, next: Code) -> Option<(Code, bool)> {
+    Some(match (width, next) {
+        (Width::W64, Code::Sub64X) => (Code::MovSub64X, true),
+        (Width::W64, Code::Sub64K) => (Code::MovSub64K, false),
+        (Width::W64, Code::Mul64X) => (Code::MovMul64X, true),
+        (Width::W64, Code::Mul64K) => (Code::MovMul64K, false),
+        (Width::W64, Code::Div64X) => (Code::MovDiv64X, true),
+        (Width::W64, Code::Div64K) => (Code::MovDiv64K, false),
+        (Width::W64, Code::SDiv64X) => (Code::MovSDiv64X, true),
+        (Width::W64, Code::SDiv64K) => (Code::MovSDiv64K, false),
+        (Width::W64, Code::Or64X) => (Code::MovOr64X, true),
+        (Width::W64, Code::Or64K) => (Code::MovOr64K, false),
+        (Width::W64, Code::And64X) => (Code::MovAnd64X, true),
+        (Width::W64, Code::And64K) => (Code::MovAnd64K, false),
+        (Width::W64, Code::Lsh64X) => (Code::MovLsh64X, true),
+        (Width::W64, Code::Lsh64K) => (Code::MovLsh64K, false),
+        (Width::W64, Code::Rsh64X) => (Code::MovRsh64X, true),
+        (Width::W64, Code::Rsh64K) => (Code::MovRsh64K, false),
+        (Width::W64, Code::Mod64X) => (Code::MovMod64X, true),
+        (Width::W64, Code::Mod64K) => (Code::MovMod64K, false),
+        (Width::W64, Code::SMod64X) => (Code::MovSMod64X, true),
+        (Width::W64, Code::SMod64K) => (Code::MovSMod64K, false),
+        (Width::W64, Code::Xor64X) => (Code::MovXor64X, true),
+        (Width::W64, Code::Xor64K) => (Code::MovXor64K, false),
+        (Width::W64, Code::Arsh64X) => (Code::MovArsh64X, true),
+        (Width::W64, Code::Arsh64K) => (Code::MovArsh64K, false),
+        (Width::W32, Code::Sub32X) => (Code::MovSub32X, true),
+        (Width::W32, Code::Sub32K) => (Code::MovSub32K, false),
+        (Width::W32, Code::Mul32X) => (Code::MovMul32X, true),
+        (Width::W32, Code::Mul32K) => (Code::MovMul32K, false),
+        (Width::W32, Code::Div32X) => (Code::MovDiv32X, true),
+        (Width::W32, Code::Div32K) => (Code::MovDiv32K, false),
+        (Width::W32, Code::SDiv32X) => (Code::MovSDiv32X, true),
+        (Width::W32, Code::SDiv32K) => (Code::MovSDiv32K, false),
+        (Width::W32, Code::Or32X) => (Code::MovOr32X, true),
+        (Width::W32, Code::Or32K) => (Code::MovOr32K, false),
+        (Width::W32, Code::And32X) => (Code::MovAnd32X, true),
+        (Width::W32, Code::And32K) => (Code::MovAnd32K, false),
+        (Width::W32, Code::Lsh32X) => (Code::MovLsh32X, true),
+        (Width::W32, Code::Lsh32K) => (Code::MovLsh32K, false),
+        (Width::W32, Code::Rsh32X) => (Code::MovRsh32X, true),
+        (Width::W32, Code::Rsh32K) => (Code::MovRsh32K, false),
+        (Width::W32, Code::Mod32X) => (Code::MovMod32X, true),
+        (Width::W32, Code::Mod32K) => (Code::MovMod32K, false),
+        (Width::W32, Code::SMod32X) => (Code::MovSMod32X, true),
+        (Width::W32, Code::SMod32K) => (Code::MovSMod32K, false),
+        (Width::W32, Code::Xor32X) => (Code::MovXor32X, true),
+        (Width::W32, Code::Xor32K) => (Code::MovXor32K, false),
+        (Width::W32, Code::Arsh32X) => (Code::MovArsh32X, true),
+        (Width::W32, Code::Arsh32K) => (Code::MovArsh32K, false),
+        _ => return None,
+    })
+}
+
+/// The superinstruction for `add64 d, imm` followed by the 64-bit jump
+/// `jump` on `d`, if `jump` is one.
+fn add_k_jump(jump: Code) -> Option<Code> {
+    Some(match jump {
+        Code::JEq64X => Code::AddKJEq64X,
+        Code::JEq64K => Code::AddKJEq64K,
+        Code::JGt64X => Code::AddKJGt64X,
+        Code::JGt64K => Code::AddKJGt64K,
+        Code::JGe64X => Code::AddKJGe64X,
+        Code::JGe64K => Code::AddKJGe64K,
+        Code::JSet64X => Code::AddKJSet64X,
+        Code::JSet64K => Code::AddKJSet64K,
+        Code::JNe64X => Code::AddKJNe64X,
+        Code::JNe64K => Code::AddKJNe64K,
+        Code::JSgt64X => Code::AddKJSgt64X,
+        Code::JSgt64K => Code::AddKJSgt64K,
+        Code::JSge64X => Code::AddKJSge64X,
+        Code::JSge64K => Code::AddKJSge64K,
+        Code::JLt64X => Code::AddKJLt64X,
+        Code::JLt64K => Code::AddKJLt64K,
+        Code::JLe64X => Code::AddKJLe64X,
+        Code::JLe64K => Code::AddKJLe64K,
+        Code::JSlt64X => Code::AddKJSlt64X,
+        Code::JSlt64K => Code::AddKJSlt64K,
+        Code::JSle64X => Code::AddKJSle64X,
+        Code::JSle64K => Code::AddKJSle64K,
+        _ => return None,
+    })
 }
 
 fn atomic_code(op: AtomicOp, fetch: bool) -> i32 {
@@ -635,6 +820,7 @@ fn predecode(program: &Program) -> Box<[Op]> {
     }
     ops.push(unsupported);
     finish(&mut ops, program.mode());
+    fuse(&mut ops, blocks);
     ops.into_boxed_slice()
 }
 
@@ -662,6 +848,101 @@ fn finish(ops: &mut [Op], mode: SafetyMode) {
             op.code = Code::Charge;
         }
     }
+}
+
+/// Replaces common instruction pairs and triples with superinstructions
+/// (one dispatch, and the intermediate value stays in a host register
+/// instead of going through the register array). The absorbed ops stay in
+/// place, unchanged, but are never dispatched: they must not be block
+/// leaders, so nothing jumps to them and checked mode's block charge is
+/// the same. Runs after [`finish`], so a jump op here has a valid target.
+fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
+    let n = ops.len() - 1;
+    let absorbable = |p: usize| p < n && !blocks.is_leader(p);
+    for pc in 0..n {
+        let op = ops[pc];
+        let fused = match op.inner {
+            Code::Add64K if absorbable(pc + 1) => {
+                let j = ops[pc + 1];
+                if j.code == j.inner && j.dst.0 == op.dst.0 {
+                    add_k_jump(j.code).map(|c| (c, op))
+                } else {
+                    None
+                }
+            }
+            Code::Mov64X if op.dst.0 != op.src.0 && absorbable(pc + 1) => {
+                let d = op.dst.0;
+                // The adds that follow, up to one with an immediate and one
+                // with a register other than d (`add d, d` reads the value
+                // being built).
+                let mut imm = None;
+                let mut index = None;
+                for p in [pc + 1, pc + 2] {
+                    if !absorbable(p) || ops[p].dst.0 != d {
+                        break;
+                    }
+                    match ops[p].code {
+                        Code::Add64K if imm.is_none() => imm = Some(ops[p].imm),
+                        Code::Add64X if index.is_none() && ops[p].src.0 != d => {
+                            index = Some(ops[p].src)
+                        }
+                        _ => break,
+                    }
+                }
+                let mut f = op;
+                f.imm = imm.unwrap_or(0);
+                f.off = index.map_or(0, |b| i32::from(b.0));
+                match (imm, index) {
+                    (Some(_), None) => Some((Code::LeaK, f)),
+                    (None, Some(_)) => Some((Code::LeaX, f)),
+                    (Some(_), Some(_)) => Some((Code::LeaKX, f)),
+                    (None, None) => mov_then_op(ops, pc, Width::W64).map(|c| (c, op)),
+                }
+            }
+            Code::Mov32X if absorbable(pc + 1) => mov_then_op(ops, pc, Width::W32).map(|c| (c, op)),
+            Code::Mul64K | Code::Mul64X if absorbable(pc + 1) => {
+                let next = ops[pc + 1];
+                let k = op.inner == Code::Mul64K;
+                let code = match (k, next.code) {
+                    (true, Code::Add64K) => Some(Code::MulKAddK64),
+                    (true, Code::Add64X) => Some(Code::MulKAddX64),
+                    (false, Code::Add64K) => Some(Code::MulXAddK64),
+                    (false, Code::Add64X) => Some(Code::MulXAddX64),
+                    _ => None,
+                };
+                // `add d, d` would read the product: kept apart.
+                let reads_d = next.code == Code::Add64X && next.src.0 == op.dst.0;
+                code.filter(|_| next.dst.0 == op.dst.0 && !reads_d)
+                    .map(|c| (c, op))
+            }
+            Code::Rsh64K if absorbable(pc + 1) => {
+                let next = ops[pc + 1];
+                (next.code == Code::And64K && next.dst.0 == op.dst.0)
+                    .then_some((Code::RshKAndK64, op))
+            }
+            _ => None,
+        };
+        if let Some((code, mut f)) = fused {
+            f.inner = code;
+            if f.code != Code::Charge {
+                f.code = code;
+            }
+            ops[pc] = f;
+        }
+    }
+}
+
+/// The three-address superinstruction for the `mov` at `pc` (of
+/// `width`) and the ALU op after it, if that op works on the moved-to
+/// register and its source (when a register) is another one.
+fn mov_then_op(ops: &[Op], pc: usize, width: Width) -> Option<Code> {
+    let (mov, next) = (ops[pc], ops[pc + 1]);
+    let (code, reg_src) = mov_then(width, next.code)?;
+    // `op d, d` would read the moved value as the operand: keep it apart.
+    if next.dst.0 != mov.dst.0 || mov.dst.0 == mov.src.0 || (reg_src && next.src.0 == mov.dst.0) {
+        return None;
+    }
+    Some(code)
 }
 
 /// Whether `code` is a conditional jump (its `off` is a target slot).
@@ -843,6 +1124,62 @@ fn interpret<const CHECKED: bool>(
                     Ok(Called::Exit(v)) => return Ok(v),
                     Err(t) => return Err(t),
                 }
+            }};
+        }
+
+        // `mov d, s` fused with the ALU op in the next slot.
+        macro_rules! mov_then {
+            ($op:ident, 64, $reg:expr) => {{
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                let b = if $reg { r[j.src] } else { j.imm as i64 as u64 };
+                r[d] = alu64(AluOp::$op, r[s], b);
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }};
+            ($op:ident, 32, $reg:expr) => {{
+                // SAFETY: as for 64 bits.
+                let j = unsafe { &*ip.add(1) };
+                let b = if $reg { r[j.src] as u32 } else { j.imm as u32 };
+                r[d] = u64::from(alu32(AluOp::$op, r[s] as u32, b));
+                // SAFETY: as for 64 bits.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }};
+        }
+        // `mul64 d, ...` fused with the `add64 d, ...` in the next slot.
+        macro_rules! mul_add {
+            ($mul_reg:expr, $add_reg:expr) => {{
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                let m = if $mul_reg { r[s] } else { op.imm as i64 as u64 };
+                let a = if $add_reg {
+                    r[j.src]
+                } else {
+                    j.imm as i64 as u64
+                };
+                r[d] = r[d].wrapping_mul(m).wrapping_add(a);
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }};
+        }
+        // `add64 d, imm` fused with the jump op in the next slot.
+        macro_rules! add_k_jump {
+            ($cond:ident, $reg:expr) => {{
+                let v = r[d].wrapping_add(op.imm as i64 as u64);
+                r[d] = v;
+                // SAFETY: `fuse` made this op only where the next slot is
+                // the jump it absorbed, below n.
+                let j = unsafe { &*ip.add(1) };
+                let other = if $reg { r[j.src] } else { j.imm as i64 as u64 };
+                if cond64(JmpCond::$cond, v, other) {
+                    goto!(j.off as u32 as usize);
+                }
+                // SAFETY: the jump is at ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
             }};
         }
 
@@ -1032,6 +1369,109 @@ fn interpret<const CHECKED: bool>(
                 ip = unsafe { ip.add(2) };
                 continue;
             }
+            Code::LeaK => {
+                r[d] = r[s].wrapping_add(op.imm as i64 as u64);
+                // SAFETY: `fuse` absorbed the next op, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
+            Code::LeaX => {
+                r[d] = r[s].wrapping_add(r[RegIdx(op.off as u8)]);
+                // SAFETY: as for LeaK.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
+            Code::LeaKX => {
+                r[d] = r[s]
+                    .wrapping_add(r[RegIdx(op.off as u8)])
+                    .wrapping_add(op.imm as i64 as u64);
+                // SAFETY: `fuse` absorbed the next two ops, so ip + 3 <= n.
+                ip = unsafe { ip.add(3) };
+                continue;
+            }
+            Code::AddKJEq64X => add_k_jump!(Eq, true),
+            Code::AddKJEq64K => add_k_jump!(Eq, false),
+            Code::AddKJGt64X => add_k_jump!(Gt, true),
+            Code::AddKJGt64K => add_k_jump!(Gt, false),
+            Code::AddKJGe64X => add_k_jump!(Ge, true),
+            Code::AddKJGe64K => add_k_jump!(Ge, false),
+            Code::AddKJSet64X => add_k_jump!(Set, true),
+            Code::AddKJSet64K => add_k_jump!(Set, false),
+            Code::AddKJNe64X => add_k_jump!(Ne, true),
+            Code::AddKJNe64K => add_k_jump!(Ne, false),
+            Code::AddKJSgt64X => add_k_jump!(Sgt, true),
+            Code::AddKJSgt64K => add_k_jump!(Sgt, false),
+            Code::AddKJSge64X => add_k_jump!(Sge, true),
+            Code::AddKJSge64K => add_k_jump!(Sge, false),
+            Code::AddKJLt64X => add_k_jump!(Lt, true),
+            Code::AddKJLt64K => add_k_jump!(Lt, false),
+            Code::AddKJLe64X => add_k_jump!(Le, true),
+            Code::AddKJLe64K => add_k_jump!(Le, false),
+            Code::AddKJSlt64X => add_k_jump!(Slt, true),
+            Code::AddKJSlt64K => add_k_jump!(Slt, false),
+            Code::AddKJSle64X => add_k_jump!(Sle, true),
+            Code::AddKJSle64K => add_k_jump!(Sle, false),
+            Code::MovSub64X => mov_then!(Sub, 64, true),
+            Code::MovSub64K => mov_then!(Sub, 64, false),
+            Code::MovMul64X => mov_then!(Mul, 64, true),
+            Code::MovMul64K => mov_then!(Mul, 64, false),
+            Code::MovDiv64X => mov_then!(Div, 64, true),
+            Code::MovDiv64K => mov_then!(Div, 64, false),
+            Code::MovSDiv64X => mov_then!(SDiv, 64, true),
+            Code::MovSDiv64K => mov_then!(SDiv, 64, false),
+            Code::MovOr64X => mov_then!(Or, 64, true),
+            Code::MovOr64K => mov_then!(Or, 64, false),
+            Code::MovAnd64X => mov_then!(And, 64, true),
+            Code::MovAnd64K => mov_then!(And, 64, false),
+            Code::MovLsh64X => mov_then!(Lsh, 64, true),
+            Code::MovLsh64K => mov_then!(Lsh, 64, false),
+            Code::MovRsh64X => mov_then!(Rsh, 64, true),
+            Code::MovRsh64K => mov_then!(Rsh, 64, false),
+            Code::MovMod64X => mov_then!(Mod, 64, true),
+            Code::MovMod64K => mov_then!(Mod, 64, false),
+            Code::MovSMod64X => mov_then!(SMod, 64, true),
+            Code::MovSMod64K => mov_then!(SMod, 64, false),
+            Code::MovXor64X => mov_then!(Xor, 64, true),
+            Code::MovXor64K => mov_then!(Xor, 64, false),
+            Code::MovArsh64X => mov_then!(Arsh, 64, true),
+            Code::MovArsh64K => mov_then!(Arsh, 64, false),
+            Code::MovSub32X => mov_then!(Sub, 32, true),
+            Code::MovSub32K => mov_then!(Sub, 32, false),
+            Code::MovMul32X => mov_then!(Mul, 32, true),
+            Code::MovMul32K => mov_then!(Mul, 32, false),
+            Code::MovDiv32X => mov_then!(Div, 32, true),
+            Code::MovDiv32K => mov_then!(Div, 32, false),
+            Code::MovSDiv32X => mov_then!(SDiv, 32, true),
+            Code::MovSDiv32K => mov_then!(SDiv, 32, false),
+            Code::MovOr32X => mov_then!(Or, 32, true),
+            Code::MovOr32K => mov_then!(Or, 32, false),
+            Code::MovAnd32X => mov_then!(And, 32, true),
+            Code::MovAnd32K => mov_then!(And, 32, false),
+            Code::MovLsh32X => mov_then!(Lsh, 32, true),
+            Code::MovLsh32K => mov_then!(Lsh, 32, false),
+            Code::MovRsh32X => mov_then!(Rsh, 32, true),
+            Code::MovRsh32K => mov_then!(Rsh, 32, false),
+            Code::MovMod32X => mov_then!(Mod, 32, true),
+            Code::MovMod32K => mov_then!(Mod, 32, false),
+            Code::MovSMod32X => mov_then!(SMod, 32, true),
+            Code::MovSMod32K => mov_then!(SMod, 32, false),
+            Code::MovXor32X => mov_then!(Xor, 32, true),
+            Code::MovXor32K => mov_then!(Xor, 32, false),
+            Code::MovArsh32X => mov_then!(Arsh, 32, true),
+            Code::MovArsh32K => mov_then!(Arsh, 32, false),
+            Code::MulKAddK64 => mul_add!(false, false),
+            Code::MulKAddX64 => mul_add!(false, true),
+            Code::MulXAddK64 => mul_add!(true, false),
+            Code::MulXAddX64 => mul_add!(true, true),
+            Code::RshKAndK64 => {
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                let v = alu64(AluOp::Rsh, r[d], op.imm as i64 as u64);
+                r[d] = v & (j.imm as i64 as u64);
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
             Code::Unsupported => trap!(Trap::Unsupported),
             // Only leaders carry it, and it was replaced by `inner` above.
             Code::Charge => trap!(Trap::Unsupported),
@@ -1039,5 +1479,216 @@ fn interpret<const CHECKED: bool>(
         // SAFETY: only the trailing op sits at slot n, and it traps; any
         // other op is at a slot below n, so its successor is an op.
         ip = unsafe { ip.add(1) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use oxbpf_isa::asm::assemble;
+    use oxbpf_runtime::{Engine, HelperTable, Program, RunState, SafetyMode, Trapped};
+
+    use super::{Code, FastInterpreter};
+    use crate::Interpreter;
+
+    /// Runs `src` on interp-fast in both modes, checks the reference
+    /// interpreter agrees (value and remaining budget), and returns r0.
+    fn run(src: &str) -> Result<u64, Trapped> {
+        let insns = assemble(src).expect("assembles");
+        let table = Arc::new(HelperTable::new("none"));
+        let checked = Program::checked(insns.clone(), table.clone(), &[]).expect("load check");
+        let verified = Program::new_unchecked(insns, table, SafetyMode::Verified);
+        let mut results = Vec::new();
+        for p in [&checked, &verified] {
+            for engine in [&FastInterpreter as &dyn Engine, &Interpreter] {
+                let mut state = RunState::new();
+                state.budget = 1000;
+                let r = engine.load(p).expect("loads").run(&mut state, [0; 5]);
+                results.push((
+                    r,
+                    if p.mode() == SafetyMode::Checked {
+                        state.budget
+                    } else {
+                        0
+                    },
+                ));
+            }
+        }
+        // Same outcome everywhere; same budget left per mode.
+        assert!(
+            results[0] == results[1] && results[2] == results[3] && results[0].0 == results[2].0,
+            "{results:?}"
+        );
+        results[0].0
+    }
+
+    fn codes(src: &str) -> Vec<Code> {
+        let insns = assemble(src).expect("assembles");
+        let table = Arc::new(HelperTable::new("none"));
+        let p = Program::new_unchecked(insns, table, SafetyMode::Verified);
+        FastInterpreter
+            .prepare(&p)
+            .ops
+            .iter()
+            .map(|o| o.code)
+            .collect()
+    }
+
+    #[test]
+    fn mov_then_adds_fuse_and_compute_the_same() {
+        // -1 + 7 + 5 wraps to 11.
+        let src = "mov %r1, -1\nmov %r2, 5\nmov %r0, %r1\nadd %r0, 7\nadd %r0, %r2\nexit";
+        assert_eq!(codes(src)[2], Code::LeaKX);
+        assert_eq!(run(src), Ok(11));
+        let src = "mov %r7, 40\nmov %r8, 2\nmov %r0, %r7\nadd %r0, %r8\nexit";
+        assert_eq!(codes(src)[2], Code::LeaX);
+        assert_eq!(run(src), Ok(42));
+        let src = "mov %r1, 0\nmov %r0, %r1\nadd %r0, -0x80000000\nexit";
+        assert_eq!(codes(src)[1], Code::LeaK);
+        assert_eq!(run(src), Ok(0xffff_ffff_8000_0000));
+        // Index equal to the base: 2 * r1.
+        assert_eq!(run("mov %r1, 21\nmov %r0, %r1\nadd %r0, %r1\nexit"), Ok(42));
+        // `add d, d` reads the value being built: not absorbed.
+        let src = "mov %r1, 21\nmov %r0, %r1\nadd %r0, 1\nadd %r0, %r0\nexit";
+        assert_eq!(codes(src)[1], Code::LeaK);
+        assert_eq!(run(src), Ok(44));
+        // A second immediate stays an add of its own.
+        assert_eq!(
+            run("mov %r1, 10\nmov %r0, %r1\nadd %r0, 1\nadd %r0, 2\nexit"),
+            Ok(13)
+        );
+    }
+
+    #[test]
+    fn an_add_that_is_a_jump_target_is_not_absorbed() {
+        // The jump lands on `add %r0, 3` with r0 = 0.
+        let src = "mov %r0, 0\nmov %r1, 5\nja +1\nmov %r0, %r1\nadd %r0, 3\nexit";
+        assert_eq!(codes(src)[3], Code::Mov64X);
+        assert_eq!(run(src), Ok(3));
+    }
+
+    #[test]
+    fn add_then_jump_fuses_and_loops_the_same() {
+        // Sum of 0..10 = 45, the counter closing the loop with `jlt`.
+        let src = "mov %r0, 0\nmov %r1, 0\nadd %r0, %r1\nadd %r1, 1\njlt %r1, 10, -3\nexit";
+        assert_eq!(codes(src)[3], Code::AddKJLt64K);
+        assert_eq!(run(src), Ok(45));
+        // Register comparison, signed condition, counting down through 0:
+        // r1 = 3, 1, -1 (r0 counts 3 iterations).
+        let src = "mov %r0, 0\nmov %r1, 5\nmov %r2, 0\nadd %r0, 1\nadd %r1, -2\n\
+                   jsgt %r1, %r2, -3\nexit";
+        assert_eq!(codes(src)[4], Code::AddKJSgt64X);
+        assert_eq!(run(src), Ok(3));
+        // A jump on another register is not fused.
+        let src = "mov %r0, 0\nmov %r1, 0\nadd %r0, 1\njeq %r1, 0, +1\nmov %r0, 9\nexit";
+        assert_eq!(codes(src)[2], Code::Add64K);
+        assert_eq!(run(src), Ok(1));
+    }
+
+    #[test]
+    fn mov_then_an_alu_op_fuses_into_three_address_ops() {
+        let cases: &[(&str, usize, Code, u64)] = &[
+            (
+                "mov %r1, 100\nmov %r2, 7\nmov %r0, %r1\ndiv %r0, %r2\nexit",
+                2,
+                Code::MovDiv64X,
+                14,
+            ),
+            (
+                "mov %r1, 100\nmov %r2, 7\nmov %r0, %r1\nmod %r0, %r2\nexit",
+                2,
+                Code::MovMod64X,
+                2,
+            ),
+            // RFC 9669 §4.1: division by zero gives 0, modulo keeps dst.
+            (
+                "mov %r1, 100\nmov %r2, 0\nmov %r0, %r1\ndiv %r0, %r2\nexit",
+                2,
+                Code::MovDiv64X,
+                0,
+            ),
+            (
+                "mov %r1, 100\nmov %r2, 0\nmov %r0, %r1\nmod %r0, %r2\nexit",
+                2,
+                Code::MovMod64X,
+                100,
+            ),
+            (
+                "mov %r1, 0xabc\nmov %r0, %r1\nrsh %r0, 4\nexit",
+                1,
+                Code::MovRsh64K,
+                0xab,
+            ),
+            // mov32 truncates; mul32 wraps and zero-extends.
+            (
+                "lddw %r1, 0x100000010\nmov32 %r0, %r1\nmul32 %r0, 3\nexit",
+                2,
+                Code::MovMul32K,
+                0x30,
+            ),
+            (
+                "mov %r1, -16\nmov32 %r0, %r1\narsh32 %r0, 2\nexit",
+                1,
+                Code::MovArsh32K,
+                0xffff_fffc,
+            ),
+            // `sub d, d` reads the moved value: not fused.
+            (
+                "mov %r1, 9\nmov %r0, %r1\nsub %r0, %r0\nexit",
+                1,
+                Code::Mov64X,
+                0,
+            ),
+            // Multiply-add, wrapping: 2^63 * 2 + 5 = 5.
+            (
+                "lddw %r0, 0x8000000000000000\nmul %r0, 2\nadd %r0, 5\nexit",
+                2,
+                Code::MulKAddK64,
+                5,
+            ),
+            (
+                "mov %r0, 6\nmov %r1, 7\nmov %r2, -2\nmul %r0, %r1\nadd %r0, %r2\nexit",
+                3,
+                Code::MulXAddX64,
+                40,
+            ),
+            // `add d, d` after the product: 2 * (6 * 7), not fused.
+            (
+                "mov %r0, 6\nmul %r0, 7\nadd %r0, %r0\nexit",
+                1,
+                Code::Mul64K,
+                84,
+            ),
+            // A bit field: (0xabcd >> 4) & 0xf.
+            (
+                "mov %r0, 0xabcd\nrsh %r0, 4\nand %r0, 0xf\nexit",
+                1,
+                Code::RshKAndK64,
+                0xc,
+            ),
+        ];
+        for &(src, slot, code, want) in cases {
+            assert_eq!(codes(src)[slot], code, "{src}");
+            assert_eq!(run(src), Ok(want), "{src}");
+        }
+    }
+
+    #[test]
+    fn a_fused_loop_runs_out_of_budget_where_the_reference_does() {
+        // Checked mode only: verified programs have no budget.
+        let insns = assemble("mov %r1, 0\nadd %r1, 1\njne %r1, 0, -2\nmov %r0, 0\nexit")
+            .expect("assembles");
+        let table = Arc::new(HelperTable::new("none"));
+        let p = Program::checked(insns, table, &[]).expect("load check");
+        let outcome = |engine: &dyn Engine| {
+            let mut state = RunState::new();
+            state.budget = 1000;
+            let r = engine.load(&p).expect("loads").run(&mut state, [0; 5]);
+            (r, state.budget)
+        };
+        let fast = outcome(&FastInterpreter);
+        assert!(fast.0.is_err(), "{fast:?}");
+        assert_eq!(fast, outcome(&Interpreter));
     }
 }

@@ -142,12 +142,18 @@ impl InterpProgram {
         args: [u64; 5],
         trace: &mut dyn FnMut(&TraceEvent<'_>),
     ) -> Result<u64, Trapped> {
-        exec::run(&self.program, state, args, &mut trace::DynTracer(trace))
+        // Tail-call targets run untraced (they are other executables).
+        oxbpf_runtime::tail_call::drive(state, args, |state, args| {
+            exec::run(&self.program, state, args, &mut trace::DynTracer(trace))
+        })
     }
 }
 
 impl Executable for InterpProgram {
     fn run(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
-        exec::run(&self.program, state, args, &mut exec::NoTrace)
+        // Tail calls: see oxbpf_runtime::tail_call.
+        oxbpf_runtime::tail_call::drive(state, args, |state, args| {
+            exec::run(&self.program, state, args, &mut exec::NoTrace)
+        })
     }
 }

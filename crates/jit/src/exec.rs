@@ -111,6 +111,15 @@ impl JitExecutable {
 
 impl Executable for JitExecutable {
     fn run(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
+        // Tail calls end this program through a helper's Exit and run the
+        // target from here (see oxbpf_runtime::tail_call).
+        oxbpf_runtime::tail_call::drive(state, args, |s, a| self.run_once(s, a))
+    }
+}
+
+impl JitExecutable {
+    /// One program of a tail-call chain.
+    fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         // A fresh zeroed stack per run, as the interpreter gives; only the
         // frames this program can use are zeroed.
         let mut stack = MaybeUninit::<[u64; MAX_STACK_WORDS]>::uninit();

@@ -16,12 +16,13 @@ mod common;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use common::generator::{Rng, all_keys, generate, key};
 use common::{ENTRY, Input, lockstep_with, reproducer};
 use oxbpf_abi::Trap;
 use oxbpf_isa::Insn;
 use oxbpf_jit::JitOptions;
 use oxbpf_runtime::{Program, SafetyMode, helpers::conformance};
+// The generator is shared with the interpreters' lockstep (oxbpf-testgen).
+use oxbpf_testgen::{Rng, all_keys, generate, key};
 
 /// The seed of the normal run.
 const SEED: u64 = 0x6f78_6270_665f_6a69;

@@ -20,6 +20,7 @@ pub enum Command {
     ProgTestRun,
     ObjGetInfoByFd,
     BtfLoad,
+    BtfGetFdById,
     LinkCreate,
 }
 
@@ -39,6 +40,7 @@ impl Command {
             Command::ProgTestRun => 10,
             Command::ObjGetInfoByFd => 15,
             Command::BtfLoad => 18,
+            Command::BtfGetFdById => 19,
             Command::LinkCreate => 28,
         }
     }
@@ -58,6 +60,7 @@ impl Command {
             Command::ProgTestRun => "BPF_PROG_TEST_RUN",
             Command::ObjGetInfoByFd => "BPF_OBJ_GET_INFO_BY_FD",
             Command::BtfLoad => "BPF_BTF_LOAD",
+            Command::BtfGetFdById => "BPF_BTF_GET_FD_BY_ID",
             Command::LinkCreate => "BPF_LINK_CREATE",
         }
     }

@@ -13,8 +13,12 @@ pub mod errno {
     /// Argument list too long: the kernel's "map is full" and "index out of
     /// range" for updates.
     pub const E2BIG: i32 = 7;
+    /// Try again: `bpf_ringbuf_output` with no room in the ring.
+    pub const EAGAIN: i32 = 11;
     /// Out of memory.
     pub const ENOMEM: i32 = 12;
+    /// No space left: a full `lpm_trie`.
+    pub const ENOSPC: i32 = 28;
     /// Entry exists.
     pub const EEXIST: i32 = 17;
     /// Invalid argument.
@@ -87,6 +91,18 @@ pub enum MapError {
         size: u64,
         limit: u64,
     },
+    /// An `lpm_trie` key whose prefix length exceeds the data's bits
+    /// (`EINVAL`, as `trie_update_elem` and `trie_delete_elem` return).
+    #[error("prefix length {prefixlen} exceeds the trie's maximum of {max}")]
+    PrefixLen { prefixlen: u32, max: u32 },
+    /// An `lpm_trie` holds `max_entries` prefixes and the update would add
+    /// one (`ENOSPC`, as `trie_update_elem` returns).
+    #[error("trie is full: {max_entries} prefixes")]
+    NoSpace { max_entries: u32 },
+    /// A ring buffer has no room for a record (`EAGAIN`, as
+    /// `bpf_ringbuf_output` returns; `bpf_ringbuf_reserve` returns NULL).
+    #[error("ring buffer has no room for a record of {size} bytes")]
+    RingFull { size: u64 },
     /// The map's memory could not be allocated (`ENOMEM`).
     #[error("cannot allocate {bytes} bytes for the map")]
     NoMemory { bytes: u64 },
@@ -109,7 +125,10 @@ impl MapError {
             | MapError::ValueSize { .. }
             | MapError::BadCpu { .. }
             | MapError::DeleteUnsupported { .. }
-            | MapError::InvalidSpec { .. } => EINVAL,
+            | MapError::InvalidSpec { .. }
+            | MapError::PrefixLen { .. } => EINVAL,
+            MapError::NoSpace { .. } => ENOSPC,
+            MapError::RingFull { .. } => EAGAIN,
             MapError::Unsupported { .. } => EOPNOTSUPP,
             MapError::NotPermitted { .. } => EPERM,
             MapError::NoMemory { .. } => ENOMEM,

@@ -1,4 +1,4 @@
-//! `BPF_MAP_TYPE_HASH`: up to `max_entries` entries keyed by arbitrary
+//! `BPF_MAP_TYPE_HASH` (and `BPF_MAP_TYPE_LRU_HASH`, see `lru_hash.rs`): up to `max_entries` entries keyed by arbitrary
 //! bytes (kernel: `kernel/bpf/hashtab.c`).
 //!
 //! Elements are allocated on insert whether or not `BPF_F_NO_PREALLOC` is
@@ -29,13 +29,18 @@ pub(crate) const HTAB_CREATE_FLAG_MASK: u32 =
 pub(crate) fn check_htab_spec(common: &Common) -> Result<(), MapError> {
     let spec = &common.spec;
     common.check_flags_within(HTAB_CREATE_FLAG_MASK)?;
-    if spec.flags & BPF_F_NO_COMMON_LRU != 0 {
+    let lru = crate::lru_hash::is_lru(spec.kind);
+    if lru {
+        crate::lru_hash::check_lru_spec(common)?;
+    } else if spec.flags & BPF_F_NO_COMMON_LRU != 0 {
         return Err(MapError::InvalidSpec {
             kind: spec.kind,
             reason: "BPF_F_NO_COMMON_LRU is for LRU maps",
         });
     }
-    if spec.kind.is_percpu() && spec.flags & BPF_F_NUMA_NODE != 0 {
+    if (spec.kind.is_percpu() || spec.flags & BPF_F_NO_COMMON_LRU != 0)
+        && spec.flags & BPF_F_NUMA_NODE != 0
+    {
         return Err(MapError::InvalidSpec {
             kind: spec.kind,
             reason: "per-cpu maps take no numa node",
@@ -92,6 +97,11 @@ impl HashTable {
             1,
             spec.flags & BPF_F_ZERO_SEED != 0,
         )?;
+        let table = if crate::lru_hash::is_lru(spec.kind) {
+            table.with_lru()
+        } else {
+            table
+        };
         Ok(HashTable { common, table })
     }
 

@@ -18,7 +18,9 @@
 //!
 //! Implemented types: [`ArrayMap`] (`array`), [`PercpuArrayMap`]
 //! (`percpu_array`), [`HashTable`] (`hash`), [`PercpuHashTable`]
-//! (`percpu_hash`).
+//! (`percpu_hash`), [`LruHashTable`] (`lru_hash`), [`LruPercpuHashTable`]
+//! (`lru_percpu_hash`), [`LpmTrie`] (`lpm_trie`), [`QueueStack`] (`queue`,
+//! `stack`), [`RingBuf`] (`ringbuf`).
 //!
 //! # The reclamation rule
 //!
@@ -75,8 +77,14 @@ mod array;
 mod error;
 mod guard;
 mod hash;
+mod lpm_trie;
+mod lru_hash;
+mod map_of_maps;
 mod percpu_array;
 mod percpu_hash;
+mod prog_array;
+mod queue_stack;
+pub mod ringbuf;
 mod spec;
 mod storage;
 mod table;
@@ -85,9 +93,15 @@ pub use array::ArrayMap;
 pub use error::{MapError, errno};
 pub use guard::RunGuard;
 pub use hash::HashTable;
+pub use lpm_trie::LpmTrie;
+pub use lru_hash::{LruHashTable, LruPercpuHashTable};
+pub use map_of_maps::MapOfMaps;
 pub use oxbpf_abi::map_kind::{MapKind, flags, update};
 pub use percpu_array::PercpuArrayMap;
 pub use percpu_hash::PercpuHashTable;
+pub use prog_array::FdArray;
+pub use queue_stack::QueueStack;
+pub use ringbuf::RingBuf;
 pub use spec::{KMALLOC_MAX_SIZE, MapOptions, MapSpec, PCPU_MIN_UNIT_SIZE};
 
 /// A key and its value, as [`Map::entries`] returns them.
@@ -116,6 +130,25 @@ pub fn create(spec: &MapSpec, opts: &MapOptions) -> Result<MapHandle, MapError> 
         MapKind::PercpuArray => Arc::new(PercpuArrayMap::new(spec, opts)?),
         MapKind::Hash => Arc::new(HashTable::new(spec, opts)?),
         MapKind::PercpuHash => Arc::new(PercpuHashTable::new(spec, opts)?),
+        MapKind::LruHash => Arc::new(LruHashTable::new(spec, opts)?),
+        MapKind::LruPercpuHash => Arc::new(LruPercpuHashTable::new(spec, opts)?),
+        MapKind::LpmTrie => Arc::new(LpmTrie::new(spec, opts)?),
+        MapKind::Queue | MapKind::Stack => Arc::new(QueueStack::new(spec, opts)?),
+        MapKind::Ringbuf => Arc::new(RingBuf::new(spec, opts)?),
+        MapKind::ProgArray | MapKind::Devmap | MapKind::Xskmap => {
+            Arc::new(FdArray::new(spec, opts)?)
+        }
+        MapKind::ArrayOfMaps | MapKind::HashOfMaps => {
+            let template = spec
+                .inner
+                .as_deref()
+                .cloned()
+                .ok_or(MapError::InvalidSpec {
+                    kind: spec.kind,
+                    reason: "a map of maps needs an inner map template",
+                })?;
+            Arc::new(MapOfMaps::new(spec, template, opts)?)
+        }
         kind => {
             return Err(MapError::Unsupported {
                 op: "creation",

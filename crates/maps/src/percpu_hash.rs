@@ -1,4 +1,5 @@
-//! `BPF_MAP_TYPE_PERCPU_HASH`: a hash whose entries hold one value per CPU
+//! `BPF_MAP_TYPE_PERCPU_HASH` (and `BPF_MAP_TYPE_LRU_PERCPU_HASH`, see
+//! `lru_hash.rs`): a hash whose entries hold one value per CPU
 //! (kernel: `kernel/bpf/hashtab.c`, `__htab_percpu_map_update_elem`).
 //!
 //! An element's per-CPU copies sit back to back after its key. Updating an
@@ -41,6 +42,11 @@ impl PercpuHashTable {
             common.ncpus as usize,
             spec.flags & BPF_F_ZERO_SEED != 0,
         )?;
+        let table = if crate::lru_hash::is_lru(spec.kind) {
+            table.with_lru()
+        } else {
+            table
+        };
         Ok(PercpuHashTable { common, table })
     }
 

@@ -50,6 +50,8 @@ pub struct MapSpec {
     pub flags: u32,
     /// The map's name (the object's symbol), for messages and dumps.
     pub name: String,
+    /// The inner map template of an `array_of_maps` / `hash_of_maps`.
+    pub inner: Option<Box<MapSpec>>,
 }
 
 impl MapSpec {
@@ -62,12 +64,19 @@ impl MapSpec {
             max_entries,
             flags: 0,
             name: String::new(),
+            inner: None,
         }
     }
 
     /// The same spec with `map_flags` set to `flags`.
     pub fn with_flags(mut self, flags: u32) -> MapSpec {
         self.flags = flags;
+        self
+    }
+
+    /// The same spec with inner map template `inner` (maps of maps).
+    pub fn with_inner(mut self, inner: MapSpec) -> MapSpec {
+        self.inner = Some(Box::new(inner));
         self
     }
 
@@ -166,6 +175,16 @@ impl Common {
             ncpus,
             frozen: AtomicBool::new(false),
         })
+    }
+
+    /// [`Common::new`] for map types whose `value_size` must be 0 (ring
+    /// buffers): the shared checks other than the value size.
+    pub(crate) fn new_valueless(spec: &MapSpec, opts: &MapOptions) -> Result<Common, MapError> {
+        let mut probe = spec.clone();
+        probe.value_size = 1;
+        let mut common = Common::new(&probe, opts)?;
+        common.spec.value_size = spec.value_size;
+        Ok(common)
     }
 
     /// Rejects flags outside `allowed`.

@@ -43,6 +43,9 @@ pub(crate) struct Reclaim {
 pub(crate) struct Node {
     hash: u64,
     next: Atomic<Node>,
+    /// LRU tables: the table clock when the element was last used (inserted
+    /// or looked up); smaller is older. Unused by the other tables.
+    used: AtomicU64,
     words: Box<[AtomicU64]>,
 }
 
@@ -91,6 +94,25 @@ pub(crate) struct Table {
     nslots: usize,
     seed: u64,
     reclaim: Arc<Reclaim>,
+    /// Evict the least recently used element when full (`lru_hash`,
+    /// `lru_percpu_hash`) instead of failing with `E2BIG`.
+    lru: bool,
+    /// LRU clock: incremented on every use of an element.
+    clock: AtomicU64,
+    /// LRU: the bucket the next eviction scan starts from.
+    cursor: AtomicUsize,
+}
+
+/// Elements an LRU eviction scan looks at before picking the oldest: with
+/// at most this many entries the eviction is exact LRU, above it the oldest
+/// of a sample of at least this many (see `lru_hash.rs`).
+pub(crate) const LRU_SAMPLE: usize = 256;
+
+/// What one insertion attempt found.
+enum Attempt {
+    Done(Result<(), MapError>),
+    /// An LRU table is full: evict, then try again.
+    Evict,
 }
 
 impl core::fmt::Debug for Table {
@@ -143,7 +165,28 @@ impl Table {
             nslots,
             seed,
             reclaim: Arc::new(Reclaim::default()),
+            lru: false,
+            clock: AtomicU64::new(1),
+            cursor: AtomicUsize::new(0),
         })
+    }
+
+    /// The same table, evicting its least recently used element when an
+    /// insert finds it full.
+    pub(crate) fn with_lru(mut self) -> Table {
+        self.lru = true;
+        self
+    }
+
+    /// Marks an element used now (LRU tables only).
+    #[inline]
+    fn touch(&self, node: &Node) {
+        if self.lru {
+            node.used.store(
+                self.clock.fetch_add(1, Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
+        }
     }
 
     /// Entries in the table.
@@ -229,6 +272,7 @@ impl Table {
         // `guard` was pinned are retired, not freed, until it drops.
         while let Some(node) = unsafe { cur.as_ref() } {
             if self.matches(node, hash, key) {
+                self.touch(node);
                 return Some(node);
             }
             cur = node.next.load(Ordering::Acquire, guard);
@@ -243,6 +287,7 @@ impl Table {
         Ok(Owned::new(Node {
             hash,
             next: Atomic::null(),
+            used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
             words,
         }))
     }
@@ -280,6 +325,24 @@ impl Table {
         on_existing: OnExisting,
         fill: impl FnOnce(&Table, &Node),
     ) -> Result<(), MapError> {
+        let mut fill = Some(fill);
+        loop {
+            match self.try_upsert(key, flags, on_existing, &mut fill) {
+                Attempt::Done(r) => return r,
+                // The bucket lock is released here, so the eviction may
+                // take any bucket's lock without ordering concerns.
+                Attempt::Evict => self.evict_one(),
+            }
+        }
+    }
+
+    fn try_upsert(
+        &self,
+        key: &[u8],
+        flags: u64,
+        on_existing: OnExisting,
+        fill: &mut Option<impl FnOnce(&Table, &Node)>,
+    ) -> Attempt {
         let guard = &epoch::pin();
         let hash = self.hash(key);
         let bucket = self.bucket(hash);
@@ -299,16 +362,35 @@ impl Table {
 
         let op = flags & !BPF_F_LOCK;
         // SAFETY: as above.
-        match unsafe { cur.as_ref() } {
+        let existing = unsafe { cur.as_ref() };
+        // An LRU insert reserves its slot before taking the writer, so a
+        // full table can be retried after an eviction; the others reserve
+        // below.
+        let mut reserved = false;
+        if existing.is_none() && op != BPF_EXIST && self.lru {
+            if !self.reserve() {
+                return Attempt::Evict;
+            }
+            reserved = true;
+        }
+        // The writer is taken only once the attempt will finish.
+        let Some(fill) = fill.take() else {
+            return Attempt::Done(Ok(()));
+        };
+        Attempt::Done(match existing {
             Some(_) if op == BPF_NOEXIST => Err(MapError::Exists),
             None if op == BPF_EXIST => Err(MapError::NotFound),
             Some(old) => match on_existing {
                 OnExisting::InPlace => {
+                    self.touch(old);
                     fill(self, old);
                     Ok(())
                 }
                 OnExisting::Replace => {
-                    let new = self.new_node(hash, key)?;
+                    let new = match self.new_node(hash, key) {
+                        Ok(new) => new,
+                        Err(e) => return Attempt::Done(Err(e)),
+                    };
                     fill(self, &new);
                     new.next
                         .store(old.next.load(Ordering::Acquire, guard), Ordering::Relaxed);
@@ -320,18 +402,19 @@ impl Table {
             None => {
                 // Reserve a slot first, as the kernel's non-preallocated
                 // htab does with `atomic_inc_return(&htab->count)`: inserts
-                // into different buckets race only on this counter.
-                if self.count.fetch_add(1, Ordering::Relaxed) >= self.max_entries {
-                    self.count.fetch_sub(1, Ordering::Relaxed);
-                    return Err(MapError::Full {
+                // into different buckets race only on this counter. A
+                // compare-and-swap rather than an increment, so the count
+                // never reads above max_entries, even for an instant.
+                if !reserved && !self.reserve() {
+                    return Attempt::Done(Err(MapError::Full {
                         max_entries: self.max_entries as u32,
-                    });
+                    }));
                 }
                 let new = match self.new_node(hash, key) {
                     Ok(new) => new,
                     Err(e) => {
                         self.count.fetch_sub(1, Ordering::Relaxed);
-                        return Err(e);
+                        return Attempt::Done(Err(e));
                     }
                 };
                 fill(self, &new);
@@ -342,6 +425,62 @@ impl Table {
                 bucket.head.store(new, Ordering::Release);
                 Ok(())
             }
+        })
+    }
+
+    /// Takes one of the `max_entries` slots, if one is free.
+    fn reserve(&self) -> bool {
+        self.count
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |c| {
+                (c < self.max_entries).then_some(c + 1)
+            })
+            .is_ok()
+    }
+
+    /// Removes the least recently used element of the elements a scan
+    /// sees: every element if the table holds at most [`LRU_SAMPLE`],
+    /// otherwise whole buckets from a rotating start until at least
+    /// [`LRU_SAMPLE`] elements were seen. Losing a race (the victim was
+    /// removed meanwhile) just returns; the caller tries again.
+    fn evict_one(&self) {
+        let guard = &epoch::pin();
+        let n = self.buckets.len();
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed) % n;
+        let mut best: Option<(u64, usize, *const Node)> = None;
+        let mut seen = 0;
+        for i in 0..n {
+            let b = (start + i) % n;
+            let mut cur = self.buckets[b].head.load(Ordering::Acquire, guard);
+            // SAFETY: as in `find`.
+            while let Some(node) = unsafe { cur.as_ref() } {
+                let used = node.used.load(Ordering::Relaxed);
+                if best.is_none_or(|(u, _, _)| used < u) {
+                    best = Some((used, b, cur.as_raw()));
+                }
+                seen += 1;
+                cur = node.next.load(Ordering::Acquire, guard);
+            }
+            if seen >= LRU_SAMPLE {
+                break;
+            }
+        }
+        let Some((_, b, victim)) = best else {
+            return;
+        };
+        let bucket = &self.buckets[b];
+        let _lock = bucket.lock();
+        let mut link = &bucket.head;
+        let mut cur = link.load(Ordering::Acquire, guard);
+        // SAFETY: as in `upsert`.
+        while let Some(node) = unsafe { cur.as_ref() } {
+            if core::ptr::eq(cur.as_raw(), victim) {
+                link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
+                self.count.fetch_sub(1, Ordering::Relaxed);
+                self.retire(cur, guard);
+                return;
+            }
+            link = &node.next;
+            cur = link.load(Ordering::Acquire, guard);
         }
     }
 

@@ -103,4 +103,15 @@ pub enum Error {
         kind: &'static str,
         expected: &'static str,
     },
+    /// The signing policy refused the object.
+    #[error(transparent)]
+    Signature {
+        #[from]
+        source: oxbpf_sign::SignError,
+    },
+    /// The signing policy is set but the load has no signature to check.
+    #[error(
+        "a signature is required, but {what} carries none: load the file with load_file or use load_signed"
+    )]
+    SignatureUnavailable { what: &'static str },
 }

@@ -31,16 +31,21 @@
 //!   valid until it returns, whatever the control plane does meanwhile.
 //! - Object programs return `r0` truncated to `u32` on every engine, as the
 //!   kernel's program runners do.
+//! - [`Loader::require_signature`] makes loading depend on a detached
+//!   ed25519 signature ([`oxbpf_sign`]) checked over the file's bytes before
+//!   they are parsed, so an unsigned or altered object never reaches the
+//!   ELF parser.
 
 use std::collections::HashMap as StdHashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use oxbpf_abi::context::skb_slot;
 use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
 use oxbpf_runtime::maps::LinkedMaps;
 use oxbpf_runtime::packet::XdpBuff;
 use oxbpf_runtime::skb::SkBuff;
+use oxbpf_runtime::tail_call::TailTargets;
 use oxbpf_runtime::{Engine, Executable, Program, Region, RunState};
 
 mod error;
@@ -51,9 +56,15 @@ mod typed;
 pub mod userspace;
 
 pub use error::Error;
+pub use oxbpf_runtime::tail_call::Redirect;
+
+mod calls;
+
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
 pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
+
+pub use oxbpf_sign::{PublicKey, SignError, Signature, TrustedKeys};
 
 /// The engine a program runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -87,6 +98,7 @@ impl EngineKind {
 pub struct Loader {
     ncpus: Option<u32>,
     globals: Vec<(String, Vec<u8>)>,
+    trusted: Option<TrustedKeys>,
     /// Skip the verifier ([`Loader::verify`]).
     no_verify: bool,
 }
@@ -112,6 +124,27 @@ impl Loader {
         self
     }
 
+    /// Loads only objects signed by one of `keys` (see [`oxbpf_sign`]):
+    /// [`Loader::load_file`] then checks the detached signature `FILE.sig`
+    /// before parsing a byte of the object, and refuses an unsigned or
+    /// altered object, or one signed by another key, with
+    /// [`Error::Signature`]. [`Loader::load`] and [`Loader::load_image`],
+    /// which have no signature to check, are refused under this policy; use
+    /// [`Loader::load_signed`] for objects in memory.
+    ///
+    /// ```no_run
+    /// use oxbpf::{Loader, TrustedKeys};
+    ///
+    /// let keys = TrustedKeys::read(&["release.pub"])?;
+    /// let obj = Loader::new().require_signature(keys).load_file("prog.o")?;
+    /// # let _ = obj;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn require_signature(mut self, keys: TrustedKeys) -> Loader {
+        self.trusted = Some(keys);
+        self
+    }
+
     /// Whether [`Loader::load`] runs the verifier (privileged profile) on
     /// every program of the object first and refuses the object with
     /// [`Error::Verify`] if one is rejected. On by default; accepted
@@ -122,9 +155,14 @@ impl Loader {
         self
     }
 
-    /// Reads and loads an ELF object.
+    /// Reads and loads an ELF object (checking `path.sig` first when
+    /// [`Loader::require_signature`] is set).
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Object, Error> {
         let path = path.as_ref();
+        if let Some(trusted) = &self.trusted {
+            let bytes = trusted.read_verified(path)?;
+            return self.load_unchecked(&bytes);
+        }
         let bytes = std::fs::read(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
@@ -132,17 +170,43 @@ impl Loader {
         self.load(&bytes)
     }
 
+    /// Loads an ELF object from memory after checking its detached
+    /// `signature` against the trusted keys; without
+    /// [`Loader::require_signature`] the signature is refused as unchecked
+    /// ([`oxbpf_sign::SignError::NoTrustedKeys`]) rather than ignored.
+    pub fn load_signed(&self, elf: &[u8], signature: &Signature) -> Result<Object, Error> {
+        let trusted = self.trusted.as_ref().ok_or(SignError::NoTrustedKeys)?;
+        trusted.verify(elf, signature)?;
+        self.load_unchecked(elf)
+    }
+
     /// Loads an ELF object from memory.
     pub fn load(&self, elf: &[u8]) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "object bytes",
+            });
+        }
+        self.load_unchecked(elf)
+    }
+
+    fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
         if !self.no_verify {
             verify_elf(elf)?;
         }
         let parsed = object::parse(elf, &self.globals)?;
-        self.link_image(parsed.image, !self.no_verify)
+        let obj = self.link_image(parsed.image, !self.no_verify)?;
+        calls::fill_initial_slots(&obj, &parsed.slots)?;
+        Ok(obj)
     }
 
     /// Loads an already parsed object.
     pub fn load_image(&self, image: ObjectImage) -> Result<Object, Error> {
+        if self.trusted.is_some() {
+            return Err(Error::SignatureUnavailable {
+                what: "a parsed object image",
+            });
+        }
         self.link_image(image, false)
     }
 
@@ -172,6 +236,7 @@ impl Loader {
             maps,
             regions,
             programs,
+            targets: Default::default(),
         })
     }
 }
@@ -192,6 +257,9 @@ pub struct Object {
     maps: Arc<LinkedMaps>,
     regions: Arc<Vec<Region>>,
     programs: Vec<ProgramInfo>,
+    /// Tail-call targets per engine (by [`EngineKind`] order), built on
+    /// the first load of a program of an object with a `prog_array`.
+    targets: [OnceLock<Option<Arc<TailTargets>>>; 3],
 }
 
 impl Object {
@@ -293,25 +361,30 @@ impl<'o> ObjProgram<'o> {
         let mut buf = XdpBuff::new(packet)?;
         buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
         let interp = oxbpf_interp::Interpreter.prepare(self.program());
-        let (ret, log) = {
+        let targets = self.obj.tail_targets(EngineKind::Interp)?;
+        let (ret, log, redirect) = {
             let mut state = new_state(&self.obj.maps, &self.obj.regions, opts);
+            state.calls.targets = targets;
             let ctx = buf.attach(&mut state);
             let guard = RunGuard::pin();
             let r = interp.run_traced(&mut state, [ctx, 0, 0, 0, 0], trace);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
             log,
+            redirect,
         })
     }
 
     /// Prepares the program on `engine`.
     pub fn load(&self, engine: EngineKind) -> Result<Runner, Error> {
         let exec = engine.engine().load(&self.info.program)?;
+        let targets = self.obj.tail_targets(engine)?;
         Ok(Runner {
+            targets,
             name: self.info.name.clone(),
             exec,
             engine,
@@ -378,6 +451,9 @@ pub struct XdpOutput {
     pub packet: Vec<u8>,
     /// Lines from `bpf_trace_printk`.
     pub log: Vec<String>,
+    /// Where `bpf_redirect` / `bpf_redirect_map` last sent the packet, for
+    /// the caller to forward it when `ret` is `XDP_REDIRECT`.
+    pub redirect: Option<Redirect>,
 }
 
 impl XdpOutput {
@@ -405,6 +481,8 @@ pub struct SkbOutput {
     pub cb: [u32; 5],
     /// Lines from `bpf_trace_printk`.
     pub log: Vec<String>,
+    /// Where `bpf_redirect` sent the packet (`TC_ACT_REDIRECT`).
+    pub redirect: Option<Redirect>,
 }
 
 /// The name of a tc action code (`TC_ACT_*`).
@@ -428,6 +506,7 @@ pub fn tc_action_name(ret: u32) -> Option<&'static str> {
 /// threads at once).
 #[derive(Debug)]
 pub struct Runner {
+    targets: Option<Arc<TailTargets>>,
     name: String,
     exec: Box<dyn Executable>,
     engine: EngineKind,
@@ -463,24 +542,28 @@ impl Runner {
         }
         let mut buf = XdpBuff::new(packet)?;
         buf.set_rx(opts.ifindex.unwrap_or(1), opts.rx_queue);
-        let (ret, log) = {
+        let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = buf.attach(&mut state);
             let guard = RunGuard::pin();
             let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
         Ok(XdpOutput {
             ret: ret as u32,
             packet: buf.data().to_vec(),
             log,
+            redirect,
         })
     }
 
     /// Runs a `sched_cls` (tc) or `socket_filter` program on `packet`, with
     /// the `__sk_buff` fields the kernel's test runner sets (see
-    /// [`oxbpf_runtime::skb`]); tc programs may write the packet.
+    /// [`oxbpf_runtime::skb`]); tc programs may write the packet. As in
+    /// `bpf_prog_test_run_skb`, a socket filter sees the skb from the
+    /// network header (`len` without the 14 Ethernet bytes) and the output
+    /// packet comes back with a zeroed Ethernet header.
     pub fn run_skb(&self, packet: &[u8], opts: &RunOptions) -> Result<SkbOutput, Error> {
         let writable = match self.kind {
             ProgramKind::SchedCls => true,
@@ -494,28 +577,40 @@ impl Runner {
             }
         };
         let mut skb = SkBuff::new(packet)?;
-        let (ret, log) = {
+        if self.kind == ProgramKind::SocketFilter {
+            skb.pull_l2();
+        }
+        let (ret, log, redirect) = {
             let mut state = self.state(opts);
             let ctx = skb.attach(&mut state, writable);
             let guard = RunGuard::pin();
             let r = self.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
             drop(guard);
-            (r?, state.log)
+            (r?, state.log, state.calls.redirect)
         };
+        let mut out = skb.data().to_vec();
+        if self.kind == ProgramKind::SocketFilter {
+            // The kernel's test runner pushes a zeroed link-layer header
+            // back for program types that run from the network header.
+            out[..14].fill(0);
+        }
         Ok(SkbOutput {
             ret: ret as u32,
-            packet: skb.data().to_vec(),
+            packet: out,
             mark: skb.field(skb_slot::MARK),
             priority: skb.field(skb_slot::PRIORITY),
             tc_classid: skb.field(skb_slot::TC_CLASSID),
             cb: core::array::from_fn(|i| skb.field(skb_slot::CB0 + i)),
             log,
+            redirect,
         })
     }
 
     /// A fresh run state: the object's maps, global data regions, the CPU.
     pub fn state<'a>(&self, opts: &RunOptions) -> RunState<'a> {
-        new_state(&self.maps, &self.regions, opts)
+        let mut state = new_state(&self.maps, &self.regions, opts);
+        state.calls.targets = self.targets.clone();
+        state
     }
 }
 

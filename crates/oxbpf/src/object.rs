@@ -17,6 +17,24 @@ use crate::link::{MapImage, MapReloc, ObjectImage, ProgramImage};
 /// A parsed object.
 pub(crate) struct Parsed {
     pub(crate) image: ObjectImage,
+    /// Initial slots of program arrays and maps of maps (libbpf's
+    /// `.values = { ... }`), filled after the maps are created.
+    pub(crate) slots: Vec<InitSlots>,
+}
+
+/// The initial slots of one map, by the map's index.
+#[derive(Clone, Debug)]
+pub(crate) enum InitSlots {
+    /// Program array `map`: (index, program name).
+    Programs {
+        map: usize,
+        slots: Vec<(u32, String)>,
+    },
+    /// Map of maps `map`: (index, inner map index).
+    Maps {
+        map: usize,
+        slots: Vec<(u32, usize)>,
+    },
 }
 
 fn obj_err(reason: impl ToString) -> Error {
@@ -30,20 +48,43 @@ fn obj_err(reason: impl ToString) -> Error {
 pub(crate) fn parse(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<Parsed, Error> {
     let obj = oxbpf_object::Object::parse(elf).map_err(obj_err)?;
     let mut maps: Vec<MapImage> = Vec::with_capacity(obj.maps.len());
-    for m in &obj.maps {
+    let mut slots = Vec::new();
+    for (index, m) in obj.maps.iter().enumerate() {
         let init = match &m.init {
             MapInit::None => None,
             MapInit::Data(bytes) => Some(bytes.clone()),
-            MapInit::Maps(_) | MapInit::Programs(_) => {
-                return Err(obj_err(format!(
-                    "map {}: initial map-in-map or program-array slots are not supported yet",
-                    m.name
-                )));
+            MapInit::Maps(s) => {
+                let slots_of = s.iter().map(|s| (s.index, s.map)).collect();
+                slots.push(InitSlots::Maps {
+                    map: index,
+                    slots: slots_of,
+                });
+                None
+            }
+            MapInit::Programs(s) => {
+                let slots_of = s.iter().map(|s| (s.index, s.program.clone())).collect();
+                slots.push(InitSlots::Programs {
+                    map: index,
+                    slots: slots_of,
+                });
+                None
             }
         };
-        let spec = MapSpec::new(m.kind, m.key_size, m.value_size, m.max_entries)
+        let mut spec = MapSpec::new(m.kind, m.key_size, m.value_size, m.max_entries)
             .with_flags(m.map_flags)
             .with_name(m.name.clone());
+        if let Some(inner) = &m.inner {
+            spec = spec.with_inner(
+                MapSpec::new(
+                    inner.kind,
+                    inner.key_size,
+                    inner.value_size,
+                    inner.max_entries,
+                )
+                .with_flags(inner.map_flags)
+                .with_name(inner.name.clone()),
+            );
+        }
         maps.push(MapImage {
             spec,
             init,
@@ -101,5 +142,6 @@ pub(crate) fn parse(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<Parsed,
     }
     Ok(Parsed {
         image: ObjectImage { programs, maps },
+        slots,
     })
 }

@@ -4,6 +4,7 @@
 
 use oxbpf_maps::RunGuard;
 use oxbpf_runtime::packet::XdpBuff;
+use oxbpf_runtime::tail_call::Redirect;
 use oxbpf_runtime::{Regions, RunState};
 
 use crate::{Error, ProgramKind, RunOptions, Runner};
@@ -31,6 +32,8 @@ pub struct XdpSession<'r> {
     /// The region list of the last run, kept for its capacity (helpers
     /// add regions during a run: map values, stacks).
     regions: Regions,
+    /// Where the last run redirected the packet (`XDP_REDIRECT`).
+    redirect: Option<Redirect>,
 }
 
 impl Runner {
@@ -52,6 +55,7 @@ impl Runner {
             buf,
             log: Vec::new(),
             regions: Regions::new(),
+            redirect: None,
         })
     }
 }
@@ -67,6 +71,7 @@ impl XdpSession<'_> {
         let mut state = RunState::new();
         state.cpu = self.opts.cpu;
         state.maps = Some(self.runner.maps.clone());
+        state.calls.targets = self.runner.targets.clone();
         let mut regions = std::mem::take(&mut self.regions);
         regions.truncate(0);
         for r in self.runner.regions.iter() {
@@ -81,7 +86,14 @@ impl XdpSession<'_> {
             self.log.append(&mut state.log);
         }
         self.regions = std::mem::take(&mut state.regions);
+        self.redirect = state.calls.redirect;
         Ok(r? as u32)
+    }
+
+    /// Where the last run asked the packet to go, when it returned
+    /// `XDP_REDIRECT` after `bpf_redirect` or `bpf_redirect_map`.
+    pub fn redirect(&self) -> Option<Redirect> {
+        self.redirect
     }
 
     /// The packet after the last run, from `data` to `data_end`.

@@ -127,9 +127,12 @@ impl PacketHandler for Handler<'_> {
                     1 => Verdict::Drop,
                     2 => Verdict::Pass,
                     3 => Verdict::Tx,
-                    // The redirect target is not reported by the runtime
-                    // yet; only the receiving interface is served.
-                    4 => Verdict::Redirect(0),
+                    // Out of an interface (devmap or bpf_redirect); an
+                    // xskmap target or none counts as an error.
+                    4 => match self.session.redirect() {
+                        Some(oxbpf_runtime::tail_call::Redirect::Ifindex(i)) => Verdict::Redirect(i),
+                        _ => Verdict::Redirect(0),
+                    },
                     // XDP_ABORTED and unknown actions (the kernel's
                     // bpf_warn_invalid_xdp_action also drops them).
                     _ => Verdict::Aborted,

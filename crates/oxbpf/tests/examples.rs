@@ -354,9 +354,12 @@ fn socket_filter_keeps_ipv4_heads() {
         let obj = load("socket_ipv4", 1);
         let runner = obj.program("socket_ipv4").unwrap().load(engine).unwrap();
         let ret = |p: &[u8]| runner.run_skb(p, &RunOptions::default()).unwrap().ret;
+        // A socket filter sees the skb from the network header, as the
+        // kernel runs it (checked against the kernel by the differential
+        // test): skb->len of the 43-byte packet is 43 - 14 = 29.
         assert_eq!(
             (ret(&small), ret(&big), ret(&arp)),
-            (43, 64, 0),
+            (29, 64, 0),
             "{engine:?}"
         );
     }

@@ -26,6 +26,7 @@ pub mod packet;
 pub mod program;
 pub mod skb;
 pub mod state;
+pub mod tail_call;
 
 pub use engine::{Engine, EngineError, Executable, Trapped};
 pub use helper::{Helper, HelperExit, HelperFn, HelperTable};

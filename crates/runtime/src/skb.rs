@@ -49,6 +49,19 @@ impl SkBuff {
         Ok(s)
     }
 
+    /// Moves `data` past the Ethernet header and shortens `len` by it, as
+    /// the kernel's test runner leaves the skb for program types that see
+    /// the packet from the network header (socket filters: only tc
+    /// programs get the link-layer header pushed back, `is_l2` in
+    /// `bpf_prog_test_run_skb`). The output packet still starts at the
+    /// Ethernet header (the runner pushes it back before copying out).
+    pub fn pull_l2(&mut self) {
+        if self.ctx[skb_slot::DATA] + ETH_HLEN as u64 <= self.ctx[skb_slot::DATA_END] {
+            self.ctx[skb_slot::DATA] += ETH_HLEN as u64;
+            self.ctx[skb_slot::LEN] -= ETH_HLEN as u64;
+        }
+    }
+
     fn bytes_mut(&mut self) -> &mut [u8] {
         let n = XDP_HEADROOM + self.len;
         // SAFETY: the buffer holds at least `n` initialised bytes (rounded

@@ -35,6 +35,9 @@ pub struct RunState<'a> {
     /// [`oxbpf_maps::RunGuard`] on this thread for the whole run, so
     /// values handed to the program stay valid.
     pub maps: Option<crate::maps::SharedMaps>,
+    /// Tail calls, redirect target and inner maps of the run (see
+    /// [`crate::tail_call`]).
+    pub calls: crate::tail_call::CallState,
     /// The XDP buffer lent with [`crate::packet::XdpBuff::attach`], as an
     /// address (kept as an integer so the state stays `Send`).
     xdp: Option<usize>,
@@ -57,6 +60,7 @@ impl<'a> RunState<'a> {
             log: Vec::new(),
             cpu: 0,
             maps: None,
+            calls: Default::default(),
             xdp: None,
             _borrow: PhantomData,
         }

@@ -22,19 +22,325 @@ pub struct MapArgs {
 /// `map` verbs.
 #[derive(Debug, Subcommand)]
 pub enum MapCommand {
-    /// Print a JSON map state with the object's BTF types.
+    /// Print a map: a pinned kernel map (a path on bpffs, e.g.
+    /// /sys/fs/bpf/oxbpf/eth0/maps/NAME), typed with its BTF from the
+    /// kernel; or a JSON map state (`oxbpf run --maps-out`) typed with
+    /// the object's BTF (--object).
     Dump {
-        /// Map state (the --maps-out format of `oxbpf run`).
-        state: PathBuf,
-        /// The object the state belongs to.
+        /// Pinned map, or map state file.
+        target: PathBuf,
+        /// The object a state file belongs to.
         #[arg(long, value_name = "FILE.o")]
-        object: PathBuf,
+        object: Option<PathBuf>,
+        /// JSON (pinned maps): the --maps-out format.
+        #[arg(long)]
+        json: bool,
     },
+    /// Look a key up in a pinned map.
+    Lookup {
+        /// Pinned map path.
+        map: PathBuf,
+        #[command(flatten)]
+        key: KeyArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set a key in a pinned map.
+    Update {
+        /// Pinned map path.
+        map: PathBuf,
+        #[command(flatten)]
+        key: KeyArg,
+        /// The value as hex bytes in memory order (per-CPU maps: one value
+        /// for every CPU).
+        #[arg(long, value_name = "HEX", conflicts_with = "value_int")]
+        value: Option<String>,
+        /// The value as an unsigned integer (little-endian, value-size bytes).
+        #[arg(long, value_name = "N")]
+        value_int: Option<u64>,
+        /// any (default), noexist (create only) or exist (replace only).
+        #[arg(long, default_value = "any")]
+        flag: String,
+    },
+    /// Delete a key from a pinned map.
+    Delete {
+        /// Pinned map path.
+        map: PathBuf,
+        #[command(flatten)]
+        key: KeyArg,
+    },
+}
+
+/// A key given as hex bytes or as an integer.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct KeyArg {
+    /// The key as hex bytes in memory order, e.g. 0a000001.
+    #[arg(long, value_name = "HEX")]
+    key: Option<String>,
+    /// The key as an unsigned integer (little-endian, key-size bytes).
+    #[arg(long, value_name = "N")]
+    key_int: Option<u64>,
+}
+
+fn int_bytes(n: u64, size: u32, what: &str) -> Result<Vec<u8>> {
+    let size = size as usize;
+    if size < 8 && n >> (8 * size) != 0 {
+        return Err(CliError::malformed(anyhow!(
+            "{what} {n} does not fit in {size} bytes"
+        )));
+    }
+    let mut v = n.to_le_bytes().to_vec();
+    v.resize(size, 0);
+    Ok(v)
+}
+
+fn key_bytes(k: &KeyArg, size: u32) -> Result<Vec<u8>> {
+    let bytes = match (&k.key, k.key_int) {
+        (Some(h), _) => unhex(h).map_err(CliError::malformed)?,
+        (None, Some(n)) => int_bytes(n, size, "key")?,
+        (None, None) => {
+            return Err(CliError::malformed(anyhow!(
+                "give --key HEX or --key-int N"
+            )));
+        }
+    };
+    if bytes.len() != size as usize {
+        return Err(CliError::malformed(anyhow!(
+            "the key has {} bytes, the map's keys have {size}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn open_pinned(path: &std::path::Path) -> Result<oxbpf_kernel::KernelMap> {
+    oxbpf_kernel::KernelMap::from_pin(path)
+        .map_err(|e| CliError::failed(anyhow!("{}: {e}", path.display())))
+}
+
+/// The kernel's BTF of a map, with its key and value type ids.
+fn kernel_btf(map: &oxbpf_kernel::KernelMap) -> Option<(Btf, u32, u32)> {
+    let info = map.info().ok()?;
+    if info.btf_id == 0 {
+        return None;
+    }
+    let raw = oxbpf_kernel::sys::btf_bytes_by_id(info.btf_id).ok()?;
+    let btf = Btf::parse(&raw).ok()?;
+    Some((btf, info.btf_key_type_id, info.btf_value_type_id))
+}
+
+fn is_pinned(path: &std::path::Path) -> bool {
+    path.starts_with(oxbpf_kernel::pin::BPFFS)
+        || std::fs::read(path).map_or(true, |b| serde_json::from_slice::<Value>(&b).is_err())
+}
+
+fn show(btf: Option<&(Btf, u32, u32)>, key: bool, bytes: &[u8]) -> String {
+    match btf {
+        Some((b, k, v)) => {
+            let id = if key { *k } else { *v };
+            if id == 0 {
+                hex(bytes)
+            } else {
+                format_value(b, id, bytes, 0)
+            }
+        }
+        None => hex(bytes),
+    }
+}
+
+fn pinned_value(
+    map: &oxbpf_kernel::KernelMap,
+    btf: Option<&(Btf, u32, u32)>,
+    v: &[u8],
+) -> (String, Value) {
+    let spec = map.spec();
+    if spec.kind.is_percpu() {
+        let slot = (spec.value_size as usize).div_ceil(8) * 8;
+        let vs = spec.value_size as usize;
+        let parts: Vec<&[u8]> = v
+            .chunks(slot.max(1))
+            .map(|c| &c[..vs.min(c.len())])
+            .collect();
+        (
+            format!(
+                "[{}]",
+                parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| format!("cpu{i}: {}", show(btf, false, p)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Value::Array(parts.iter().map(|p| Value::String(hex(p))).collect()),
+        )
+    } else {
+        (show(btf, false, v), Value::String(hex(v)))
+    }
+}
+
+fn run_pinned(args: &MapArgs) -> Result<()> {
+    match &args.command {
+        MapCommand::Dump { target, json, .. } => {
+            let map = open_pinned(target)?;
+            let btf = kernel_btf(&map);
+            let entries = map
+                .entries()
+                .map_err(|e| CliError::failed(anyhow!("{}: {e}", target.display())))?;
+            let spec = map.spec();
+            if *json {
+                let name = target
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let list: Vec<Value> = entries
+                    .iter()
+                    .map(|(k, v)| serde_json::json!({"key": hex(k), "value": pinned_value(&map, None, v).1}))
+                    .collect();
+                return crate::cmd::print_json(&serde_json::json!({ name: list }));
+            }
+            let tname = |key: bool| match &btf {
+                Some((b, k, v)) => b.type_name(if key { *k } else { *v }),
+                None => "?".into(),
+            };
+            println!(
+                "{} ({}, key {}, value {}, {} of {} entries):",
+                target.display(),
+                spec.kind.name(),
+                tname(true),
+                tname(false),
+                entries.len(),
+                spec.max_entries
+            );
+            for (k, v) in &entries {
+                println!(
+                    "  {} => {}",
+                    show(btf.as_ref(), true, k),
+                    pinned_value(&map, btf.as_ref(), v).0
+                );
+            }
+            Ok(())
+        }
+        MapCommand::Lookup {
+            map: path,
+            key,
+            json,
+        } => {
+            let map = open_pinned(path)?;
+            let k = key_bytes(key, map.spec().key_size)?;
+            let btf = kernel_btf(&map);
+            let v = if map.spec().kind.is_percpu() {
+                map.lookup_percpu(&k).map(|o| o.map(|vs| vs.concat()))
+            } else {
+                map.lookup(&k)
+            }
+            .map_err(|e| CliError::failed(anyhow!("{}: {e}", path.display())))?;
+            match v {
+                Some(v) if *json => crate::cmd::print_json(
+                    &serde_json::json!({"key": hex(&k), "value": pinned_value(&map, None, &v).1}),
+                ),
+                Some(v) => {
+                    println!(
+                        "{} => {}",
+                        show(btf.as_ref(), true, &k),
+                        pinned_value(&map, btf.as_ref(), &v).0
+                    );
+                    Ok(())
+                }
+                None => Err(CliError::failed(anyhow!(
+                    "{}: no entry for key {}",
+                    path.display(),
+                    hex(&k)
+                ))),
+            }
+        }
+        MapCommand::Update {
+            map: path,
+            key,
+            value,
+            value_int,
+            flag,
+        } => {
+            let map = open_pinned(path)?;
+            let spec = map.spec().clone();
+            let k = key_bytes(key, spec.key_size)?;
+            let one = match (value, value_int) {
+                (Some(h), _) => unhex(h).map_err(CliError::malformed)?,
+                (None, Some(n)) => int_bytes(*n, spec.value_size, "value")?,
+                (None, None) => {
+                    return Err(CliError::malformed(anyhow!(
+                        "give --value HEX or --value-int N"
+                    )));
+                }
+            };
+            if one.len() != spec.value_size as usize {
+                return Err(CliError::malformed(anyhow!(
+                    "the value has {} bytes, the map's values have {}",
+                    one.len(),
+                    spec.value_size
+                )));
+            }
+            let v = if spec.kind.is_percpu() {
+                let slot = (spec.value_size as usize).div_ceil(8) * 8;
+                let n = map.value_buffer_size() / slot.max(1);
+                let mut all = vec![0u8; slot * n];
+                for c in all.chunks_mut(slot) {
+                    c[..one.len()].copy_from_slice(&one);
+                }
+                all
+            } else {
+                one
+            };
+            let f = match flag.as_str() {
+                "any" => 0,
+                "noexist" => 1,
+                "exist" => 2,
+                other => {
+                    return Err(CliError::malformed(anyhow!(
+                        "--flag {other:?}: any, noexist or exist"
+                    )));
+                }
+            };
+            map.update(&k, &v, f)
+                .map_err(|e| CliError::failed(anyhow!("{}: {e}", path.display())))?;
+            Ok(())
+        }
+        MapCommand::Delete { map: path, key } => {
+            let map = open_pinned(path)?;
+            let k = key_bytes(key, map.spec().key_size)?;
+            match map.delete(&k) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(CliError::failed(anyhow!(
+                    "{}: no entry for key {}",
+                    path.display(),
+                    hex(&k)
+                ))),
+                Err(e) => Err(CliError::failed(anyhow!("{}: {e}", path.display()))),
+            }
+        }
+    }
 }
 
 /// Runs `map`.
 pub fn run(args: &MapArgs) -> Result<()> {
-    let MapCommand::Dump { state, object } = &args.command;
+    let (state, object) = match &args.command {
+        MapCommand::Dump {
+            target,
+            object: Some(object),
+            ..
+        } if !target.starts_with(oxbpf_kernel::pin::BPFFS) => (target, object),
+        MapCommand::Dump {
+            target,
+            object: None,
+            ..
+        } if !is_pinned(target) => {
+            return Err(CliError::malformed(anyhow!(
+                "{} is a map state file: give the object it belongs to with --object FILE.o",
+                target.display()
+            )));
+        }
+        _ => return run_pinned(args),
+    };
     let elf = std::fs::read(object).with_context(|| format!("cannot read {}", object.display()))?;
     let obj = oxbpf_object::Object::parse(&elf).map_err(|e| {
         CliError::malformed(anyhow::Error::new(e).context("cannot parse the object"))

@@ -98,6 +98,18 @@ pub struct RunArgs {
     /// as they leave, to this capture.
     #[arg(long, value_name = "OUT.pcap", requires = "pcap")]
     pub out: Option<PathBuf>,
+    /// Refuse FILE unless its detached signature FILE.sig was made by one
+    /// of the --trusted-key keys (checked before FILE is parsed).
+    #[arg(long, requires = "trusted_keys")]
+    pub require_signature: bool,
+    /// With --require-signature: a trusted public key file (from `oxbpf
+    /// keygen`); repeat for several.
+    #[arg(
+        long = "trusted-key",
+        value_name = "PUB",
+        requires = "require_signature"
+    )]
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -127,6 +139,20 @@ struct TrapInfo {
 
 /// Runs `run`.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.require_signature {
+        // Checked before the file is even classified: an altered ELF magic
+        // must fail the signature, not fall through to the bytecode path.
+        let trusted = super::sign::trusted_keys(&args.trusted_keys)?;
+        trusted
+            .read_verified(&args.file)
+            .map_err(super::sign::sign_error)?;
+        if !super::run_object::is_elf(&args.file) {
+            return Err(CliError::malformed(anyhow!(
+                "--require-signature applies to ELF objects; {} is not one",
+                args.file.display()
+            )));
+        }
+    }
     if super::run_object::is_elf(&args.file) {
         return super::run_object::run(args);
     }

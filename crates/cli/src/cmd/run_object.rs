@@ -61,6 +61,9 @@ fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Runs `run` on an object file.
 pub fn run(args: &RunArgs) -> Result<()> {
+    if args.engine == "kernel" {
+        return crate::cmd::run_kernel::run(args);
+    }
     let engine = match args.engine.as_str() {
         "interp" => EngineKind::Interp,
         "interp-fast" => EngineKind::InterpFast,
@@ -71,7 +74,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
             )));
         }
     };
-    let obj = Loader::new()
+    let mut loader = Loader::new();
+    if args.require_signature {
+        // The loader checks the signature again over the very bytes it
+        // parses, so a file swapped after run.rs's check is still refused.
+        loader = loader.require_signature(super::sign::trusted_keys(&args.trusted_keys)?);
+    }
+    let obj = loader
         .load_file(&args.file)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names = obj.program_names();
@@ -146,9 +155,21 @@ pub fn run(args: &RunArgs) -> Result<()> {
         };
         let out = once().map_err(failed)?;
         if let Some(n) = args.repeat {
-            let start = Instant::now();
-            for _ in 0..n {
-                once().map_err(failed)?;
+            // XDP repeats run in one reused frame (XdpSession), so the time
+            // is the program's and the hook's, not the allocation of a
+            // fresh frame per run.
+            let start;
+            if skb {
+                start = Instant::now();
+                for _ in 0..n {
+                    once().map_err(failed)?;
+                }
+            } else {
+                let mut session = runner.xdp_session(opts).map_err(failed)?;
+                start = Instant::now();
+                for _ in 0..n {
+                    session.run(&packet).map_err(failed)?;
+                }
             }
             timing = Some((start.elapsed().as_nanos() / u128::from(n), n));
         }
@@ -296,6 +317,10 @@ fn run_pcap(
 fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
     let mut out = JsonMap::new();
     for (name, map) in obj.maps() {
+        if let Some(v) = crate::cmd::maps_calls::dump(obj, name, map)? {
+            out.insert(name.to_string(), v);
+            continue;
+        }
         let entries = map
             .entries()
             .map_err(|e| CliError::failed(anyhow!("map {name}: {e}")))?;
@@ -338,6 +363,9 @@ pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
         let entries = entries
             .as_array()
             .ok_or_else(|| anyhow!("{}: map {name}: expected a list", path.display()))?;
+        if crate::cmd::maps_calls::load(obj, name, map, entries)? {
+            continue;
+        }
         let spec = map.spec();
         let vs = spec.value_size as usize;
         let slot = vs.div_ceil(8) * 8;

@@ -6,6 +6,7 @@ use anyhow::anyhow;
 use clap::{Args, Subcommand, ValueEnum};
 use oxbpf_kernel::XdpMode;
 
+use crate::cmd::xdp_kernel;
 use crate::cmd::xdp_user::{self, UserspaceArgs};
 use crate::error::{CliError, Result};
 
@@ -22,7 +23,15 @@ interface that hands the selected packets to AF_XDP sockets, one worker
 thread per receive queue runs the program on oxbpf's engine, and the
 verdicts are applied: XDP_TX sends back out of the interface, XDP_PASS
 re-injects into the kernel's stack through a TAP device, XDP_DROP frees the
-frame. Nothing stays attached after the command ends (even when killed).")]
+frame. Nothing stays attached after the command ends (even when killed).
+
+In kernel mode (`--mode kernel`) the object is loaded into the kernel, the
+program attached through a bpf_link, and the link, program and maps pinned
+under /sys/fs/bpf/oxbpf/IFACE/; the command returns and the program keeps
+running until `oxbpf xdp detach IFACE [--maps-out FILE]`. A second attach
+to the same interface is refused unless --replace.
+  oxbpf xdp attach eth0 fw.o --mode kernel --xdp-mode native
+  oxbpf xdp detach eth0 --maps-out state.json")]
 pub struct XdpArgs {
     #[command(subcommand)]
     pub command: XdpCommand,
@@ -62,6 +71,8 @@ impl From<XdpModeArg> for XdpMode {
 pub enum XdpCommand {
     /// Attach FILE.o's XDP program to IFACE.
     Attach(AttachArgs),
+    /// Detach what `attach --mode kernel` pinned for IFACE.
+    Detach(DetachArgs),
     /// Send a packet mix out of IFACE (a traffic generator for benchmarks
     /// and tests in network namespaces).
     Gen(crate::cmd::trafgen::GenArgs),
@@ -79,7 +90,8 @@ pub struct AttachArgs {
     /// The program (needed when the object has several).
     #[arg(long)]
     pub prog: Option<String>,
-    /// Where the program runs.
+    /// Where the program runs: `userspace` (default; runs until stopped) or
+    /// `kernel` (pinned under /sys/fs/bpf/oxbpf/IFACE, returns at once).
     #[arg(long, value_enum, default_value = "userspace")]
     pub mode: Mode,
     /// How the kernel attaches XDP (the steering program in userspace mode).
@@ -94,8 +106,25 @@ pub struct AttachArgs {
     /// JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Kernel mode: replace what oxbpf attached to IFACE before, instead of
+    /// refusing.
+    #[arg(long)]
+    pub replace: bool,
     #[command(flatten)]
     pub user: UserspaceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DetachArgs {
+    /// The interface.
+    pub iface: String,
+    /// Write the maps' contents here before detaching (the JSON of
+    /// `oxbpf run --maps-out`).
+    #[arg(long, value_name = "FILE")]
+    pub maps_out: Option<PathBuf>,
+    /// JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: &XdpArgs) -> Result<()> {
@@ -113,10 +142,25 @@ pub fn run(args: &XdpArgs) -> Result<()> {
                 },
                 &a.user,
             ),
-            Mode::Kernel => Err(CliError::malformed(anyhow!(
-                "--mode kernel is not available in this build"
-            ))),
+            Mode::Kernel => {
+                if a.maps_out.is_some() {
+                    return Err(CliError::malformed(anyhow!(
+                        "--maps-out belongs to `oxbpf xdp detach` in kernel mode (the program \
+                         keeps running after attach returns)"
+                    )));
+                }
+                xdp_kernel::attach(&xdp_kernel::KernelTarget {
+                    iface: &a.iface,
+                    file: &a.file,
+                    prog: a.prog.as_deref(),
+                    xdp_mode: a.xdp_mode.into(),
+                    replace: a.replace,
+                    maps_in: a.maps_in.as_deref(),
+                    json: a.json,
+                })
+            }
         },
+        XdpCommand::Detach(d) => xdp_kernel::detach(&d.iface, d.maps_out.as_deref(), d.json),
         XdpCommand::Gen(g) => crate::cmd::trafgen::run(g),
         XdpCommand::Bench(b) => crate::cmd::xdp_bench::run(b),
     }

@@ -333,11 +333,24 @@ impl Compiler<'_> {
     /// rax nor rdx, known nonzero (and not -1 when signed). rax and rdx are
     /// saved around the division unless `d` is one of them.
     pub(super) fn div_core(&mut self, w64: bool, signed: bool, is_div: bool, d: u8, dv: u8) {
+        // rdx goes to a free scratch register where there is one: r11
+        // unless it holds the divisor, else r9 unless it holds checked
+        // mode's budget; only then to memory.
+        let save_rdx = if dv != 11 {
+            Some(11)
+        } else if !self.checked {
+            Some(9)
+        } else {
+            None
+        };
         if d != RAX {
             asm!(self.ops ; mov r10, rax);
         }
         if d != RDX {
-            asm!(self.ops ; mov [r12 + spill(SPILL_TMP)], rdx);
+            match save_rdx {
+                Some(r) => asm!(self.ops ; mov Rq(r), rdx),
+                None => asm!(self.ops ; mov [r12 + spill(SPILL_TMP)], rdx),
+            }
         }
         match (w64, signed) {
             (true, false) => asm!(self.ops ; mov rax, Rq(d) ; xor edx, edx ; div Rq(dv)),
@@ -351,7 +364,10 @@ impl Compiler<'_> {
             asm!(self.ops ; mov Rq(d), Rq(result));
         }
         if d != RDX {
-            asm!(self.ops ; mov rdx, [r12 + spill(SPILL_TMP)]);
+            match save_rdx {
+                Some(r) => asm!(self.ops ; mov rdx, Rq(r)),
+                None => asm!(self.ops ; mov rdx, [r12 + spill(SPILL_TMP)]),
+            }
         }
         if d != RAX {
             asm!(self.ops ; mov rax, r10);

@@ -115,15 +115,25 @@ impl Compiler<'_> {
     /// without entering further local calls (they preserve r6..r9
     /// themselves, RFC 9669 §4.3.1). A tail call (helper 12, as in the
     /// kernel's `bpf_tail_call`) runs other code: all four.
-    fn callee_writes(&self, pc: usize) -> u8 {
-        const TAIL_CALL: i32 = 12;
-        let insns = self.insns;
-        let Some(entry) = insns[pc]
+    fn callee_writes(&mut self, pc: usize) -> u8 {
+        let Some(entry) = self.insns[pc]
             .branch_target(pc)
             .and_then(|t| usize::try_from(t).ok())
         else {
             return 0xf;
         };
+        if let Some(&w) = self.callee_writes.get(&entry) {
+            return w;
+        }
+        let w = self.function_writes(entry);
+        self.callee_writes.insert(entry, w);
+        w
+    }
+
+    /// [`Compiler::callee_writes`] for the function entered at `entry`.
+    fn function_writes(&self, entry: usize) -> u8 {
+        const TAIL_CALL: i32 = 12;
+        let insns = self.insns;
         let mut seen = vec![false; insns.len()];
         let mut todo = vec![entry];
         let mut written = 0u8;

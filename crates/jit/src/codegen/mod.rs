@@ -14,7 +14,7 @@
 //! argument shuffling; `r6`..`r10` are callee-saved, so they survive helper
 //! calls for free. The remaining host registers: `r12` points to the run's
 //! [`JitCtx`](crate::ctx::JitCtx), `r9` holds the instruction budget in
-//! checked mode, `r10` and `r11` are scratch.
+//! checked mode (scratch in verified mode), `r10` and `r11` are scratch.
 //!
 //! # Layout
 //!
@@ -202,6 +202,9 @@ struct Compiler<'p> {
     fused_until: usize,
     /// See [`Compiled::fused_into`].
     fused_into: Vec<Option<usize>>,
+    /// Per function entry slot: the r6..r9 its code may write, once
+    /// computed (`Compiler::callee_writes`).
+    callee_writes: std::collections::HashMap<usize, u8>,
 }
 
 fn unsupported(index: usize, what: &'static str) -> EngineError {
@@ -280,6 +283,7 @@ fn compile_with(
         check_subs: [[None; 2]; 4],
         fused_until: 0,
         fused_into: vec![None; insns.len()],
+        callee_writes: std::collections::HashMap::new(),
     };
     c.prologue();
     for pc in 0..insns.len() {

@@ -8,7 +8,6 @@
 
 #![allow(dead_code)]
 
-pub mod generator;
 pub mod suite;
 
 use std::sync::{Arc, Mutex, MutexGuard};

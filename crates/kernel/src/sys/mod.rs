@@ -656,6 +656,69 @@ pub fn obj_get_info<T: Info>(fd: BorrowedFd<'_>) -> Result<(T, u32)> {
     Ok((info, attr.info_len))
 }
 
+/// `union bpf_attr` for `BPF_BTF_GET_FD_BY_ID`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct GetFdByIdAttr {
+    id: u32,
+    next_id: u32,
+    open_flags: u32,
+}
+
+/// `struct bpf_btf_info` (the fields oxbpf reads).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+struct BtfInfo {
+    btf: u64,
+    btf_size: u32,
+    id: u32,
+    name: u64,
+    name_len: u32,
+    kernel_btf: u32,
+}
+
+/// The raw bytes of the BTF object with id `id` (a map's `btf_id`, as
+/// `bpftool btf dump id N` reads it): `BPF_BTF_GET_FD_BY_ID`, then
+/// `BPF_OBJ_GET_INFO_BY_FD` twice (size, then data).
+pub fn btf_bytes_by_id(id: u32) -> Result<Vec<u8>> {
+    let mut attr = GetFdByIdAttr {
+        id,
+        ..GetFdByIdAttr::default()
+    };
+    // SAFETY: a plain attr of integers.
+    let fd = owned_fd(
+        unsafe { bpf(Command::BtfGetFdById, &mut attr) }
+            .map_err(|e| KernelError::from_errno(Command::BtfGetFdById, e))?,
+    );
+    let mut info = BtfInfo::default();
+    let mut iattr = InfoAttr {
+        bpf_fd: fd_u32(fd.as_fd()),
+        info_len: size_of::<BtfInfo>() as u32,
+        info: &mut info as *mut BtfInfo as u64,
+    };
+    // SAFETY: `info` is a zeroed BtfInfo of info_len bytes with null
+    // pointers: the kernel only reports the size.
+    unsafe { bpf(Command::ObjGetInfoByFd, &mut iattr) }
+        .map_err(|e| KernelError::from_errno(Command::ObjGetInfoByFd, e))?;
+    let mut data = vec![0u8; info.btf_size as usize];
+    let mut info2 = BtfInfo {
+        btf: data.as_mut_ptr() as u64,
+        btf_size: info.btf_size,
+        ..BtfInfo::default()
+    };
+    let mut iattr = InfoAttr {
+        bpf_fd: fd_u32(fd.as_fd()),
+        info_len: size_of::<BtfInfo>() as u32,
+        info: &mut info2 as *mut BtfInfo as u64,
+    };
+    // SAFETY: `btf` points at `btf_size` writable bytes owned here; the
+    // kernel writes at most that many.
+    unsafe { bpf(Command::ObjGetInfoByFd, &mut iattr) }
+        .map_err(|e| KernelError::from_errno(Command::ObjGetInfoByFd, e))?;
+    data.truncate(info2.btf_size.min(info.btf_size) as usize);
+    Ok(data)
+}
+
 /// `BPF_BTF_LOAD` of raw BTF bytes; the kernel's log is in the error.
 pub fn btf_load(btf: &[u8]) -> Result<OwnedFd> {
     let size = u32::try_from(btf.len()).map_err(|_| KernelError::Size {

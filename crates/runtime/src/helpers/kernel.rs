@@ -53,21 +53,26 @@ pub fn table() -> HelperTable {
             });
         }
     }
+    super::kernel_calls::register(&mut t);
     t
 }
 
 #[cold]
-fn fault(_: Trap) -> HelperExit {
+pub(crate) fn fault(_: Trap) -> HelperExit {
     HelperExit::Trap(Trap::HelperFault)
 }
 
 /// A negative errno as the helper's 64-bit return value.
-fn neg(errno: i32) -> u64 {
+pub(crate) fn neg(errno: i32) -> u64 {
     (-i64::from(errno)) as u64
 }
 
 /// The map behind the handle in `r1`.
-fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
+pub(crate) fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
+    // An inner map a lookup in a map of maps returned during this run.
+    if let Some(inner) = state.calls.inner_map(handle) {
+        return Ok(inner.clone());
+    }
     let maps = state
         .maps
         .as_ref()
@@ -87,7 +92,7 @@ fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
 }
 
 /// `void *bpf_map_lookup_elem(map, key)`.
-fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
+pub(crate) fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
     let map = map_of(state, a[0])?;
     let key = state
         .read_bytes(a[1], map.spec().key_size.into())

@@ -2,3 +2,4 @@
 
 pub mod conformance;
 pub mod kernel;
+pub mod kernel_calls;

@@ -1,0 +1,11 @@
+# prog-type: xdp
+# why: 14 bytes proven; a 8-byte load at offset 6 ends exactly at the proven end
+ldxw %r2, [%r1]
+ldxw %r3, [%r1+4]
+mov %r0, 1
+mov %r4, %r2
+add %r4, 14
+jgt %r4, %r3, out
+ldxdw %r0, [%r2+6]
+out:
+exit

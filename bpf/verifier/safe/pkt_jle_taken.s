@@ -1,0 +1,12 @@
+# prog-type: xdp
+# why: data + 14 <= data_end on the taken branch
+ldxw %r2, [%r1]
+ldxw %r3, [%r1+4]
+mov %r0, 1
+mov %r4, %r2
+add %r4, 14
+jle %r4, %r3, ok
+exit
+ok:
+ldxb %r0, [%r2+13]
+exit

@@ -1,0 +1,16 @@
+# prog-type: sched_cls
+# why: packet pointers are read again from the context after bpf_skb_change_tail
+mov %r6, %r1
+mov %r1, %r6
+mov %r2, 100
+mov %r3, 0
+call 38
+ldxw %r2, [%r6+76]
+ldxw %r3, [%r6+80]
+mov %r0, 0
+mov %r4, %r2
+add %r4, 14
+jgt %r4, %r3, out
+ldxb %r0, [%r2]
+out:
+exit

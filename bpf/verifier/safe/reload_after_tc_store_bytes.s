@@ -1,0 +1,20 @@
+# prog-type: sched_cls
+# why: packet pointers are read again from the context after bpf_skb_store_bytes
+mov %r6, %r1
+stw [%r10-4], 0
+mov %r1, %r6
+mov %r2, 0
+mov %r3, %r10
+add %r3, -4
+mov %r4, 4
+mov %r5, 0
+call 9
+ldxw %r2, [%r6+76]
+ldxw %r3, [%r6+80]
+mov %r0, 0
+mov %r4, %r2
+add %r4, 14
+jgt %r4, %r3, out
+ldxb %r0, [%r2]
+out:
+exit

@@ -1,0 +1,11 @@
+# prog-type: sched_cls
+# why: tc: 14 bytes proven, bytes 10..14 read
+ldxw %r2, [%r1+76]
+ldxw %r3, [%r1+80]
+mov %r0, 0
+mov %r4, %r2
+add %r4, 14
+jgt %r4, %r3, out
+ldxw %r0, [%r2+10]
+out:
+exit

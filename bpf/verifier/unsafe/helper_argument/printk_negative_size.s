@@ -1,0 +1,10 @@
+# prog-type: xdp
+# expect: helper_argument
+# why: the size -1 is negative
+stdw [%r10-8], 0
+mov %r1, %r10
+add %r1, -8
+mov %r2, -1
+call 6
+mov %r0, 0
+exit

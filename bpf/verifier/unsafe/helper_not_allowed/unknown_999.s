@@ -1,0 +1,10 @@
+# prog-type: sched_cls
+# expect: helper_not_allowed
+# why: helper 999 does not exist
+mov %r2, 0
+mov %r3, 0
+mov %r4, 0
+mov %r5, 0
+call 999
+mov %r0, 0
+exit

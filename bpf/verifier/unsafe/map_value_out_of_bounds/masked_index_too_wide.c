@@ -1,0 +1,29 @@
+// prog-type: xdp
+// expect: map_value_out_of_bounds
+// why: the index is masked to 0..7 but the value has 4 words
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+struct val {
+	__u32 a[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct val);
+} arr SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+	struct val *v = bpf_map_lookup_elem(&arr, &key);
+	__u32 i = ctx->ingress_ifindex & 7;
+	if (!v)
+		return 0;
+	return v->a[i];
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,19 @@
+# prog-type: sched_cls
+# expect: stale_packet_pointer
+# why: bpf_l3_csum_replace may move the packet; r7 (data) is used after it
+mov %r6, %r1
+ldxw %r7, [%r6+76]
+ldxw %r3, [%r6+80]
+mov %r0, 0
+mov %r4, %r7
+add %r4, 14
+jgt %r4, %r3, out
+mov %r1, %r6
+mov %r2, 24
+mov %r3, 0
+mov %r4, 0
+mov %r5, 2
+call 10
+ldxb %r0, [%r7]
+out:
+exit
