@@ -6,10 +6,9 @@
 //! datapath's choices (the Maglev ring of [`Balancer`] and
 //! [`oxbpf_lb::flow::flow_hash`]), never captured from the datapath.
 //!
-//! The kernel runs the object as written (LRU connection tables). Our
-//! engines have no LRU maps yet, so they run the same source compiled with
-//! `-DLB_NO_LRU` (per-CPU hash + hash tables with the same layouts); the
-//! trial names say which (`interp-nolru`, ...).
+//! Every engine runs the object as written (LRU connection tables); our
+//! engines also run the `-DLB_NO_LRU` build (per-CPU hash + hash tables with
+//! the same layouts), named `...-nolru`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
@@ -270,10 +269,11 @@ fn objects() -> &'static (PathBuf, PathBuf) {
     O.get_or_init(|| (compile(false), compile(true)))
 }
 
-fn new_dp(engine: Option<EngineKind>) -> Result<Dp, Failed> {
+fn new_dp(engine: Option<EngineKind>, no_lru: bool) -> Result<Dp, Failed> {
     match engine {
         Some(e) => {
-            let obj = Loader::new().ncpus(NCPUS).load_file(&objects().1)?;
+            let path = if no_lru { &objects().1 } else { &objects().0 };
+            let obj = Loader::new().ncpus(NCPUS).load_file(path)?;
             let runner = obj.program("balancer")?.load(e)?;
             Ok(Dp::Ox { obj, runner })
         }
@@ -286,8 +286,13 @@ fn new_dp(engine: Option<EngineKind>) -> Result<Dp, Failed> {
     }
 }
 
-fn new_world(engine: Option<EngineKind>, encap: Encap, rate: u32) -> Result<World, Failed> {
-    let dp = new_dp(engine)?;
+fn new_world(
+    engine: Option<EngineKind>,
+    no_lru: bool,
+    encap: Encap,
+    rate: u32,
+) -> Result<World, Failed> {
+    let dp = new_dp(engine, no_lru)?;
     let bal = configure(dp.target(), encap, rate);
     Ok(World {
         dp,
@@ -297,20 +302,20 @@ fn new_world(engine: Option<EngineKind>, encap: Encap, rate: u32) -> Result<Worl
 
 type WorldCell = OnceLock<Result<Worlds, String>>;
 
-fn worlds(engine: Option<EngineKind>) -> Result<&'static Worlds, Failed> {
-    static CELLS: [WorldCell; 4] = [const { OnceLock::new() }; 4];
+fn worlds(engine: Option<EngineKind>, no_lru: bool) -> Result<&'static Worlds, Failed> {
+    static CELLS: [WorldCell; 8] = [const { OnceLock::new() }; 8];
     let i = match engine {
         Some(EngineKind::Interp) => 0,
         Some(EngineKind::InterpFast) => 1,
         Some(EngineKind::Jit) => 2,
         _ => 3,
-    };
+    } + if no_lru { 4 } else { 0 };
     let r = CELLS[i].get_or_init(|| {
         let make = || -> Result<Worlds, Failed> {
             Ok(Worlds {
-                ip: new_world(engine, Encap::Ip, 0)?,
-                gue: new_world(engine, Encap::Gue { port: GUE_PORT }, 0)?,
-                rate: new_world(engine, Encap::Ip, 1)?,
+                ip: new_world(engine, no_lru, Encap::Ip, 0)?,
+                gue: new_world(engine, no_lru, Encap::Gue { port: GUE_PORT }, 0)?,
+                rate: new_world(engine, no_lru, Encap::Ip, 1)?,
             })
         };
         make().map_err(|e| format!("{e:?}"))
@@ -1120,19 +1125,22 @@ fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
     for (name, case) in cases() {
-        for (label, engine) in [
-            ("interp-nolru", EngineKind::Interp),
-            ("interp-fast-nolru", EngineKind::InterpFast),
-            ("jit-nolru", EngineKind::Jit),
+        for (label, engine, no_lru) in [
+            ("interp", EngineKind::Interp, false),
+            ("interp-fast", EngineKind::InterpFast, false),
+            ("jit", EngineKind::Jit, false),
+            ("interp-nolru", EngineKind::Interp, true),
+            ("interp-fast-nolru", EngineKind::InterpFast, true),
+            ("jit-nolru", EngineKind::Jit, true),
         ] {
             trials.push(Trial::test(format!("{name}::{label}"), move || {
-                case(worlds(Some(engine))?)
+                case(worlds(Some(engine), no_lru)?)
             }));
         }
         trials.push(privileged_trial(
             format!("{name}::kernel"),
             &[Requirement::Root, Requirement::Bpf],
-            move || case(worlds(None)?),
+            move || case(worlds(None, false)?),
         ));
     }
     libtest_mimic::run(&args, trials).exit();
