@@ -6,9 +6,8 @@
 //! kernel `repeat` on one buffer would run out of headroom): the kernel is
 //! timed by its own `duration_ns` of one-run test runs (syscall excluded),
 //! the JIT by the wall time of `XdpSession::run` (packet copy included).
-//! New flows use a new client port per run. Both sides load the
-//! `-DLB_NO_LRU` build (our engines have no LRU maps yet), so they run the
-//! same instructions on the same map types.
+//! New flows use a new client port per run. Both sides load the same
+//! object (LRU connection tables), configured with 10 backends per VIP.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -23,7 +22,7 @@ use oxbpf_lb::{Balancer, GlobalConfig, MapTarget, Vip, VipOptions};
 
 fn compile() -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf/balancer.bpf.c");
-    let out = std::env::temp_dir().join("oxbpf-lb-bench-nolru.o");
+    let out = std::env::temp_dir().join("oxbpf-lb-bench.o");
     let ok = Command::new("clang")
         .args([
             "-O2",
