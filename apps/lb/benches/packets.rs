@@ -31,7 +31,6 @@ fn compile() -> PathBuf {
             "bpf",
             "-mcpu=v3",
             "-I/usr/include/x86_64-linux-gnu",
-            "-DLB_NO_LRU",
             "-c",
         ])
         .arg(&src)
