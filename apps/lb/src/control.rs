@@ -414,3 +414,66 @@ impl Balancer {
         self.backend_addr(st.ring[slot as usize])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Records every write.
+    #[derive(Default)]
+    struct Recorder(RefCell<Vec<(String, Vec<u8>, Vec<u8>)>>);
+
+    impl MapTarget for Recorder {
+        fn update(&self, map: &str, key: &[u8], value: &[u8]) -> Result<(), ControlError> {
+            self.0
+                .borrow_mut()
+                .push((map.into(), key.to_vec(), value.to_vec()));
+            Ok(())
+        }
+        fn delete(&self, _: &str, _: &[u8]) -> Result<(), ControlError> {
+            Ok(())
+        }
+    }
+
+    fn ring_writes(r: &Recorder) -> usize {
+        r.0.borrow().iter().filter(|(m, _, _)| m == "rings").count()
+    }
+
+    #[test]
+    fn restart_adopting_the_pinned_ring_writes_nothing_for_the_same_backends() {
+        let cfg = GlobalConfig {
+            ring_size: 257,
+            ..GlobalConfig::default()
+        };
+        let vip = Vip {
+            addr: "10.0.0.1".parse().unwrap(),
+            port: 80,
+            proto: 6,
+        };
+        let bs: Vec<(IpAddr, u32)> = (1..=4).map(|i| (IpAddr::from([10, 1, 0, i]), 1)).collect();
+        let first = Recorder::default();
+        let mut a = Balancer::new(cfg.clone());
+        a.add_vip(&first, vip, VipOptions::default()).unwrap();
+        a.set_backends(&first, &vip, &bs).unwrap();
+        // A fresh ring writes every slot.
+        assert_eq!(ring_writes(&first), 257);
+        let pinned = a.ring(&vip).unwrap().1.to_vec();
+
+        // A new process adopts the pinned ring: the same backends change
+        // nothing, removing one rewrites only its slots.
+        let second = Recorder::default();
+        let mut b = Balancer::new(cfg);
+        b.add_vip(&second, vip, VipOptions::default()).unwrap();
+        b.adopt_ring(&vip, pinned.clone()).unwrap();
+        assert_eq!(b.set_backends(&second, &vip, &bs).unwrap(), 0);
+        let removed_id = pinned[0];
+        let removed_slots = pinned.iter().filter(|&&s| s == removed_id).count();
+        let kept: Vec<_> = bs
+            .iter()
+            .copied()
+            .filter(|(a, _)| b.backend_addr(removed_id) != Some(*a))
+            .collect();
+        assert_eq!(b.set_backends(&second, &vip, &kept).unwrap(), removed_slots);
+    }
+}
