@@ -420,9 +420,12 @@ mod tests {
     use super::*;
     use std::cell::RefCell;
 
+    /// A map write: map name, key, value.
+    type Write = (String, Vec<u8>, Vec<u8>);
+
     /// Records every write.
     #[derive(Default)]
-    struct Recorder(RefCell<Vec<(String, Vec<u8>, Vec<u8>)>>);
+    struct Recorder(RefCell<Vec<Write>>);
 
     impl MapTarget for Recorder {
         fn update(&self, map: &str, key: &[u8], value: &[u8]) -> Result<(), ControlError> {
