@@ -6,8 +6,9 @@
 //! - Every example of `bpf/examples` runs over a fixed set of packets.
 //! - A random-program generator produces XDP programs the kernel verifier
 //!   accepts (ALU over packet-derived values, packet loads and stores
-//!   behind a bounds check, bounded loops, hash and array map lookups with
-//!   null checks, map updates); the full 64-bit `r0` is compared through
+//!   behind a bounds check (sign-extending loads too), bounded loops, hash
+//!   and array map lookups with null checks, atomic read-modify-writes of
+//!   map values, map updates, branches on registers and immediates); the full 64-bit `r0` is compared through
 //!   an array map slot as well as the 32-bit return. A divergence prints
 //!   the program.
 //!
@@ -534,7 +535,7 @@ fn random_program(rng: &mut Rng) -> (String, Vec<(usize, usize)>) {
     for _ in 0..blocks {
         label += 1;
         let l = format!("l{label}");
-        match rng.below(12) {
+        match rng.below(14) {
             // Packet store and load behind a fresh bounds check.
             0 => {
                 packet_guard(&mut out, &l);
@@ -587,6 +588,61 @@ fn random_program(rng: &mut Rng) -> (String, Vec<(usize, usize)>) {
                     "add %r1, {}\nstxdw [%r0+0], %r1\n{l}:\n",
                     rng.pick(&VALUE_REGS)
                 ));
+            }
+            // Atomic read-modify-write of a map value behind the null check;
+            // the fetch forms and xchg mix the old value in.
+            6 => {
+                let map = if rng.below(2) == 0 { HASH } else { ARRAY };
+                out.push_str(&format!(
+                    "mov %r1, {}\nand %r1, 15\nstxw [%r10-4], %r1\n",
+                    rng.pick(&VALUE_REGS)
+                ));
+                out.push_str(&format!(
+                    "lddw %r1, map_idx {map}\nmov %r2, %r10\nadd %r2, -4\ncall 1\n"
+                ));
+                let op = rng.pick(&[
+                    "add",
+                    "or",
+                    "and",
+                    "xor",
+                    "fetch add",
+                    "fetch or",
+                    "fetch and",
+                    "fetch xor",
+                    "xchg",
+                ]);
+                let sfx = if rng.below(2) == 0 { "32" } else { "" };
+                let v = rng.pick(&VALUE_REGS);
+                out.push_str(&format!(
+                    "jeq %r0, 0, {l}\nmov %r1, {v}\nlock {op}{sfx} [%r0+0], %r1\nadd {v}, %r1\n{l}:\n"
+                ));
+            }
+            // Sign-extending packet load (RFC 9669 MEMSX) behind a check.
+            7 => {
+                packet_guard(&mut out, &l);
+                let (op, size) = *rng.pick(&[("ldxsb", 1), ("ldxsh", 2), ("ldxsw", 4)]);
+                out.push_str(&format!(
+                    "{op} {}, [%r2+{}]\n{l}:\n",
+                    rng.pick(&VALUE_REGS),
+                    rng.below(PACKET_MIN - size)
+                ));
+            }
+            // A forward branch on an immediate.
+            8 => {
+                let cond = rng.pick(&[
+                    "jeq", "jne", "jgt", "jge", "jlt", "jle", "jsgt", "jsge", "jslt", "jsle",
+                    "jset",
+                ]);
+                let sfx = if rng.below(2) == 0 { "32" } else { "" };
+                out.push_str(&format!(
+                    "{cond}{sfx} {}, {}, {l}\n",
+                    rng.pick(&VALUE_REGS),
+                    imm(rng)
+                ));
+                for _ in 0..1 + rng.below(3) {
+                    alu(rng, &mut out);
+                }
+                out.push_str(&format!("{l}:\n"));
             }
             // Hash update (BPF_ANY), its return value mixed in.
             4 => {
