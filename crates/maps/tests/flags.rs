@@ -6,7 +6,7 @@ mod common;
 use common::{k, make, make_flags, u64_of, v};
 use oxbpf_maps::{
     MapError, MapKind, MapOptions, MapSpec, RunGuard, create,
-    errno::{E2BIG, EEXIST, EINVAL, ENOENT, EPERM},
+    errno::{E2BIG, EEXIST, EINVAL, ENOENT, EOPNOTSUPP, EPERM},
     flags::*,
     update::*,
 };
