@@ -65,6 +65,22 @@ fn every_example_parses_consistently() {
                             p.functions[function].start as i64
                         );
                     }
+                    // A callback's address (`bpf_loop`): relative like a call.
+                    (
+                        RelocKind::FuncAddr { function },
+                        Insn::Lddw {
+                            src: LddwSrc::Func,
+                            imm,
+                            ..
+                        },
+                    ) => {
+                        assert_eq!(
+                            r.insn as i64 + 1 + imm as i64,
+                            p.functions[function].start as i64,
+                            "{name}/{}: callback address",
+                            p.name
+                        );
+                    }
                     (kind, insn) => panic!("{name}/{}: {kind:?} at {insn:?}", p.name),
                 }
             }
