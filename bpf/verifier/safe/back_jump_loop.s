@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, the kernel hits its 1M-instruction limit on this loop
 # why: a backward jump to the start of a bounded loop
 mov %r0, 3
 l:

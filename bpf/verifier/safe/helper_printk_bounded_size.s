@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — bpf_trace_printk needs CAP_PERFMON
 # why: the printk size is masked to 1..8, inside the 8-byte buffer
 stdw [%r10-8], 0
 call 7

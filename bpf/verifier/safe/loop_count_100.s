@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, the kernel hits its 1M-instruction limit on this loop
 # why: a loop of 100 iterations
 mov %r0, 0
 mov %r2, 0

@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, the kernel gives up on this loop (jump sequence too complex)
 # why: a loop over up to 16 packet bytes, each checked against data_end
 ldxw %r2, [%r1]
 ldxw %r3, [%r1+4]

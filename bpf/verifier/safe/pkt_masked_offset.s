@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, the kernel forbids adding a variable offset to a packet pointer
 # why: a variable offset 0..7 added to data, then checked: the load is inside
 ldxw %r2, [%r1]
 ldxw %r3, [%r1+4]

@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, the kernel forbids adding a variable offset to a packet pointer
 # why: a packet pointer plus a masked scalar, then checked
 ldxw %r2, [%r1]
 ldxw %r3, [%r1+4]

@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, pointer - pointer is forbidden
 # why: packet pointer minus packet pointer is a scalar
 ldxw %r2, [%r1]
 ldxw %r3, [%r1+4]

@@ -1,4 +1,5 @@
 # prog-type: xdp
+# profile: privileged — unprivileged, variable-offset stack access is forbidden
 # why: a variable offset r10-16..r10-9 written (privileged allows variable-offset stack writes in bounds)
 call 7
 and %r0, 7

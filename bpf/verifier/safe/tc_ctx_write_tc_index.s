@@ -1,5 +1,5 @@
 # prog-type: sched_cls
-# why: __sk_buff.tc_index (offset 44) is writable by tc
+# why: __sk_buff.tc_index (offset 44) is writable by tc, also with BPF_ST (allowed into the context since Linux 6.3)
 stw [%r1+44], 1
 mov %r0, 0
 exit

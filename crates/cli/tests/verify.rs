@@ -122,3 +122,28 @@ fn usage_errors_exit_2() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("[jump_out_of_range]"));
 }
+
+#[test]
+fn log_states_prints_each_processed_instruction() {
+    let f = write("verify-log.s", "mov %r0, 2\nexit\n");
+    let o = oxbpf(&["verify", f.to_str().unwrap(), "--log", "states"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    // Entry state: r1 is the context; after the mov, r0 is the constant 2.
+    assert!(
+        lines[0].starts_with("0: mov %r0, 2  ; r1 = a context pointer"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("1: exit  ; r0 = the constant 2"),
+        "{out}"
+    );
+    assert!(lines[2].contains("accepted: 2 insns, 2 processed"), "{out}");
+    assert_eq!(
+        oxbpf(&["verify", f.to_str().unwrap(), "--log", "everything"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

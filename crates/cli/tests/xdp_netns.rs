@@ -264,9 +264,81 @@ fn stop(mut child: Child, signal: i32) -> R<String> {
     }
 }
 
+/// Sends `n` ICMP echo requests to `to` from a raw socket (this thread's
+/// namespace) and counts the echo replies.
+fn ping(to: Ipv4Addr, n: u16) -> R<u32> {
+    // SAFETY: plain socket(2) call.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+    if fd < 0 {
+        return Err(format!("raw socket: {}", std::io::Error::last_os_error()));
+    }
+    let tv = libc::timeval {
+        tv_sec: 0,
+        tv_usec: 300_000,
+    };
+    // SAFETY: a timeval option of the size passed, on our socket.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVTIMEO,
+            (&tv as *const libc::timeval).cast(),
+            size_of::<libc::timeval>() as libc::socklen_t,
+        );
+    }
+    let mut replies = 0;
+    for seq in 0..n {
+        let mut req = [8u8, 0, 0, 0, 0x0b, 0xf0, 0, 0, b'o', b'x'];
+        req[6..8].copy_from_slice(&seq.to_be_bytes());
+        let sum = req
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+            .sum::<u32>();
+        let folded = (sum & 0xffff) + (sum >> 16);
+        req[2..4].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+        let sa = libc::sockaddr_in {
+            sin_family: libc::AF_INET as u16,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(to.octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: `req` and `sa` are valid for the lengths passed.
+        unsafe {
+            libc::sendto(
+                fd,
+                req.as_ptr().cast(),
+                req.len(),
+                0,
+                (&sa as *const libc::sockaddr_in).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            );
+        }
+        let mut buf = [0u8; 128];
+        // An echo reply (type 0) with our sequence number, after the IPv4 header.
+        for _ in 0..3 {
+            // SAFETY: `buf` is writable for its length.
+            let got = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) };
+            if got < 28 {
+                break;
+            }
+            let ihl = usize::from(buf[0] & 0xf) * 4;
+            if buf[ihl] == 0 && buf[ihl + 6..ihl + 8] == seq.to_be_bytes() {
+                replies += 1;
+                break;
+            }
+        }
+    }
+    // SAFETY: closing our socket.
+    unsafe { libc::close(fd) };
+    Ok(replies)
+}
+
 /// Traffic and its observable results.
 #[derive(Debug, PartialEq, Eq)]
 struct Observed {
+    icmp_replies: u32,
     udp_echoed: u32,
     telnet_connected: bool,
     telnet_accepted: bool,
@@ -318,11 +390,14 @@ fn traffic(pair: &Pair) -> R<Observed> {
             Duration::from_millis(1500),
         )
         .is_ok();
-        Ok((echoed, telnet))
+        let pings = ping(SERVER_IP, 5)?;
+        Ok((echoed, telnet, pings))
     });
-    let (udp_echoed, telnet_connected) = client.join().map_err(|_| "client panicked")??;
+    let (udp_echoed, telnet_connected, icmp_replies) =
+        client.join().map_err(|_| "client panicked")??;
     let telnet_accepted = server.join().map_err(|_| "server panicked")??;
     Ok(Observed {
+        icmp_replies,
         udp_echoed,
         telnet_connected,
         telnet_accepted,
@@ -368,6 +443,7 @@ fn userspace_scenario(signal: i32) -> Result<(), Failed> {
     let seen = traffic(&pair)?;
     let rest = stop(child, signal)?;
     let want = Observed {
+        icmp_replies: 5,
         udp_echoed: 20,
         telnet_connected: false,
         telnet_accepted: false,
@@ -382,9 +458,12 @@ fn userspace_scenario(signal: i32) -> Result<(), Failed> {
         &std::fs::read_to_string(&maps_out).map_err(|e| format!("{}: {e}", maps_out.display()))?,
     )
     .map_err(|e| e.to_string())?;
-    let (udp, tcp) = (count(&maps, 17), count(&maps, 6));
-    if udp < 20 || tcp < 1 {
-        return Err(format!("proto_count: udp {udp}, tcp {tcp}; expected >= 20 and >= 1").into());
+    let (udp, tcp, icmp) = (count(&maps, 17), count(&maps, 6), count(&maps, 1));
+    if udp < 20 || tcp < 1 || icmp < 5 {
+        return Err(format!(
+            "proto_count: udp {udp}, tcp {tcp}, icmp {icmp}; expected >= 20, >= 1, >= 5"
+        )
+        .into());
     }
     // Nothing left behind.
     let link = ip(&["-n", &pair.server, "link", "show"])?;
@@ -457,6 +536,7 @@ fn kernel_mode_scenario() -> Result<(), Failed> {
     let m = maps_out.to_str().ok_or("path")?;
     oxbpf_in_net(&pair, &["xdp", "detach", &iface, "--maps-out", m])?;
     let want = Observed {
+        icmp_replies: 5,
         udp_echoed: 20,
         telnet_connected: false,
         telnet_accepted: false,
@@ -470,9 +550,12 @@ fn kernel_mode_scenario() -> Result<(), Failed> {
         &std::fs::read_to_string(&maps_out).map_err(|e| format!("{}: {e}", maps_out.display()))?,
     )
     .map_err(|e| e.to_string())?;
-    let (udp, tcp) = (count(&maps, 17), count(&maps, 6));
-    if udp < 20 || tcp < 1 {
-        return Err(format!("proto_count: udp {udp}, tcp {tcp}; expected >= 20 and >= 1").into());
+    let (udp, tcp, icmp) = (count(&maps, 17), count(&maps, 6), count(&maps, 1));
+    if udp < 20 || tcp < 1 || icmp < 5 {
+        return Err(format!(
+            "proto_count: udp {udp}, tcp {tcp}, icmp {icmp}; expected >= 20, >= 1, >= 5"
+        )
+        .into());
     }
     let link = ip(&["-n", &pair.server, "link", "show", "dev", &iface])?;
     if link.contains("xdp") || pins.exists() {
@@ -498,6 +581,7 @@ fn af_packet_scenario() -> Result<(), Failed> {
     let seen = traffic(&pair)?;
     let rest = stop(child, libc::SIGINT)?;
     let want = Observed {
+        icmp_replies: 5,
         udp_echoed: 20,
         telnet_connected: true,
         telnet_accepted: true,
@@ -509,9 +593,12 @@ fn af_packet_scenario() -> Result<(), Failed> {
         &std::fs::read_to_string(&maps_out).map_err(|e| format!("{}: {e}", maps_out.display()))?,
     )
     .map_err(|e| e.to_string())?;
-    let (udp, tcp) = (count(&maps, 17), count(&maps, 6));
-    if udp < 20 || tcp < 1 {
-        return Err(format!("proto_count: udp {udp}, tcp {tcp}; expected >= 20 and >= 1").into());
+    let (udp, tcp, icmp) = (count(&maps, 17), count(&maps, 6), count(&maps, 1));
+    if udp < 20 || tcp < 1 || icmp < 5 {
+        return Err(format!(
+            "proto_count: udp {udp}, tcp {tcp}, icmp {icmp}; expected >= 20, >= 1, >= 5"
+        )
+        .into());
     }
     Ok(())
 }

@@ -390,6 +390,13 @@ enum Code {
     MulKAddX64,
     MulXAddK64,
     MulXAddX64,
+    /// Two register moves in a row (`mov64 d, s` then `mov64 d2, s2`, as
+    /// in argument set-up before a call), in order.
+    MovMov64,
+    /// `mov64 d, s; rsh64 d, imm|b; and64 d, imm`: a bit field of `s`
+    /// (the shift and mask come from the next two ops).
+    MovRshKAndK64,
+    MovRshXAndK64,
 }
 
 /// The superinstruction for a `mov` of `width` followed by `next` on the
@@ -896,7 +903,12 @@ fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
                     (Some(_), None) => Some((Code::LeaK, f)),
                     (None, Some(_)) => Some((Code::LeaX, f)),
                     (Some(_), Some(_)) => Some((Code::LeaKX, f)),
-                    (None, None) => mov_then_op(ops, pc, Width::W64).map(|c| (c, op)),
+                    (None, None) if bit_field(ops, pc, absorbable(pc + 2)).is_some() => {
+                        bit_field(ops, pc, true).map(|c| (c, op))
+                    }
+                    (None, None) => mov_then_op(ops, pc, Width::W64)
+                        .or_else(|| (ops[pc + 1].code == Code::Mov64X).then_some(Code::MovMov64))
+                        .map(|c| (c, op)),
                 }
             }
             Code::Mov32X if absorbable(pc + 1) => mov_then_op(ops, pc, Width::W32).map(|c| (c, op)),
@@ -929,6 +941,23 @@ fn fuse(ops: &mut [Op], blocks: &oxbpf_runtime::blocks::Blocks) {
             }
             ops[pc] = f;
         }
+    }
+}
+
+/// `MovRshKAndK64` or `MovRshXAndK64` if the 64-bit `mov` at `pc` starts
+/// a bit-field extraction and `third_ok` (the `and` is absorbable).
+fn bit_field(ops: &[Op], pc: usize, third_ok: bool) -> Option<Code> {
+    let (mov, rsh) = (ops[pc], ops[pc + 1]);
+    let and = ops.get(pc + 2)?;
+    let d = mov.dst.0;
+    if !third_ok || rsh.dst.0 != d || and.dst.0 != d || and.code != Code::And64K {
+        return None;
+    }
+    match rsh.code {
+        Code::Rsh64K => Some(Code::MovRshKAndK64),
+        // `rsh d, d` would shift by the moved value: left to the others.
+        Code::Rsh64X if rsh.src.0 != d => Some(Code::MovRshXAndK64),
+        _ => None,
     }
 }
 
@@ -1459,6 +1488,29 @@ fn interpret<const CHECKED: bool>(
             Code::MovXor32K => mov_then!(Xor, 32, false),
             Code::MovArsh32X => mov_then!(Arsh, 32, true),
             Code::MovArsh32K => mov_then!(Arsh, 32, false),
+            Code::MovMov64 => {
+                r[d] = r[s];
+                // SAFETY: `fuse` absorbed the next op (below n).
+                let j = unsafe { &*ip.add(1) };
+                r[j.dst] = r[j.src];
+                // SAFETY: ip + 1 < n, so ip + 2 <= n.
+                ip = unsafe { ip.add(2) };
+                continue;
+            }
+            Code::MovRshKAndK64 | Code::MovRshXAndK64 => {
+                // SAFETY: `fuse` absorbed the next two ops (below n), so
+                // ip + 3 <= n.
+                let (sh, and) = unsafe { (&*ip.add(1), &*ip.add(2)) };
+                let by = if code == Code::MovRshXAndK64 {
+                    r[sh.src]
+                } else {
+                    sh.imm as i64 as u64
+                };
+                r[d] = alu64(AluOp::Rsh, r[s], by) & (and.imm as i64 as u64);
+                // SAFETY: as above.
+                ip = unsafe { ip.add(3) };
+                continue;
+            }
             Code::MulKAddK64 => mul_add!(false, false),
             Code::MulKAddX64 => mul_add!(false, true),
             Code::MulXAddK64 => mul_add!(true, false),
@@ -1659,6 +1711,46 @@ mod tests {
                 1,
                 Code::Mul64K,
                 84,
+            ),
+            // Two moves, the second reading the first's result.
+            (
+                "mov %r1, 5\nmov %r2, %r1\nmov %r0, %r2\nexit",
+                1,
+                Code::MovMov64,
+                5,
+            ),
+            (
+                "mov %r1, 5\nmov %r2, 7\nmov %r0, %r1\nmov %r1, %r2\nadd %r0, %r1\nexit",
+                2,
+                Code::MovMov64,
+                12,
+            ),
+            // Bit fields of another register: (0xabcd >> 8) & 0xf0.
+            (
+                "mov %r1, 0xabcd\nmov %r0, %r1\nrsh %r0, 8\nand %r0, 0xf0\nexit",
+                1,
+                Code::MovRshKAndK64,
+                0xa0,
+            ),
+            (
+                "mov %r1, 0xabcd\nmov %r2, 4\nmov %r0, %r1\nrsh %r0, %r2\nand %r0, 0xff\nexit",
+                2,
+                Code::MovRshXAndK64,
+                0xbc,
+            ),
+            // Shift counts are masked to 6 bits (RFC 9669 §4.1): 68 is 4.
+            (
+                "mov %r1, 0xabcd\nmov %r2, 68\nmov %r0, %r1\nrsh %r0, %r2\nand %r0, 0xff\nexit",
+                2,
+                Code::MovRshXAndK64,
+                0xbc,
+            ),
+            // `rsh d, d`: not this superinstruction; (5 >> 5) & 1 = 0.
+            (
+                "mov %r1, 5\nmov %r0, %r1\nrsh %r0, %r0\nand %r0, 1\nexit",
+                1,
+                Code::Mov64X,
+                0,
             ),
             // A bit field: (0xabcd >> 4) & 0xf.
             (

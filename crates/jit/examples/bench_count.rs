@@ -14,7 +14,7 @@
 //! rbpf-jit. `bench_count disasm PROGRAM` prints the verified-mode JIT
 //! code instead; `bench_count time PROGRAM N ENGINE...` prints wall-clock
 //! ns per run (raw, empty program, net), engines interleaved, best of 15
-//! batches.
+//! batches (ROUNDS in the environment changes it).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -74,7 +74,11 @@ fn main() {
         let engines = &args[4..];
         let empty = load_program("empty");
         let mut best = vec![(f64::MAX, f64::MAX); engines.len()];
-        for _ in 0..15 {
+        let rounds: usize = std::env::var("ROUNDS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(15);
+        for _ in 0..rounds {
             for (i, e) in engines.iter().enumerate() {
                 for (which, prog) in [(0, &insns), (1, &empty)] {
                     let mut r = runner(e, prog);

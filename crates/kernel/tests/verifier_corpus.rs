@@ -16,9 +16,18 @@
 //! since root loads it privileged. A `kernel: accepts|rejects — reason`
 //! header overrides the expected verdict where the kernel's differs from
 //! oxbpf's, and is asserted too so the claim stays true. A mismatch prints
-//! the end of the kernel's log. With `OXBPF_CORPUS_LOG=1` each rejection
-//! prints its last log line, to review that the kernel rejects a program
-//! for the labelled reason.
+//! the end of the kernel's log. A rejection of an unsafe file must quote
+//! the kernel's message for its kind ([`KERNEL_SAYS`]), so the program is
+//! unsafe for the labelled reason and not another.
+//!
+//! `kernel_unprivileged::*` trials load each strict-only file and each
+//! safe file again from a thread without `CAP_PERFMON` and
+//! `CAP_SYS_ADMIN` (kept: `CAP_BPF`, `CAP_NET_ADMIN`), where the kernel
+//! applies its unprivileged rules: a strict-only file must be rejected for
+//! its kind ([`KERNEL_STRICT_SAYS`]); a safe file accepted, unless its
+//! header says `profile: privileged — reason` (then rejected).
+//!
+//! With `OXBPF_CORPUS_LOG=1` each rejection prints its last log line.
 
 mod common;
 
@@ -63,6 +72,85 @@ const KINDS: &[(&str, usize)] = &[
 /// Kinds only the strict profile reports: their files must say so.
 const STRICT_KINDS: &[&str] = &["pointer_leak", "uninit_stack"];
 
+/// What the kernel's log says when it rejects a program for each kind
+/// (Linux 6.18, `kernel/bpf/verifier.c`): an unsafe file's rejection must
+/// quote one of these, so that the kernel rejects it for the labelled
+/// reason and not another. Strict-only kinds have none: root accepts them.
+const KERNEL_SAYS: &[(&str, &[&str])] = &[
+    ("uninit_register", &["!read_ok"]),
+    ("scratched_register", &["!read_ok"]),
+    ("write_r10", &["frame pointer is read only"]),
+    (
+        "malformed",
+        &[
+            "div by zero",
+            "invalid shift",
+            "BPF_LD_[ABS|IND] instructions not allowed",
+        ],
+    ),
+    (
+        "jump_out_of_range",
+        &["jump out of range", "last insn is not an exit or jmp"],
+    ),
+    ("jump_into_lddw", &["jump into the middle of ldimm64"]),
+    ("unreachable", &["unreachable insn"]),
+    (
+        "stack_out_of_bounds",
+        &[
+            "invalid write to stack",
+            "invalid read from stack",
+            "misaligned stack access",
+            "invalid variable-offset write to stack",
+        ],
+    ),
+    (
+        "ctx_access",
+        &[
+            "invalid bpf_context access",
+            "dereference of modified ctx ptr",
+        ],
+    ),
+    (
+        "packet_out_of_bounds",
+        &[
+            "offset is outside of the packet",
+            "invalid mem access 'pkt_end'",
+        ],
+    ),
+    (
+        "map_value_out_of_bounds",
+        &[
+            "value is outside of the allowed memory range",
+            "unbounded memory access",
+        ],
+    ),
+    ("readonly_write", &["write into map forbidden"]),
+    ("null_deref", &["invalid mem access 'map_value_or_null'"]),
+    (
+        "pointer_arithmetic",
+        &[
+            "prohibited",
+            "with unbounded min value is not allowed",
+            "makes pkt pointer be out of bounds",
+            "tried to subtract pointer from scalar",
+            "unbounded memory access",
+        ],
+    ),
+    (
+        "helper_argument",
+        &[
+            "expected=",
+            "min value is negative",
+            "invalid zero-sized read",
+        ],
+    ),
+    (
+        "helper_not_allowed",
+        &["cannot use helper", "invalid func unknown"],
+    ),
+    ("stale_packet_pointer", &["invalid mem access 'scalar'"]),
+];
+
 /// Minimum number of safe programs.
 const MIN_SAFE: usize = 100;
 
@@ -79,6 +167,8 @@ struct Header {
     prog_type: Option<String>,
     expect: Option<String>,
     strict_only: bool,
+    /// `profile: privileged` on a safe file: the strict profile rejects it.
+    privileged_only: bool,
     kernel: Option<(Verdict, String)>,
     why: Option<String>,
 }
@@ -174,9 +264,9 @@ fn header(text: &str, comment: &str) -> Result<Header, String> {
             "prog-type" => h.prog_type = Some(value.to_string()),
             "expect" => h.expect = Some(value.to_string()),
             "why" => h.why = Some(value.to_string()),
-            "profile" => match value {
+            "profile" => match value.split_whitespace().next().unwrap_or("") {
                 "strict" => h.strict_only = true,
-                "privileged" => {}
+                "privileged" => h.privileged_only = true,
                 v => return Err(format!("{}: unknown profile {v:?}", at())),
             },
             "kernel" => {
@@ -253,6 +343,9 @@ fn check_structure(e: &Entry) -> Result<(), Failed> {
             return Err("a safe program says profile: strict".into());
         }
         (None, None) => {}
+        (Some(_), _) if h.privileged_only => {
+            return Err("profile: privileged is for safe programs".into());
+        }
         (Some(_), None) => return Err("no `expect:` header".into()),
         (Some(dir), Some(k)) => {
             if k != dir {
@@ -370,7 +463,28 @@ fn check_kernel(e: &Entry) -> Result<(), Failed> {
         println!("{}: {}", e.name(), log_tail(log, 1));
     }
     match (want, got) {
-        (Verdict::Accepts, Ok(())) | (Verdict::Rejects, Err(_)) => Ok(()),
+        (Verdict::Accepts, Ok(())) => Ok(()),
+        (Verdict::Rejects, Err(log)) => {
+            // Unless a header overrides the verdict, the rejection must be
+            // for the labelled kind.
+            let Some(kind) = e.kind.as_deref().filter(|_| h.kernel.is_none()) else {
+                return Ok(());
+            };
+            let says = KERNEL_SAYS
+                .iter()
+                .find(|(k, _)| *k == kind)
+                .map_or(&[][..], |(_, s)| *s);
+            let last = log_tail(&log, 1);
+            if says.iter().any(|s| last.contains(s)) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the kernel rejects it, but not for {kind} (expected one of {says:?}):\n{}",
+                    log_tail(&log, 6)
+                )
+                .into())
+            }
+        }
         (Verdict::Accepts, Err(log)) => Err(format!(
             "the kernel rejects it, expected accepted{why}:\n{}",
             log_tail(&log, 6)
@@ -379,6 +493,146 @@ fn check_kernel(e: &Entry) -> Result<(), Failed> {
         (Verdict::Rejects, Ok(())) => {
             Err(format!("the kernel accepts it, expected rejected{why}").into())
         }
+    }
+}
+
+/// Linux capabilities of the calling thread (`capget`/`capset`,
+/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set).
+mod caps {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default)]
+    pub struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+
+    const VERSION_3: u32 = 0x2008_0522;
+    /// `CAP_SYS_ADMIN` and `CAP_PERFMON`: either makes `perfmon_capable()`
+    /// true, which is what lets the kernel verifier allow pointer leaks,
+    /// uninitialised stack reads and pointer comparisons.
+    const SYS_ADMIN: u32 = 21;
+    const PERFMON: u32 = 38;
+
+    fn get() -> Result<[Data; 2], String> {
+        let mut h = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        let mut d = [Data::default(); 2];
+        // SAFETY: capget(2) with a version-3 header and room for the two
+        // data words it writes; pid 0 is the calling thread.
+        let r = unsafe { libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()) };
+        if r == 0 {
+            Ok(d)
+        } else {
+            Err(format!("capget: {}", std::io::Error::last_os_error()))
+        }
+    }
+
+    fn set(d: &[Data; 2]) -> Result<(), String> {
+        let mut h = Header {
+            version: VERSION_3,
+            pid: 0,
+        };
+        // SAFETY: capset(2) reads a version-3 header and two data words;
+        // it changes only the calling thread's credentials.
+        let r = unsafe { libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(format!("capset: {}", std::io::Error::last_os_error()))
+        }
+    }
+
+    /// Runs `f` with `CAP_SYS_ADMIN` and `CAP_PERFMON` out of this
+    /// thread's effective set (kept permitted, so they come back after):
+    /// `CAP_BPF` and `CAP_NET_ADMIN` stay, so XDP and tc programs still
+    /// load, but under the kernel's unprivileged verifier rules.
+    pub fn without_perfmon<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+        let saved = get()?;
+        let mut reduced = saved;
+        for cap in [SYS_ADMIN, PERFMON] {
+            reduced[(cap / 32) as usize].effective &= !(1 << (cap % 32));
+        }
+        set(&reduced)?;
+        let out = f();
+        set(&saved)?;
+        Ok(out)
+    }
+}
+
+/// What the kernel says when it rejects a strict-only file under the
+/// unprivileged rules (`allow_ptr_leaks` and `allow_uninit_stack` off).
+const KERNEL_STRICT_SAYS: &[(&str, &[&str])] = &[
+    (
+        "pointer_leak",
+        &[
+            "leaks addr",
+            "pointer comparison prohibited",
+            "partial copy of pointer",
+        ],
+    ),
+    (
+        "uninit_stack",
+        &[
+            "invalid read from stack",
+            "invalid indirect read from stack",
+        ],
+    ),
+];
+
+/// A strict-only file loaded without `CAP_PERFMON`/`CAP_SYS_ADMIN`: the
+/// kernel's unprivileged rules must reject it for its kind.
+fn check_kernel_strict(e: &Entry) -> Result<(), Failed> {
+    let (text, h) = read_header(e)?;
+    let kind = e.kind.clone().unwrap_or_default();
+    let got = caps::without_perfmon(|| kernel_load(e, &text, &h))??;
+    let Err(log) = got else {
+        return Err("the kernel accepts it without CAP_PERFMON, expected rejected".into());
+    };
+    if std::env::var_os("OXBPF_CORPUS_LOG").is_some() {
+        println!("strict {}: {}", e.name(), log_tail(&log, 1));
+    }
+    let says = KERNEL_STRICT_SAYS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or(&[][..], |(_, s)| *s);
+    let last = log_tail(&log, 1);
+    if says.iter().any(|s| last.contains(s)) {
+        Ok(())
+    } else {
+        Err(format!(
+            "rejected without CAP_PERFMON, but not for {kind} (expected one of {says:?}):\n{}",
+            log_tail(&log, 6)
+        )
+        .into())
+    }
+}
+
+/// A safe file loaded without `CAP_PERFMON`/`CAP_SYS_ADMIN`: accepted,
+/// unless its header says `profile: privileged` (safe only under the
+/// privileged rules), then rejected, so the claim stays true.
+fn check_kernel_safe_unprivileged(e: &Entry) -> Result<(), Failed> {
+    let (text, h) = read_header(e)?;
+    let got = caps::without_perfmon(|| kernel_load(e, &text, &h))??;
+    match (h.privileged_only, got) {
+        (false, Ok(())) | (true, Err(_)) => Ok(()),
+        (false, Err(log)) => Err(format!(
+            "the kernel rejects it without CAP_PERFMON (say `profile: privileged` if that is right):\n{}",
+            log_tail(&log, 6)
+        )
+        .into()),
+        (true, Ok(())) => Err(
+            "the header says profile: privileged, but the kernel accepts it without CAP_PERFMON"
+                .into(),
+        ),
     }
 }
 
@@ -400,6 +654,20 @@ fn main() {
             &format!("kernel::{}", e.name()),
             move || check_kernel(&k),
         ));
+        if e.kind.is_none() {
+            let u = e.clone();
+            trials.push(common::privileged(
+                &format!("kernel_unprivileged::{}", e.name()),
+                move || check_kernel_safe_unprivileged(&u),
+            ));
+        }
+        if read_header(e).is_ok_and(|(_, h)| h.strict_only) && e.kind.is_some() {
+            let u = e.clone();
+            trials.push(common::privileged(
+                &format!("kernel_unprivileged::{}", e.name()),
+                move || check_kernel_strict(&u),
+            ));
+        }
     }
     libtest_mimic::run(&args, trials).exit();
 }

@@ -97,7 +97,7 @@ impl RingBuf {
                 reason: "key_size and value_size must be 0",
             });
         }
-        if !spec.max_entries.is_power_of_two() || spec.max_entries % PAGE_SIZE != 0 {
+        if !spec.max_entries.is_power_of_two() || !spec.max_entries.is_multiple_of(PAGE_SIZE) {
             return Err(MapError::InvalidSpec {
                 kind,
                 reason: "max_entries must be a power of two multiple of the page size",
@@ -160,6 +160,14 @@ impl RingBuf {
             size as u32,
             true,
         ))
+    }
+
+    /// Whether `addr` points into this ring's data area (where reserved
+    /// records live), so a helper given only a record pointer can find its
+    /// ring.
+    pub fn owns(&self, addr: u64) -> bool {
+        let base = self.data.as_ptr() as u64;
+        addr >= base && addr < base + 2 * self.size
     }
 
     /// Submits (`discard == false`) or discards the record whose data

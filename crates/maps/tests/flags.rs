@@ -269,7 +269,8 @@ fn creation_checks_follow_map_alloc_check() {
             MapSpec::new(PercpuHash, 4, 8, 4).with_flags(BPF_F_NUMA_NODE),
             EINVAL,
         ),
-        (MapSpec::new(Ringbuf, 0, 0, 4096), EOPNOTSUPP), // not implemented yet
+        (MapSpec::new(Ringbuf, 0, 0, 4000), EINVAL), // not a power-of-two number of pages
+        (MapSpec::new(StackTrace, 4, 8, 4), EOPNOTSUPP), // not implemented
     ] {
         assert_eq!(err(spec.clone()).errno(), errno, "{spec:?}");
     }

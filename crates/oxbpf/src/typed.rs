@@ -67,7 +67,7 @@ fn map_err(name: &str) -> impl Fn(oxbpf_maps::MapError) -> Error + '_ {
     }
 }
 
-/// A `hash` map with typed keys and values.
+/// A `hash` (or `lru_hash`) map with typed keys and values.
 #[derive(Debug, Clone)]
 pub struct HashMap<K, V> {
     name: String,
@@ -77,7 +77,7 @@ pub struct HashMap<K, V> {
 
 impl<K: Pod, V: Pod> HashMap<K, V> {
     pub(crate) fn new(name: &str, map: MapHandle) -> Result<Self, Error> {
-        if map.spec().kind != MapKind::Hash {
+        if !matches!(map.spec().kind, MapKind::Hash | MapKind::LruHash) {
             return Err(Error::WrongKind {
                 map: name.into(),
                 kind: map.spec().kind.name(),

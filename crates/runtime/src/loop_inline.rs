@@ -20,7 +20,7 @@
 //! done:
 //!     r0 = r7 ; exit
 //! einval: r0 = -EINVAL ; exit
-//! e2big:  w0 = -E2BIG ; exit        ; 32-bit, as the kernel's inline loop
+//! e2big:  w0 = -E2BIG ; exit     ; 32-bit, as the kernel's inlined loop
 //! ```
 //!
 //! The callback is found as the kernel knows it statically: the `lddw r2,
@@ -157,9 +157,9 @@ fn append_trampoline(insns: &mut Vec<Insn>, callback: usize) {
         /* 12 */ Insn::Exit,
         /* 13 */ mov(W64, Reg::R0, Imm(-22)),
         /* 14 */ Insn::Exit,
-        // -E2BIG as a 32-bit move, zero-extended, as the kernel's
-        // inline_bpf_loop writes it (BPF_MOV32_IMM): the differential test
-        // against the kernel caught the difference.
+        // The kernel's inlined loop sets -E2BIG with a 32-bit move
+        // (`BPF_MOV32_IMM` in inline_bpf_loop), so r0 is 0xfffffff9,
+        // zero-extended; found by the differential test on loop.c.
         /* 15 */
         mov(W32, Reg::R0, Imm(-7)),
         /* 16 */ Insn::Exit,

@@ -40,6 +40,12 @@ pub enum Arg {
     Func,
     /// Memory returned by `ringbuf_reserve`, non-null.
     RingbufMem,
+    /// Writable memory of the map's value size, which the helper fills
+    /// (`ARG_PTR_TO_MAP_VALUE | MEM_UNINIT`: queue/stack pop and peek).
+    MapValueOut,
+    /// A non-null pointer into a map value (the `struct bpf_spin_lock`
+    /// inside it; lock discipline is checked in part 2).
+    MapValuePtr,
 }
 
 /// What a helper returns in r0.
@@ -58,7 +64,8 @@ pub enum Ret {
 /// Which program types may call a helper.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Allow {
-    /// Every program type (`bpf_base_func_proto`, privileged).
+    /// Every program type (`bpf_base_func_proto`, privileged: on this
+    /// kernel that includes the current task's ids and `probe_read_*`).
     All,
     /// Programs that see packets (`__sk_buff` or `xdp_md`).
     Net,
@@ -121,6 +128,13 @@ pub mod extra_ids {
     pub const RINGBUF_QUERY: u32 = 134;
     pub const JIFFIES64: u32 = 118;
     pub const LOOP: u32 = 181;
+    pub const CLONE_REDIRECT: u32 = 13;
+    pub const SKB_ADJUST_ROOM: u32 = 50;
+    pub const SPIN_LOCK: u32 = 93;
+    pub const SPIN_UNLOCK: u32 = 94;
+    pub const KTIME_GET_COARSE_NS: u32 = 160;
+    pub const XDP_LOAD_BYTES: u32 = 189;
+    pub const XDP_STORE_BYTES: u32 = 190;
 }
 
 use Arg::*;
@@ -248,7 +262,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::GET_CURRENT_UID_GID,
@@ -256,7 +270,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::GET_CURRENT_COMM,
@@ -264,7 +278,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, Size],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::GET_CGROUP_CLASSID,
@@ -352,7 +366,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::SKB_CHANGE_TAIL,
@@ -437,7 +451,7 @@ pub const HELPERS: &[HelperSpec] = &[
     h(
         x::MAP_POP_ELEM,
         "map_pop_elem",
-        &[MapPtr, WriteMem],
+        &[MapPtr, MapValueOut],
         Ret::Integer,
         false,
         Allow::All,
@@ -445,7 +459,7 @@ pub const HELPERS: &[HelperSpec] = &[
     h(
         x::MAP_PEEK_ELEM,
         "map_peek_elem",
-        &[MapPtr, WriteMem],
+        &[MapPtr, MapValueOut],
         Ret::Integer,
         false,
         Allow::All,
@@ -456,7 +470,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, SizeOrZero, Anything],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::PROBE_READ_KERNEL,
@@ -464,7 +478,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, SizeOrZero, Anything],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::PROBE_READ_KERNEL_STR,
@@ -472,7 +486,7 @@ pub const HELPERS: &[HelperSpec] = &[
         &[WriteMem, SizeOrZero, Anything],
         Ret::Integer,
         false,
-        Allow::Tracing,
+        Allow::All,
     ),
     h(
         x::JIFFIES64,
@@ -538,6 +552,62 @@ pub const HELPERS: &[HelperSpec] = &[
         false,
         Allow::All,
     ),
+    h(
+        x::CLONE_REDIRECT,
+        "clone_redirect",
+        &[Ctx, Anything, Anything],
+        Ret::Integer,
+        false,
+        Allow::Tc,
+    ),
+    h(
+        x::SKB_ADJUST_ROOM,
+        "skb_adjust_room",
+        &[Ctx, Anything, Anything, Anything],
+        Ret::Integer,
+        true,
+        Allow::Tc,
+    ),
+    h(
+        x::SPIN_LOCK,
+        "spin_lock",
+        &[MapValuePtr],
+        Ret::Integer,
+        false,
+        Allow::All,
+    ),
+    h(
+        x::SPIN_UNLOCK,
+        "spin_unlock",
+        &[MapValuePtr],
+        Ret::Integer,
+        false,
+        Allow::All,
+    ),
+    h(
+        x::KTIME_GET_COARSE_NS,
+        "ktime_get_coarse_ns",
+        &[],
+        Ret::Integer,
+        false,
+        Allow::All,
+    ),
+    h(
+        x::XDP_LOAD_BYTES,
+        "xdp_load_bytes",
+        &[Ctx, Anything, WriteMem, Size],
+        Ret::Integer,
+        false,
+        Allow::Xdp,
+    ),
+    h(
+        x::XDP_STORE_BYTES,
+        "xdp_store_bytes",
+        &[Ctx, Anything, ReadMem, Size],
+        Ret::Integer,
+        false,
+        Allow::Xdp,
+    ),
 ];
 
 /// The helper with kernel id `id`.
@@ -601,8 +671,13 @@ mod tests {
                         | (K::MapValue, Arg::MapValue)
                         | (K::ReadMem, Arg::ReadMem)
                         | (K::WriteMem, Arg::WriteMem)
+                        | (K::MapValue, Arg::MapValueOut)
                         | (K::SizeOrZero, Arg::SizeOrZero | Arg::Size)
                         | (K::Ctx, Arg::Ctx)
+                        | (K::RingbufMem, Arg::RingbufMem)
+                        // The size of a reservation: any number to the
+                        // runtime, a constant to the verifier.
+                        | (K::Anything, Arg::ConstSize)
                 );
                 assert!(ok, "{}: {k:?} vs {a:?}", p.name);
             }

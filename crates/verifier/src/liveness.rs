@@ -123,3 +123,38 @@ pub fn live_in(insns: &[Insn]) -> Vec<RegSet> {
     }
     live
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn live(src: &str) -> Vec<RegSet> {
+        live_in(&oxbpf_isa::asm::assemble(src).unwrap())
+    }
+
+    #[test]
+    fn reads_make_registers_live_until_written() {
+        // 0: r2 = r1; 1: r0 = r2; 2: exit
+        let l = live("mov %r2, %r1\nmov %r0, %r2\nexit");
+        assert_eq!(l[0], 1 << 1);
+        assert_eq!(l[1], 1 << 2);
+        assert_eq!(l[2], 1 << 0);
+    }
+
+    #[test]
+    fn both_branch_targets_count() {
+        // r3 is read only on the taken side, r4 only on the other.
+        let l = live("jeq %r1, 0, +2\nmov %r0, %r4\nexit\nmov %r0, %r3\nexit");
+        assert_eq!(l[0], (1 << 1) | (1 << 3) | (1 << 4));
+    }
+
+    #[test]
+    fn calls_read_arguments_and_clobber_r0_to_r5() {
+        // map_lookup_elem reads r1 and r2; r6 survives the call.
+        let l = live("call 1\nmov %r0, %r6\nexit");
+        assert_eq!(l[0], (1 << 1) | (1 << 2) | (1 << 6));
+        // A value in r3 before a call is dead: the call clobbers it.
+        let l = live("mov %r3, 1\ncall 7\nmov %r0, %r3\nexit");
+        assert_eq!(l[1] & (1 << 3), 0);
+    }
+}

@@ -133,6 +133,11 @@ fn describe_ptr(p: &Ptr, maps: &[crate::MapInfo]) -> String {
     let base = match p.kind {
         PtrKind::Ctx => "a context pointer".to_string(),
         PtrKind::Stack { frame } => format!("a stack pointer (frame {frame})"),
+        PtrKind::Packet if p.off != 0 => format!(
+            "a packet pointer at offset {} with {} bytes proven from its base",
+            p.off,
+            p.range.max(0)
+        ),
         PtrKind::Packet => format!("a packet pointer with {} bytes proven", p.range.max(0)),
         PtrKind::PacketEnd => "the packet end pointer (data_end)".to_string(),
         PtrKind::PacketMeta => format!(
@@ -161,7 +166,7 @@ fn describe_ptr(p: &Ptr, maps: &[crate::MapInfo]) -> String {
         PtrKind::Func { entry } => format!("the address of the function at insn {entry}"),
     };
     let mut s = base;
-    if p.off != 0 {
+    if p.off != 0 && p.kind != PtrKind::Packet {
         s += &format!(" at offset {}", p.off);
     }
     if !p.fixed() {
@@ -190,6 +195,16 @@ pub enum Slot {
     /// A whole register stored with an aligned 8-byte store: its type and
     /// range survive the round trip (`STACK_SPILL`).
     Spill(RegState),
+    /// A number stored with a narrower aligned store (`size` bytes at byte
+    /// `pos` of the slot): reading the same bytes back gives it again, as
+    /// the kernel's sub-register spills do. `bytes` says what every byte
+    /// holds otherwise.
+    Narrow {
+        pos: u8,
+        size: u8,
+        value: Scalar,
+        bytes: [ByteState; 8],
+    },
 }
 
 impl Slot {
@@ -204,8 +219,11 @@ pub const SLOTS: usize = STACK_PER_FRAME / 8;
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Frame {
     pub regs: [RegState; 11],
-    /// Slot `i` covers `r10 - 512 + 8 * i ..`.
-    pub stack: Vec<Slot>,
+    /// The stack written so far, from the top down: entry `j` covers
+    /// `r10 - 8 * (j + 1) ..`; slots past the end were never written.
+    /// Use [`Frame::slot`] and [`Frame::slot_mut`], which number slots
+    /// from the bottom (`r10 - 512` is slot 0).
+    stack: Vec<Slot>,
     /// Where to continue in the caller on `exit` (`None` for the
     /// program's own frame).
     pub ret: Option<usize>,
@@ -220,10 +238,34 @@ impl Frame {
         regs[10] = RegState::Ptr(Ptr::new(PtrKind::Stack { frame: depth }));
         Frame {
             regs,
-            stack: vec![Slot::UNINIT; SLOTS],
+            stack: Vec::new(),
             ret,
             entry,
         }
+    }
+}
+
+impl Frame {
+    /// Slot `i` (0 is `r10 - 512`, `SLOTS - 1` is `r10 - 8`).
+    pub fn slot(&self, i: usize) -> Slot {
+        self.stack
+            .get(SLOTS - 1 - i)
+            .copied()
+            .unwrap_or(Slot::UNINIT)
+    }
+
+    /// Slot `i`, mutably (allocating it).
+    pub fn slot_mut(&mut self, i: usize) -> &mut Slot {
+        let j = SLOTS - 1 - i;
+        if self.stack.len() <= j {
+            self.stack.resize(j + 1, Slot::UNINIT);
+        }
+        &mut self.stack[j]
+    }
+
+    /// Every written slot.
+    pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
+        self.stack.iter_mut()
     }
 }
 
@@ -338,7 +380,10 @@ pub fn subsumes(old: &State, new: &State) -> bool {
                 return false;
             }
         }
-        for (so, sn) in fo.stack.iter().zip(&fnew.stack) {
+        let n = fo.stack.len().max(fnew.stack.len());
+        for j in 0..n {
+            let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
+            let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
             if !slot_subsumes(so, sn, &mut ids) {
                 return false;
             }
@@ -382,6 +427,29 @@ fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap) -> bool {
             s.contains(&Scalar::UNKNOWN) && s.id == 0 && b.iter().all(|y| *y != ByteState::Uninit)
         }
         (Slot::Spill(RegState::Uninit | RegState::Scratched { .. }), _) => true,
+        (
+            Slot::Narrow {
+                pos: p1,
+                size: s1,
+                value: v1,
+                bytes: b1,
+            },
+            Slot::Narrow {
+                pos: p2,
+                size: s2,
+                value: v2,
+                bytes: b2,
+            },
+        ) => {
+            p1 == p2
+                && s1 == s2
+                && v1.contains(v2)
+                && b1.iter().zip(b2).all(|(x, y)| byte_subsumes(*x, *y))
+        }
+        // Plain bytes read as unknown numbers, which covers a narrow spill.
+        (Slot::Bytes(a), Slot::Narrow { bytes, .. }) => {
+            a.iter().zip(bytes).all(|(x, y)| byte_subsumes(*x, *y))
+        }
         _ => false,
     }
 }

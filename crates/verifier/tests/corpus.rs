@@ -217,6 +217,37 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
+/// One case per file of a corpus root, named `<prefix>::safe::<file>` or
+/// `<prefix>::unsafe::<kind>::<file>`.
+fn trials_of(prefix: &str, root: &Path, trials: &mut Vec<Trial>) {
+    for f in files(&root.join("safe")) {
+        let name = format!(
+            "{prefix}::safe::{}",
+            f.file_name().unwrap().to_string_lossy()
+        );
+        trials.push(Trial::test(name, move || check_safe(&f)));
+    }
+    let mut kinds: Vec<PathBuf> = std::fs::read_dir(root.join("unsafe"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    kinds.sort();
+    for k in kinds {
+        let kind = k.file_name().unwrap().to_string_lossy().to_string();
+        for f in files(&k) {
+            let name = format!(
+                "{prefix}::unsafe::{kind}::{}",
+                f.file_name().unwrap().to_string_lossy()
+            );
+            let kind = kind.clone();
+            trials.push(Trial::test(name, move || check_unsafe(&f, &kind)));
+        }
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let mut trials = Vec::new();
@@ -228,29 +259,11 @@ fn main() {
                 .with_kind("bpf/verifier/{safe,unsafe} not present in this tree"),
         );
     } else {
-        for f in files(&root.join("safe")) {
-            let name = format!("safe::{}", f.file_name().unwrap().to_string_lossy());
-            trials.push(Trial::test(name, move || check_safe(&f)));
-        }
-        let mut kinds: Vec<PathBuf> = std::fs::read_dir(root.join("unsafe"))
-            .map(|rd| {
-                rd.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| p.is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
-        kinds.sort();
-        for k in kinds {
-            let kind = k.file_name().unwrap().to_string_lossy().to_string();
-            for f in files(&k) {
-                let name = format!(
-                    "unsafe::{kind}::{}",
-                    f.file_name().unwrap().to_string_lossy()
-                );
-                let kind = kind.clone();
-                trials.push(Trial::test(name, move || check_unsafe(&f, &kind)));
-            }
-        }
+        trials_of("corpus", &root, &mut trials);
     }
+    // The verifier's own small corpus (kernel-checked while it was
+    // written), in the same format.
+    let own = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs");
+    trials_of("own", &own, &mut trials);
     libtest_mimic::run(&args, trials).exit();
 }

@@ -95,3 +95,31 @@ fn every_example_is_accepted() {
 fn every_test_object_is_accepted() {
     check_dir("tests");
 }
+
+#[test]
+fn errors_quote_the_source_line() {
+    let src = Path::new(env!("CARGO_TARGET_TMPDIR")).join("verifier-srcline.c");
+    std::fs::write(
+        &src,
+        "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+         SEC(\"xdp\") int srcline(struct xdp_md *ctx) {\n\
+         \tunsigned char *p = (void *)(long)ctx->data;\n\
+         \treturn p[13] == 1 ? XDP_DROP : XDP_PASS;\n\
+         }\n\
+         char LICENSE[] SEC(\"license\") = \"GPL\";\n",
+    )
+    .unwrap();
+    let obj = compile(&src);
+    let parsed = oxbpf_object::Object::parse(&std::fs::read(obj).unwrap()).unwrap();
+    let e =
+        verify_object_program(&parsed.programs[0], &parsed.maps, Options::default()).unwrap_err();
+    assert_eq!(e.kind().as_str(), "packet_out_of_bounds");
+    let source = e.source.clone().expect("line info names the source line");
+    // Line 5 of the file above.
+    assert!(source.starts_with("verifier-srcline.c:5"), "{source}");
+    assert!(source.contains("p[13] == 1"), "{source}");
+    assert!(
+        e.to_string().contains("source: verifier-srcline.c:5"),
+        "{e}"
+    );
+}

@@ -218,7 +218,7 @@ fn pointer_arithmetic() {
     );
     accepts("ldxw %r2, [%r1+4]\nldxw %r3, [%r1+0]\nsub %r2, %r3\nmov %r0, 0\nexit");
     strict_rejects(
-        "pointer_arithmetic",
+        "pointer_leak",
         "ldxw %r2, [%r1+4]\nldxw %r3, [%r1+0]\nsub %r2, %r3\nmov %r0, 0\nexit",
     );
 }
@@ -226,7 +226,10 @@ fn pointer_arithmetic() {
 #[test]
 fn helpers() {
     rejects("helper_not_allowed", "call 9999\nmov %r0, 0\nexit");
-    rejects("helper_not_allowed", "call 14\nmov %r0, 0\nexit");
+    rejects(
+        "helper_not_allowed",
+        "mov %r1, %r10\nadd %r1, -8\nmov %r2, 8\nmov %r3, 0\ncall 4\nmov %r0, 0\nexit",
+    );
     rejects(
         "helper_argument",
         "mov %r1, 0\nmov %r2, %r10\nadd %r2, -4\nstw [%r10-4], 0\ncall 1\nmov %r0, 0\nexit",
@@ -260,6 +263,21 @@ fn strict_profile() {
 }
 
 #[test]
+fn strict_warns_on_xdp_return_values() {
+    let insns = oxbpf_isa::asm::assemble("call 7\nexit").unwrap();
+    let mut input = Input::new(&insns, ProgramType::Xdp);
+    input.options.profile = Profile::Strict;
+    let v = verify(&input).unwrap();
+    assert_eq!(v.warnings.len(), 1, "{:?}", v.warnings);
+    assert!(v.warnings[0].contains("outside the actions 0..=4"));
+    let insns = oxbpf_isa::asm::assemble("mov %r0, 4\nexit").unwrap();
+    let mut input = Input::new(&insns, ProgramType::Xdp);
+    input.options.profile = Profile::Strict;
+    assert!(verify(&input).unwrap().warnings.is_empty());
+    strict_rejects("pointer_leak", "neg %r1\nmov %r0, 0\nexit");
+}
+
+#[test]
 fn loops() {
     // Counts to 10: explored iteration by iteration.
     accepts("mov %r0, 0\nmov %r1, 0\nadd %r1, 1\nadd %r0, 2\njlt %r1, 10, -3\nexit");
@@ -270,7 +288,10 @@ fn loops() {
     // The state at the loop head shrinks from [0, 255] to [1, 255] and
     // then repeats: an infinite loop, which pruning against the unfinished
     // first visit must not hide (the kernel rejects it too).
-    rejects("unbounded_loop", "call 7\nand %r0, 255\njne %r0, 0, -1\nexit");
+    rejects(
+        "unbounded_loop",
+        "call 7\nand %r0, 255\njne %r0, 0, -1\nexit",
+    );
     // Halving terminates: unrolled until the value is known to be 0.
     accepts("call 7\nmov %r1, %r0\nrsh %r1, 1\njne %r1, 0, -2\nmov %r0, 0\nexit");
 }

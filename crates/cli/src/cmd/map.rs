@@ -367,7 +367,7 @@ pub fn run(args: &MapArgs) -> Result<()> {
             tname(spec.key_type),
             tname(spec.value_type)
         );
-        for e in entries.as_array().into_iter().flatten() {
+        for (i, e) in entries.as_array().into_iter().flatten().enumerate() {
             let key = unhex(e["key"].as_str().unwrap_or(""))?;
             let show = |bytes: &[u8], t: Option<u32>| match (btf, t) {
                 (Some(b), Some(id)) => format_value(b, id, bytes, 0),
@@ -385,8 +385,15 @@ pub fn run(args: &MapArgs) -> Result<()> {
                 }
                 _ => "?".into(),
             };
+            // Keyless maps (queue, stack, ringbuf): values or records
+            // numbered in pop/consume order.
+            if spec.key_size == 0 {
+                println!("  #{i}: {value}");
             // Global data maps have one key, 0: show the variables only.
-            if spec.key_type.is_none() && spec.kind.name() == "array" && spec.max_entries == 1 {
+            } else if spec.key_type.is_none()
+                && spec.kind.name() == "array"
+                && spec.max_entries == 1
+            {
                 println!("  {value}");
             } else {
                 println!("  {} => {value}", show(&key, spec.key_type));

@@ -51,7 +51,8 @@ instruction; --pcap IN --out OUT replays a capture (counts per verdict,
 XDP_TX packets written out). --json prints {\"engine\", \"program\",
 \"return\", \"action\", \"packet\", \"log\"} (plus \"runs\", \"ns_per_run\").
 tc and socket filter programs run on an __sk_buff. Engines: interp,
-interp-fast, jit.
+interp-fast, jit, kernel (BPF_PROG_TEST_RUN; --repeat reports the
+kernel's own mean duration; no --trace).
 
 Exit status: 0 it ran, 1 it was refused at load time or trapped, 2 usage
 error or malformed input.")]

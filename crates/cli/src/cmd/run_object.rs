@@ -18,6 +18,13 @@
 //! }
 //! ```
 //!
+//! Maps without keys have entries with only a `value`: a `queue` or
+//! `stack` lists its values in pop order (`--maps-in` pushes them in the
+//! order given), a `ringbuf` its submitted, unconsumed records in order
+//! (`--maps-in` outputs them as records). `lpm_trie` keys are the prefix
+//! length (4 bytes, host order) and the data; LRU hashes are dumped like
+//! hashes.
+//!
 //! `--maps-out` writes every map (global data under `.data`, `.rodata`,
 //! `.bss`; arrays with all their elements). `--maps-in` sets the listed
 //! entries before the run (`BPF_ANY`) and leaves the others; a per-CPU
@@ -340,7 +347,13 @@ fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
                 } else {
                     Value::String(hex(v))
                 };
-                json!({ "key": hex(k), "value": value })
+                if map.spec().key_size == 0 {
+                    // Keyless maps (queue, stack, ringbuf): values or
+                    // records in pop/consume order.
+                    json!({ "value": value })
+                } else {
+                    json!({ "key": hex(k), "value": value })
+                }
             })
             .collect();
         out.insert(name.to_string(), Value::Array(list));
@@ -370,11 +383,15 @@ pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
         let vs = spec.value_size as usize;
         let slot = vs.div_ceil(8) * 8;
         for e in entries {
-            let key = unhex(
-                e["key"]
-                    .as_str()
-                    .ok_or_else(|| anyhow!("map {name}: entry without key"))?,
-            )?;
+            let key = if spec.key_size == 0 && e.get("key").is_none() {
+                Vec::new()
+            } else {
+                unhex(
+                    e["key"]
+                        .as_str()
+                        .ok_or_else(|| anyhow!("map {name}: entry without key"))?,
+                )?
+            };
             let value = match &e["value"] {
                 Value::String(s) if spec.kind.is_percpu() => {
                     let one = unhex(s)?;
@@ -396,8 +413,13 @@ pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
                 }
                 _ => return Err(anyhow!("map {name}: entry without value").into()),
             };
-            map.update(&key, &value, BPF_ANY)
-                .map_err(|e| CliError::malformed(anyhow!("{}: map {name}: {e}", path.display())))?;
+            let done = match map.as_any().downcast_ref::<oxbpf_maps::RingBuf>() {
+                // A ring buffer takes records, in order, as a producer.
+                Some(rb) => rb.output(&value, 0),
+                // Queues and stacks push (BPF_MAP_UPDATE_ELEM semantics).
+                None => map.update(&key, &value, BPF_ANY),
+            };
+            done.map_err(|e| CliError::malformed(anyhow!("{}: map {name}: {e}", path.display())))?;
         }
     }
     Ok(())

@@ -192,7 +192,9 @@ pub fn attach(t: &KernelTarget<'_>) -> Result<()> {
     let kobj = KernelObject::load_with(
         &obj,
         &LoadOptions {
-            programs: Some(vec![name.clone()]),
+            // Every program: tail calls reach the others through the
+            // object's prog arrays, filled from its initialisers.
+            programs: None,
             ..LoadOptions::default()
         },
     )

@@ -1,5 +1,4 @@
-//! The random XDP program generator shared by the soundness fuzzing and
-//! the differential (interp / jit / kernel) tests: programs built from
+//! The random XDP program generator of the soundness fuzzing: programs built from
 //! blocks that touch the packet, the stack, the context and one hash map
 //! (`lddw map_idx 0`, 4-byte keys, 16-byte values), plus mutants.
 

@@ -54,6 +54,7 @@ pub fn table() -> HelperTable {
         }
     }
     super::kernel_calls::register(&mut t);
+    super::kernel_maps::register(&mut t);
     t
 }
 

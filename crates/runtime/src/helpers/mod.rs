@@ -3,3 +3,4 @@
 pub mod conformance;
 pub mod kernel;
 pub mod kernel_calls;
+pub mod kernel_maps;

@@ -1,0 +1,32 @@
+// prog-type: xdp
+// why: the last word of a 16-byte value (offset 12, size 4)
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ipv6.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+struct val {
+	__u32 a[4];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct val);
+} arr SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 key = 0;
+	struct val *v = bpf_map_lookup_elem(&arr, &key);
+	if (!v)
+		return 0;
+	return ((volatile __u32 *)v)[3];
+}
+
+char _license[] SEC("license") = "GPL";

@@ -1,0 +1,15 @@
+// prog-type: xdp
+// expect: null_deref
+// why: a constant stored in the upper half of a stack slot is not tracked (as in the kernel), so the lookup may fail and is not checked
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 4); __type(key, __u32); __type(value, __u64); } a SEC(".maps");
+SEC("xdp")
+int arrk(struct xdp_md *ctx)
+{
+	__u32 k = 3;
+	__u64 *v = bpf_map_lookup_elem(&a, &k);
+	*v += 1;
+	return XDP_PASS;
+}
+char LICENSE[] SEC("license") = "GPL";
