@@ -655,6 +655,135 @@ fn two_queue_scenario() -> Result<(), Failed> {
     Ok(())
 }
 
+/// XDP_REDIRECT through a devmap to another interface: client - (r0)
+/// router (r1) - sink. `redirect.c`'s `to_port` runs in userspace on r0 and
+/// redirects every packet to `tx_ports[rx_queue]`, set by `--maps-in` to
+/// r1's index; a raw socket on the sink's end counts what comes out of r1.
+fn redirect_scenario() -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let obj = example("redirect")?;
+    let p = format!("oxrd{}", std::process::id() % 100_000);
+    let (client, router, sink) = (format!("{p}c"), format!("{p}r"), format!("{p}s"));
+    struct Ns(Vec<String>);
+    impl Drop for Ns {
+        fn drop(&mut self) {
+            for n in &self.0 {
+                let _ = ip(&["netns", "del", n]);
+            }
+        }
+    }
+    for n in [&client, &router, &sink] {
+        let _ = ip(&["netns", "del", n]);
+        ip(&["netns", "add", n])?;
+    }
+    let _ns = Ns(vec![client.clone(), router.clone(), sink.clone()]);
+    let (c0, r0, r1, s1) = (
+        format!("{p}c0"),
+        format!("{p}r0"),
+        format!("{p}r1"),
+        format!("{p}s1"),
+    );
+    #[rustfmt::skip]
+    ip(&["link", "add", &c0, "netns", &client, "type", "veth", "peer", "name", &r0, "netns", &router])?;
+    #[rustfmt::skip]
+    ip(&["link", "add", &r1, "netns", &router, "type", "veth", "peer", "name", &s1, "netns", &sink])?;
+    ip(&["-n", &client, "addr", "add", "10.81.0.1/24", "dev", &c0])?;
+    ip(&["-n", &router, "addr", "add", "10.81.0.2/24", "dev", &r0])?;
+    for (ns, dev) in [(&client, &c0), (&router, &r0), (&router, &r1), (&sink, &s1)] {
+        ip(&["-n", ns, "link", "set", dev, "up"])?;
+    }
+    let shown = ip(&["-n", &router, "-o", "link", "show", "dev", &r1])?;
+    let r1_index: u32 = shown
+        .split(':')
+        .next()
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("no ifindex in {shown:?}"))?;
+    let maps_in = tmp().join("redirect-in.json");
+    std::fs::write(
+        &maps_in,
+        format!(
+            "{{\"tx_ports\": [{{\"key\": \"00000000\", \"value\": \"{}\"}}]}}",
+            r1_index
+                .to_le_bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    // The sink counts frames carrying our marker.
+    let sink_if = s1.clone();
+    let counter = in_netns(&sink, move || {
+        let mut sock =
+            oxbpf_xdp::afpacket::PacketSocket::open(&sink_if).map_err(|e| e.to_string())?;
+        let mut buf = vec![0u8; 2048];
+        let end = Instant::now() + Duration::from_secs(5);
+        let mut seen = 0u32;
+        while Instant::now() < end {
+            if let Ok(Some(n)) = sock.recv(&mut buf, 100)
+                && buf[..n].windows(10).any(|w| w == b"redirected")
+            {
+                seen += 1;
+            }
+        }
+        Ok(seen)
+    });
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &router])
+        .arg(env!("CARGO_BIN_EXE_oxbpf"))
+        .args(["xdp", "attach", &r0])
+        .arg(&obj)
+        .args(["--prog", "to_port", "--interval", "0", "--maps-in"])
+        .arg(&maps_in)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut first = String::new();
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut lines = BufReader::new(stdout);
+    lines.read_line(&mut first).map_err(|e| e.to_string())?;
+    if !first.starts_with("attached ") {
+        let _ = child.kill();
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        return Err(format!("attach: {first:?} {}", String::from_utf8_lossy(&out.stderr)).into());
+    }
+    let sent = in_netns(&client, || {
+        let s = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::new(10, 81, 0, 1), 0))
+            .map_err(|e| e.to_string())?;
+        for i in 0..10u32 {
+            s.send_to(
+                format!("redirected {i}").as_bytes(),
+                SocketAddrV4::new(Ipv4Addr::new(10, 81, 0, 2), 9),
+            )
+            .map_err(|e| e.to_string())?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(10u32)
+    })
+    .join()
+    .map_err(|_| "client panicked")??;
+    let seen = counter.join().map_err(|_| "sink panicked")??;
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().map_err(|e| e.to_string())?;
+    let mut rest = String::new();
+    let _ = std::io::Read::read_to_string(&mut lines, &mut rest);
+    if !status.success() {
+        return Err(format!("oxbpf exited with {status}: {rest}").into());
+    }
+    if seen != sent {
+        return Err(format!(
+            "{seen} of {sent} redirected packets left through {r1}; oxbpf said {rest:?}"
+        )
+        .into());
+    }
+    if !rest.contains("redirect") {
+        return Err(format!("totals line without redirects: {rest:?}").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let req = [Requirement::Root, Requirement::Bpf];
@@ -675,6 +804,11 @@ fn main() {
             "kernel_mode_same_traffic_same_results",
             &req,
             kernel_mode_scenario,
+        ),
+        privileged_trial(
+            "userspace_redirect_through_a_devmap",
+            &req,
+            redirect_scenario,
         ),
     ];
     libtest_mimic::run(&args, tests).exit();

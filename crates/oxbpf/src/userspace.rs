@@ -8,8 +8,9 @@
 //! `i` is CPU `i`: its own per-CPU map slots) and applies the verdicts:
 //! `XDP_TX` sends the packet back out of the interface, `XDP_PASS` hands it
 //! to the kernel's stack through a TAP device (see [`oxbpf_xdp::tap`]),
-//! `XDP_DROP` recycles the frame, `XDP_ABORTED` (or a trapped run) counts
-//! an error and drops. Dropping the value (or [`UserspaceXdp::stop`])
+//! `XDP_DROP` recycles the frame, `XDP_REDIRECT` to another interface
+//! (`bpf_redirect`, a devmap) sends it out of that interface,
+//! `XDP_ABORTED` (or a trapped run) counts an error and drops. Dropping the value (or [`UserspaceXdp::stop`])
 //! stops the workers and detaches everything; nothing is pinned, so a
 //! killed process leaves nothing behind either.
 
@@ -22,7 +23,9 @@ use oxbpf_xdp::XdpError;
 use oxbpf_xdp::afpacket::PacketSocket;
 use oxbpf_xdp::steer::{Selection, Steering};
 use oxbpf_xdp::tap::Tap;
-use oxbpf_xdp::worker::{CounterSnapshot, Counters, PacketHandler, Verdict, run_packet, run_xsk};
+use oxbpf_xdp::worker::{
+    CounterSnapshot, Counters, PacketHandler, Redirector, Verdict, run_packet, run_xsk,
+};
 use oxbpf_xdp::xsk::{BindRequest, XskConfig, XskSocket, ifindex};
 
 use crate::{Error, RunOptions, Runner, XdpSession};
@@ -213,7 +216,8 @@ impl UserspaceXdp {
                             return;
                         };
                         let mut h = Handler { session };
-                        run_xsk(&mut sock, &mut h, tap.as_deref(), &c, &stop);
+                        let mut redirect = Redirector::default();
+                        run_xsk(&mut sock, &mut h, tap.as_deref(), &mut redirect, &c, &stop);
                     }));
                 }
                 (source, Some(steering))
@@ -233,7 +237,8 @@ impl UserspaceXdp {
                         return;
                     };
                     let mut h = Handler { session };
-                    run_packet(&mut sock, &mut h, &c, &stop);
+                    let mut redirect = Redirector::default();
+                    run_packet(&mut sock, &mut h, &mut redirect, &c, &stop);
                 }));
                 ("af_packet".to_string(), None)
             }

@@ -78,6 +78,39 @@ impl PacketSocket {
         })
     }
 
+    /// A socket that only sends, out of the interface with index
+    /// `ifindex` (a redirect target).
+    pub fn sender(ifindex: u32) -> Result<PacketSocket> {
+        let name = format!("ifindex {ifindex}");
+        // SAFETY: plain socket(2) call; protocol 0: receives nothing.
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if raw < 0 {
+            return Err(XdpError::last_os("create AF_PACKET socket", name));
+        }
+        // SAFETY: `raw` is a new descriptor nobody else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: all-zero is a valid sockaddr_ll.
+        let mut sa: libc::sockaddr_ll = unsafe { core::mem::zeroed() };
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_ifindex = ifindex as i32;
+        // SAFETY: a valid sockaddr_ll of the size passed.
+        let rc = unsafe {
+            libc::bind(
+                raw,
+                (&sa as *const libc::sockaddr_ll).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(XdpError::last_os("bind AF_PACKET socket", name));
+        }
+        Ok(PacketSocket {
+            fd,
+            ifindex,
+            iface: name,
+        })
+    }
+
     /// The interface index.
     pub fn ifindex(&self) -> u32 {
         self.ifindex

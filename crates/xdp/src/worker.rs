@@ -133,15 +133,49 @@ impl Counters {
 /// Packets handled per batch.
 pub const BATCH: usize = 64;
 
+/// Sends `XDP_REDIRECT` packets out of other interfaces: one send-only
+/// AF_PACKET socket per target interface, opened on first use.
+#[derive(Debug, Default)]
+pub struct Redirector {
+    senders: Vec<PacketSocket>,
+    /// Targets that could not be opened (not retried).
+    failed: Vec<u32>,
+}
+
+impl Redirector {
+    /// Sends `frame` out of interface `ifindex`; false if it cannot.
+    pub fn send(&mut self, ifindex: u32, frame: &[u8]) -> bool {
+        if ifindex == 0 || self.failed.contains(&ifindex) {
+            return false;
+        }
+        let i = match self.senders.iter().position(|s| s.ifindex() == ifindex) {
+            Some(i) => i,
+            None => match PacketSocket::sender(ifindex) {
+                Ok(s) => {
+                    self.senders.push(s);
+                    self.senders.len() - 1
+                }
+                Err(_) => {
+                    self.failed.push(ifindex);
+                    return false;
+                }
+            },
+        };
+        self.senders[i].send(frame).is_ok()
+    }
+}
+
 /// Drives `sock` until `stop` is set: each received packet goes through
 /// `handler`; `XDP_TX` sends the result back out of the interface,
 /// `XDP_PASS` writes it to `pass` (the kernel's stack receives it there)
-/// or, without a tap, drops it and counts an error; `XDP_REDIRECT` is sent
-/// out through `redirect` when its target is that socket's interface.
+/// or, without a tap, drops it and counts an error; `XDP_REDIRECT` to the
+/// receiving interface goes back out like `XDP_TX`, to another interface
+/// out of it through `redirect` (an error is counted when that fails).
 pub fn run_xsk(
     sock: &mut XskSocket,
     handler: &mut dyn PacketHandler,
     pass: Option<&Tap>,
+    redirect: &mut Redirector,
     counters: &Counters,
     stop: &AtomicBool,
 ) {
@@ -174,8 +208,10 @@ pub fn run_xsk(
                 Verdict::Redirect(target) if target == ifindex => {
                     send_back(sock, d, &out, counters)
                 }
-                Verdict::Redirect(_) => {
-                    counters.errors.fetch_add(1, Ordering::Relaxed);
+                Verdict::Redirect(target) => {
+                    if !redirect.send(target, &out) {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
                     sock.recycle(d);
                 }
             }
@@ -202,6 +238,7 @@ fn send_back(sock: &mut XskSocket, d: Desc, out: &[u8], counters: &Counters) {
 pub fn run_packet(
     sock: &mut PacketSocket,
     handler: &mut dyn PacketHandler,
+    redirect: &mut Redirector,
     counters: &Counters,
     stop: &AtomicBool,
 ) {
@@ -225,7 +262,10 @@ pub fn run_packet(
         if send && sock.send(&out).is_err() {
             counters.errors.fetch_add(1, Ordering::Relaxed);
         }
-        if matches!(verdict, Verdict::Redirect(t) if t != ifindex) {
+        if let Verdict::Redirect(t) = verdict
+            && t != ifindex
+            && !redirect.send(t, &out)
+        {
             counters.errors.fetch_add(1, Ordering::Relaxed);
         }
     }

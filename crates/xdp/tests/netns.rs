@@ -19,7 +19,7 @@ use libtest_mimic::{Arguments, Failed};
 use oxbpf_kernel::XdpMode;
 use oxbpf_testkit::{Requirement, privileged_trial};
 use oxbpf_xdp::steer::{SelectKey, Selection, Steering};
-use oxbpf_xdp::worker::{Counters, Verdict, run_xsk};
+use oxbpf_xdp::worker::{Counters, Redirector, Verdict, run_xsk};
 use oxbpf_xdp::xsk::{XskConfig, XskSocket, ifindex};
 
 const PREFIX: &str = "oxxdp";
@@ -205,7 +205,14 @@ fn afxdp_echoes_and_drops_udp() -> Result<(), Failed> {
                 steering.link_id()
             )));
             let mut handler = echo;
-            run_xsk(&mut sock, &mut handler, None, &counters, &stop);
+            run_xsk(
+                &mut sock,
+                &mut handler,
+                None,
+                &mut Redirector::default(),
+                &counters,
+                &stop,
+            );
             // Drops never reached the kernel's stack.
             let mut buf = [0u8; 64];
             let leaked = listener.recv(&mut buf).ok();
