@@ -58,9 +58,6 @@ pub fn run(args: &KeygenArgs) -> Result<()> {
         .context("cannot write the public key")?;
     println!("secret key: {}", args.out.display());
     println!("public key: {}", public_path.display());
-    println!(
-        "ed25519: {}",
-        super::sign::hex(&key.public_key().to_bytes())
-    );
+    println!("ed25519: {}", super::hex(&key.public_key().to_bytes()));
     Ok(())
 }

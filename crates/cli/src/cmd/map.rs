@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use oxbpf_object::btf::{Btf, BtfKind};
 use serde_json::Value;
 
+use crate::cmd::{hex, unhex};
 use crate::error::{CliError, Result};
 
 /// Arguments of `map`.
@@ -401,20 +402,6 @@ pub fn run(args: &MapArgs) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return Err(anyhow!("hex string '{s}' has an odd number of digits"));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| anyhow!("bad hex '{s}'")))
-        .collect()
 }
 
 fn uint(bytes: &[u8]) -> u64 {

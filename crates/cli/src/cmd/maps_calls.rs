@@ -24,21 +24,8 @@ use oxbpf_maps::update::BPF_ANY;
 use oxbpf_maps::{MapHandle, MapKind, MapOfMaps};
 use serde_json::{Value, json};
 
+use crate::cmd::{hex, unhex};
 use crate::error::{CliError, Result};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return Err(anyhow!("hex string '{s}' has an odd number of digits"));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| anyhow!("bad hex '{s}'")))
-        .collect()
-}
 
 fn entries_json(map: &MapHandle) -> Result<Value> {
     let entries = map

@@ -24,6 +24,30 @@ use serde::Serialize;
 
 use crate::error::Result;
 
+/// Lowercase hex of `bytes`, the byte encoding of the JSON map states and
+/// of keys and values on the command line.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string (`hex`'s inverse); the error names the
+/// string.
+pub fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return Err(anyhow::anyhow!(
+            "hex string '{s}' has an odd number of digits"
+        ));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| anyhow::anyhow!("bad hex '{s}'"))
+        })
+        .collect()
+}
+
 /// Prints `value` as one line of JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string(value).map_err(anyhow::Error::new)?;

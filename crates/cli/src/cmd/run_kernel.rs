@@ -8,12 +8,9 @@ use oxbpf::XdpAction;
 use oxbpf_kernel::{KernelMap, KernelObject, LoadOptions, TestRun};
 use serde_json::{Value, json};
 
+use crate::cmd::hex;
 use crate::cmd::run::RunArgs;
 use crate::error::{CliError, EXIT_MALFORMED, Result};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// `enum bpf_prog_type` values oxbpf names actions for.
 const PROG_TYPE_SCHED_CLS: u32 = 3;

@@ -39,6 +39,7 @@ use oxbpf_maps::update::BPF_ANY;
 use serde_json::{Map as JsonMap, Value, json};
 
 use crate::cmd::run::RunArgs;
+use crate::cmd::{hex, unhex};
 use crate::error::{CliError, EXIT_MALFORMED, Result};
 
 /// Whether `path` is an ELF file (starts with `\x7fELF`).
@@ -49,21 +50,6 @@ pub fn is_elf(path: &Path) -> bool {
         .and_then(|mut f| f.read_exact(&mut magic))
         .is_ok()
         && magic == *b"\x7fELF"
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    if !s.len().is_multiple_of(2) {
-        return Err(anyhow!("hex string '{s}' has an odd number of digits"));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| anyhow!("bad hex '{s}'")))
-        .collect()
 }
 
 /// Runs `run` on an object file.

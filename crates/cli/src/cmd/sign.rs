@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use oxbpf_sign::{SecretKey, SignError, Signature, TrustedKeys, signature_path};
 
+use crate::cmd::hex;
 use crate::error::{CliError, Result};
 
 /// Arguments of `sign`.
@@ -58,11 +59,6 @@ pub struct VerifyArgs {
     /// Signature file (default FILE.sig).
     #[arg(long, value_name = "SIG")]
     pub signature: Option<PathBuf>,
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Maps a signing error to its exit status: the check failing (missing

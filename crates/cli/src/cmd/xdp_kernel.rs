@@ -21,26 +21,12 @@ use oxbpf_kernel::pin::{BPFFS, ensure_bpffs, unpin};
 use oxbpf_kernel::{KernelMap, KernelObject, LoadOptions, XdpLink, XdpMode};
 use serde_json::{Map as JsonMap, Value, json};
 
+use crate::cmd::{hex, unhex};
 use crate::error::{CliError, Result};
 
 /// Where oxbpf pins kernel-mode attachments.
 pub fn pin_dir(iface: &str) -> PathBuf {
     Path::new(BPFFS).join("oxbpf").join(iface)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return Err(anyhow!("hex {s:?} has an odd number of digits"));
-    }
-    (0..s.len() / 2)
-        .map(|i| {
-            u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| anyhow!("{s:?} is not hex"))
-        })
-        .collect()
 }
 
 /// What `attach --mode kernel` needs.
