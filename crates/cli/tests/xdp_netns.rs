@@ -21,13 +21,13 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed};
+use oxbpf_testkit::netns::{VethPair, in_netns, ip};
 use oxbpf_testkit::{Requirement, privileged_trial};
 
 const PREFIX: &str = "oxcli";
@@ -37,90 +37,11 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 type R<T> = Result<T, String>;
 
-fn ip(args: &[&str]) -> R<String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
+/// The test's namespaces (`pair.client`, `pair.server`, `pair.server_if`).
+type Pair = VethPair;
 
-struct Pair {
-    client: String,
-    server: String,
-    server_if: String,
-}
-
-impl Pair {
-    fn create() -> R<Pair> {
-        Pair::create_with_queues(1)
-    }
-
-    /// A pair whose veths have `queues` receive and transmit queues.
-    fn create_with_queues(queues: u32) -> R<Pair> {
-        if let Ok(list) = ip(&["netns", "list"]) {
-            for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
-                if name.starts_with(PREFIX) {
-                    let _ = ip(&["netns", "del", name]);
-                }
-            }
-        }
-        let p = format!("{PREFIX}{}", std::process::id() % 100_000);
-        let pair = Pair {
-            client: format!("{p}c"),
-            server: format!("{p}s"),
-            server_if: format!("{p}s0"),
-        };
-        let client_if = format!("{p}c0");
-        ip(&["netns", "add", &pair.client])?;
-        ip(&["netns", "add", &pair.server])?;
-        let q = queues.to_string();
-        #[rustfmt::skip]
-        ip(&[
-            "link", "add", &client_if, "numtxqueues", &q, "numrxqueues", &q,
-            "netns", &pair.client, "type", "veth",
-            "peer", "name", &pair.server_if, "numtxqueues", &q, "numrxqueues", &q,
-            "netns", &pair.server,
-        ])?;
-        for (ns, dev, addr) in [
-            (&pair.client, &client_if, CLIENT_IP),
-            (&pair.server, &pair.server_if, SERVER_IP),
-        ] {
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
-        }
-        Ok(pair)
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.client]);
-        let _ = ip(&["netns", "del", &self.server]);
-    }
-}
-
-fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> R<T> + Send + 'static,
-) -> std::thread::JoinHandle<R<T>> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: setns on a namespace fd we opened; affects this thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
-        }
-        f()
-    })
+fn new_pair(queues: u32) -> R<Pair> {
+    VethPair::create(PREFIX, queues, CLIENT_IP, SERVER_IP)
 }
 
 fn tmp() -> PathBuf {
@@ -424,7 +345,7 @@ fn count(maps: &serde_json::Value, proto: u8) -> u64 {
 fn userspace_scenario(signal: i32) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let obj = example("parse")?;
-    let pair = Pair::create()?;
+    let pair = new_pair(1)?;
     let maps_out = tmp().join(format!("maps-{signal}.json"));
     let _ = std::fs::remove_file(&maps_out);
     let (child, first) = start(&pair, &obj, &maps_out, &["--mode", "userspace"])?;
@@ -499,7 +420,7 @@ fn oxbpf_in_net(pair: &Pair, args: &[&str]) -> R<String> {
 fn kernel_mode_scenario() -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let obj = example("parse")?;
-    let pair = Pair::create()?;
+    let pair = new_pair(1)?;
     let iface = pair.server_if.clone();
     let pins = Path::new("/sys/fs/bpf/oxbpf").join(&iface);
     // Leftovers of a killed run on the same (process-unique) name.
@@ -571,7 +492,7 @@ fn kernel_mode_scenario() -> Result<(), Failed> {
 fn af_packet_scenario() -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let obj = example("parse")?;
-    let pair = Pair::create()?;
+    let pair = new_pair(1)?;
     let maps_out = tmp().join("maps-afpacket.json");
     let _ = std::fs::remove_file(&maps_out);
     let (child, first) = start(&pair, &obj, &maps_out, &["--source", "af_packet"])?;
@@ -608,7 +529,7 @@ fn af_packet_scenario() -> Result<(), Failed> {
 fn two_queue_scenario() -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let obj = example("parse")?;
-    let pair = Pair::create_with_queues(2)?;
+    let pair = new_pair(2)?;
     let maps_out = tmp().join("maps-2q.json");
     let (child, first) = start(&pair, &obj, &maps_out, &["--json", "--queues", "2"])?;
     let attached: serde_json::Value = serde_json::from_str(&first).map_err(|e| e.to_string())?;

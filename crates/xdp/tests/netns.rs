@@ -9,14 +9,13 @@
 //! prefix) are removed first.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use libtest_mimic::{Arguments, Failed};
 use oxbpf_kernel::XdpMode;
+use oxbpf_testkit::netns::{VethPair, in_netns};
 use oxbpf_testkit::{Requirement, privileged_trial};
 use oxbpf_xdp::steer::{SelectKey, Selection, Steering};
 use oxbpf_xdp::worker::{Counters, Redirector, Verdict, run_xsk};
@@ -25,100 +24,6 @@ use oxbpf_xdp::xsk::{XskConfig, XskSocket, ifindex};
 const PREFIX: &str = "oxxdp";
 const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
-
-fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
-    if !out.status.success() {
-        return Err(format!(
-            "ip {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    Ok(())
-}
-
-/// Two namespaces `<p>c` and `<p>s` joined by veth `<p>c0` - `<p>s0`,
-/// removed on drop.
-struct Pair {
-    client: String,
-    server: String,
-    client_if: String,
-    server_if: String,
-}
-
-impl Pair {
-    fn create() -> Result<Pair, String> {
-        // Leftovers of killed runs: any namespace with our prefix.
-        if let Ok(out) = Command::new("ip").args(["netns", "list"]).output() {
-            for line in String::from_utf8_lossy(&out.stdout).lines() {
-                if let Some(name) = line.split_whitespace().next()
-                    && name.starts_with(PREFIX)
-                {
-                    let _ = ip(&["netns", "del", name]);
-                }
-            }
-        }
-        let p = format!("{PREFIX}{}", std::process::id() % 100_000);
-        let pair = Pair {
-            client: format!("{p}c"),
-            server: format!("{p}s"),
-            client_if: format!("{p}c0"),
-            server_if: format!("{p}s0"),
-        };
-        ip(&["netns", "add", &pair.client])?;
-        ip(&["netns", "add", &pair.server])?;
-        ip(&[
-            "link",
-            "add",
-            &pair.client_if,
-            "netns",
-            &pair.client,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &pair.server_if,
-            "netns",
-            &pair.server,
-        ])?;
-        for (ns, dev, addr) in [
-            (&pair.client, &pair.client_if, CLIENT_IP),
-            (&pair.server, &pair.server_if, SERVER_IP),
-        ] {
-            ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
-        }
-        Ok(pair)
-    }
-}
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        let _ = ip(&["netns", "del", &self.client]);
-        let _ = ip(&["netns", "del", &self.server]);
-    }
-}
-
-/// Runs `f` on a thread moved into namespace `ns`.
-fn in_netns<T: Send + 'static>(
-    ns: &str,
-    f: impl FnOnce() -> Result<T, String> + Send + 'static,
-) -> std::thread::JoinHandle<Result<T, String>> {
-    let path = format!("/var/run/netns/{ns}");
-    std::thread::spawn(move || {
-        let file = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
-        // SAFETY: setns on a namespace fd we opened; affects this thread only.
-        if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            return Err(format!("setns {path}: {}", std::io::Error::last_os_error()));
-        }
-        f()
-    })
-}
 
 /// Swaps Ethernet, IPv4 and UDP source and destination: the echo a
 /// program would send with `XDP_TX`. Checksums stay valid (the sums are
@@ -154,7 +59,7 @@ fn echo(packet: &[u8], out: &mut Vec<u8>) -> Verdict {
 }
 
 fn afxdp_echoes_and_drops_udp() -> Result<(), Failed> {
-    let pair = Pair::create()?;
+    let pair = VethPair::create(PREFIX, 1, CLIENT_IP, SERVER_IP)?;
     let stop = Arc::new(AtomicBool::new(false));
     let counters = Arc::new(Counters::default());
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<String, String>>();
