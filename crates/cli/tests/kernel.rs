@@ -19,24 +19,7 @@ fn tmp() -> PathBuf {
 
 /// Compiles bpf/examples/NAME.c.
 fn example(name: &str) -> Result<PathBuf, Failed> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let out = tmp().join(format!("{name}.o"));
-    let ok = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .map_err(|e| format!("clang must be installed: {e}"))?
-        .success();
-    if !ok {
-        return Err(format!("clang failed on {}", src.display()).into());
-    }
-    Ok(out)
+    Ok(oxbpf_testkit::bpf::example(name, &tmp())?)
 }
 
 fn oxbpf(args: &[&str]) -> Output {

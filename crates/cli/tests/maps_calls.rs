@@ -15,22 +15,7 @@ fn tmp() -> PathBuf {
 
 /// Compiles bpf/examples/NAME.c (clang is required).
 fn example(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let out = tmp().join(format!("{name}.o"));
-    let ok = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang must be installed")
-        .success();
-    assert!(ok, "clang failed on {}", src.display());
-    out
+    oxbpf_testkit::bpf::example(name, &tmp()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Ethernet + IPv4 (protocol 17, UDP) + 8 bytes: enough for the programs,

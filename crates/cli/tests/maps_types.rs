@@ -12,22 +12,7 @@ fn tmp() -> PathBuf {
 }
 
 fn example(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let out = tmp().join(format!("{name}.o"));
-    let ok = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang must be installed")
-        .success();
-    assert!(ok, "clang failed on {}", src.display());
-    out
+    oxbpf_testkit::bpf::example(name, &tmp()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn oxbpf(args: &[&str]) -> Output {

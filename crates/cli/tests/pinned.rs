@@ -9,26 +9,7 @@ use libtest_mimic::{Arguments, Failed};
 use oxbpf_testkit::{Requirement, privileged_trial};
 
 fn example(name: &str) -> Result<PathBuf, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pinned");
-    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let out = dir.join(format!("{name}.o"));
-    let ok = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .map_err(|e| format!("clang: {e}"))?
-        .success();
-    if !ok {
-        return Err(format!("clang failed on {}", src.display()));
-    }
-    Ok(out)
+    oxbpf_testkit::bpf::example(name, &Path::new(env!("CARGO_TARGET_TMPDIR")).join("pinned"))
 }
 
 fn oxbpf(args: &[&str]) -> Output {

@@ -14,22 +14,7 @@ fn tmp() -> PathBuf {
 /// Compiles bpf/examples/NAME.c (clang is required: a missing compiler
 /// fails the test).
 fn example(name: &str) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let out = tmp().join(format!("{name}.o"));
-    let ok = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang must be installed")
-        .success();
-    assert!(ok, "clang failed on {}", src.display());
-    out
+    oxbpf_testkit::bpf::example(name, &tmp()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn oxbpf(args: &[&str]) -> Output {
@@ -166,22 +151,7 @@ fn several_programs_without_prog_exit_2_listing_them() {
     )
     .unwrap();
     let obj = tmp().join("two.o");
-    assert!(
-        Command::new("clang")
-            .args([
-                "-O2",
-                "-target",
-                "bpf",
-                "-I/usr/include/x86_64-linux-gnu",
-                "-c"
-            ])
-            .arg(&src)
-            .arg("-o")
-            .arg(&obj)
-            .status()
-            .unwrap()
-            .success()
-    );
+    oxbpf_testkit::bpf::compile(&src, &obj).unwrap();
     let pkt = tmp().join("udp3.bin");
     std::fs::write(&pkt, udp_packet()).unwrap();
     let o = oxbpf(&[

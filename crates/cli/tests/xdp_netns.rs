@@ -51,24 +51,7 @@ fn tmp() -> PathBuf {
 }
 
 fn example(name: &str) -> R<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let out = tmp().join(format!("{name}.o"));
-    let ok = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .map_err(|e| format!("clang: {e}"))?
-        .success();
-    if !ok {
-        return Err(format!("clang failed on {}", src.display()));
-    }
-    Ok(out)
+    oxbpf_testkit::bpf::example(name, &tmp())
 }
 
 /// Whether process `pid` holds a socket of family `AF_XDP` (pidfd_getfd

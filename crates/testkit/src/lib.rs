@@ -67,6 +67,7 @@
 //! [`oxbpf_binary`] (the built `oxbpf` command, for tests outside the cli
 //! crate, which have no `CARGO_BIN_EXE_oxbpf`).
 
+pub mod bpf;
 pub mod netns;
 mod paths;
 mod privileged;

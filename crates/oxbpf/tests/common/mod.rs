@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 use oxbpf::{EngineKind, Loader, Object};
@@ -18,21 +17,8 @@ static BUILD: Mutex<()> = Mutex::new(());
 /// clang fails: a missing compiler is a failure, not a skip.
 pub fn example(name: &str) -> PathBuf {
     let _lock = BUILD.lock().unwrap_or_else(|e| e.into_inner());
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../bpf/examples")
-        .join(format!("{name}.c"));
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.o"));
-    let status = Command::new("clang")
-        .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
-        .arg("-I/usr/include/x86_64-linux-gnu")
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang must be installed to build bpf/examples");
-    assert!(status.success(), "clang failed on {}", src.display());
-    out
+    oxbpf_testkit::bpf::example(name, Path::new(env!("CARGO_TARGET_TMPDIR")))
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Loads an example with `ncpus` CPUs for per-CPU maps.
