@@ -48,6 +48,31 @@ pub fn unhex(s: &str) -> anyhow::Result<Vec<u8>> {
         .collect()
 }
 
+/// The program to run from an object's `names`: `--prog NAME` when given
+/// (it must exist), else the only one; several and no `--prog` is a usage
+/// error listing them (exit 2).
+pub fn pick_program(
+    file: &std::path::Path,
+    names: &[&str],
+    prog: Option<&str>,
+) -> crate::error::Result<String> {
+    match (prog, names) {
+        (Some(p), _) if names.contains(&p) => Ok(p.to_string()),
+        (Some(p), _) => Err(crate::error::CliError::malformed(anyhow::anyhow!(
+            "no program named {p} in {} (it has: {})",
+            file.display(),
+            names.join(", ")
+        ))),
+        (None, [one]) => Ok(one.to_string()),
+        (None, _) => Err(crate::error::CliError::malformed(anyhow::anyhow!(
+            "{} has {} programs, choose one with --prog: {}",
+            file.display(),
+            names.len(),
+            names.join(", ")
+        ))),
+    }
+}
+
 /// Prints `value` as one line of JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string(value).map_err(anyhow::Error::new)?;

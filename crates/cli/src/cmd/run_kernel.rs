@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cmd::hex;
 use crate::cmd::run::RunArgs;
-use crate::error::{CliError, EXIT_MALFORMED, Result};
+use crate::error::{CliError, Result};
 
 /// `enum bpf_prog_type` values oxbpf names actions for.
 const PROG_TYPE_SCHED_CLS: u32 = 3;
@@ -28,27 +28,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     let obj = oxbpf_object::Object::parse(&bytes)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names: Vec<&str> = obj.programs.iter().map(|p| p.name.as_str()).collect();
-    let name = match (&args.prog, names.as_slice()) {
-        (Some(p), _) => p.clone(),
-        (None, [one]) => one.to_string(),
-        (None, _) => {
-            return Err(CliError {
-                code: EXIT_MALFORMED,
-                error: anyhow!(
-                    "{} has {} programs, choose one with --prog: {}",
-                    args.file.display(),
-                    names.len(),
-                    names.join(", ")
-                ),
-            });
-        }
-    };
-    if !names.contains(&name.as_str()) {
-        return Err(CliError::malformed(anyhow!(
-            "no program named {name} in {}",
-            args.file.display()
-        )));
-    }
+    let name = crate::cmd::pick_program(&args.file, &names, args.prog.as_deref())?;
     let kobj = KernelObject::load_with(
         &obj,
         &LoadOptions {

@@ -40,7 +40,7 @@ use serde_json::{Map as JsonMap, Value, json};
 
 use crate::cmd::run::RunArgs;
 use crate::cmd::{hex, unhex};
-use crate::error::{CliError, EXIT_MALFORMED, Result};
+use crate::error::{CliError, Result};
 
 /// Whether `path` is an ELF file (starts with `\x7fELF`).
 pub fn is_elf(path: &Path) -> bool {
@@ -77,21 +77,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .load_file(&args.file)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names = obj.program_names();
-    let name = match (&args.prog, names.as_slice()) {
-        (Some(p), _) => p.clone(),
-        (None, [one]) => one.to_string(),
-        (None, _) => {
-            return Err(CliError {
-                code: EXIT_MALFORMED,
-                error: anyhow!(
-                    "{} has {} programs, choose one with --prog: {}",
-                    args.file.display(),
-                    names.len(),
-                    names.join(", ")
-                ),
-            });
-        }
-    };
+    let name = crate::cmd::pick_program(&args.file, &names, args.prog.as_deref())?;
     let name_of_prog = name.clone();
     let prog = obj
         .program(&name)

@@ -161,18 +161,7 @@ pub fn attach(t: &KernelTarget<'_>) -> Result<()> {
         CliError::malformed(anyhow::Error::new(e).context(t.file.display().to_string()))
     })?;
     let names: Vec<&str> = obj.programs.iter().map(|p| p.name.as_str()).collect();
-    let name = match (t.prog, names.as_slice()) {
-        (Some(p), _) => p.to_string(),
-        (None, [one]) => one.to_string(),
-        (None, _) => {
-            return Err(CliError::malformed(anyhow!(
-                "{} has {} programs, choose one with --prog: {}",
-                t.file.display(),
-                names.len(),
-                names.join(", ")
-            )));
-        }
-    };
+    let name = crate::cmd::pick_program(t.file, &names, t.prog)?;
     let index =
         oxbpf_xdp::xsk::ifindex(t.iface).map_err(|e| CliError::failed(anyhow::Error::new(e)))?;
     let kobj = KernelObject::load_with(

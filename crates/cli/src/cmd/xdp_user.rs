@@ -181,18 +181,7 @@ pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
         .load_file(t.file)
         .map_err(|e| CliError::failed(anyhow::Error::new(e).context("cannot load the object")))?;
     let names = obj.program_names();
-    let name = match (t.prog, names.as_slice()) {
-        (Some(p), _) => p.to_string(),
-        (None, [one]) => one.to_string(),
-        (None, _) => {
-            return Err(CliError::malformed(anyhow!(
-                "{} has {} programs, choose one with --prog: {}",
-                t.file.display(),
-                names.len(),
-                names.join(", ")
-            )));
-        }
-    };
+    let name = crate::cmd::pick_program(t.file, &names, t.prog)?;
     if let Some(path) = t.maps_in {
         crate::cmd::run_object::load_maps(&obj, path)?;
     }
