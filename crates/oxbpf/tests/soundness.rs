@@ -23,16 +23,15 @@ use oxbpf_isa::Insn;
 use oxbpf_maps::MapSpec;
 use oxbpf_verifier::{Input, MapInfo, Options, verify};
 
-/// Runs a program without verification on the boundary inputs; true if
-/// some run traps (or the loader refuses it, e.g. a bad context access).
-fn faults(insns: &[Insn], spec: &MapSpec, shape: &Shape) -> bool {
+/// The program as an object with the one map: every `lddw` refers to it.
+fn image(insns: &[Insn], spec: &MapSpec) -> ObjectImage {
     let relocs = insns
         .iter()
         .enumerate()
         .filter(|(_, i)| matches!(i, Insn::Lddw { .. }))
         .map(|(insn, _)| MapReloc::Map { insn, map: 0 })
         .collect();
-    let image = ObjectImage {
+    ObjectImage {
         programs: vec![ProgramImage {
             name: "p".into(),
             section: "xdp".into(),
@@ -45,8 +44,13 @@ fn faults(insns: &[Insn], spec: &MapSpec, shape: &Shape) -> bool {
             init: None,
             readonly: false,
         }],
-    };
-    let Ok(obj) = Loader::new().ncpus(1).load_image(image) else {
+    }
+}
+
+/// Runs a program without verification on the boundary inputs; true if
+/// some run traps (or the loader refuses it, e.g. a bad context access).
+fn faults(insns: &[Insn], spec: &MapSpec, shape: &Shape) -> bool {
+    let Ok(obj) = Loader::new().ncpus(1).load_image(image(insns, spec)) else {
         return true;
     };
     let Ok(runner) = obj.program("p").and_then(|p| p.load(EngineKind::Interp)) else {
@@ -132,30 +136,9 @@ fn accepted_programs_never_trap_on_memory_safety() {
         for b in &shape.blocks {
             *per_block.entry(b).or_default() += 1;
         }
-        // Link it: every `lddw map_idx 0` refers to the map.
-        let relocs = insns
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| matches!(i, Insn::Lddw { .. }))
-            .map(|(insn, _)| MapReloc::Map { insn, map: 0 })
-            .collect();
-        let image = ObjectImage {
-            programs: vec![ProgramImage {
-                name: "p".into(),
-                section: "xdp".into(),
-                insns: insns.clone(),
-                relocs,
-                functions: vec![],
-            }],
-            maps: vec![MapImage {
-                spec: map_spec.clone(),
-                init: None,
-                readonly: false,
-            }],
-        };
         let obj = Loader::new()
             .ncpus(1)
-            .load_image(image)
+            .load_image(image(&insns, &map_spec))
             .unwrap_or_else(|e| panic!("program {n}: load failed: {e}\n{text}"));
         let runner = obj.program("p").unwrap().load(EngineKind::Interp).unwrap();
         let mut lengths: Vec<u32> = vec![14, 15, 64, 300];

@@ -2,8 +2,6 @@
 //! blocks that touch the packet, the stack, the context and one hash map
 //! (`lddw map_idx 0`, 4-byte keys, 16-byte values), plus mutants.
 
-#![allow(dead_code)]
-
 use std::fmt::Write as _;
 
 /// xorshift64*: small, deterministic, good enough for program shapes.
@@ -41,24 +39,9 @@ pub struct Shape {
     pub blocks: Vec<&'static str>,
 }
 
-/// How the program ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ending {
-    /// A random XDP action.
-    Action,
-    /// A value computed from what the program read (`r5 ^ r8 ^ r9`, low
-    /// 16 bits), so engines that read differently return differently.
-    Computed,
-}
-
 /// Emits the program's text. `r6` holds the context throughout, `r2`
 /// and `r3` data and data_end (reloaded after calls).
 pub fn program(rng: &mut Rng, mutate: bool) -> (String, Shape) {
-    program_ending(rng, mutate, Ending::Action)
-}
-
-/// [`program`] with a choice of ending.
-pub fn program_ending(rng: &mut Rng, mutate: bool, ending: Ending) -> (String, Shape) {
     let mut s = String::new();
     let mut shape = Shape::default();
     s.push_str("    mov %r6, %r1\n    ldxw %r2, [%r6+0]\n    ldxw %r3, [%r6+4]\n");
@@ -78,15 +61,8 @@ pub fn program_ending(rng: &mut Rng, mutate: bool, ending: Ending) -> (String, S
             _ => alu(&mut s, rng, m, &mut shape),
         }
     }
-    match ending {
-        Ending::Action => {
-            let action = rng.pick(&[1u32, 2, 3]);
-            let _ = write!(s, "    mov %r0, {action}\n    exit\n");
-        }
-        Ending::Computed => {
-            s.push_str("    mov %r0, %r5\n    xor %r0, %r8\n    xor %r0, %r9\n    and %r0, 65535\n    exit\n");
-        }
-    }
+    let action = rng.pick(&[1u32, 2, 3]);
+    let _ = write!(s, "    mov %r0, {action}\n    exit\n");
     (s, shape)
 }
 
