@@ -333,6 +333,45 @@ fn dump_maps(obj: &oxbpf::Object) -> Result<Value> {
     Ok(Value::Object(out))
 }
 
+/// The value bytes of one entry of a map state file: hex for ordinary maps;
+/// for per-CPU maps one hex string per CPU (or one for every CPU), each in
+/// a slot of `value_size` rounded up to 8 bytes, `ncpus` slots.
+pub(crate) fn state_value(
+    v: &Value,
+    percpu: bool,
+    value_size: u32,
+    ncpus: u32,
+) -> anyhow::Result<Vec<u8>> {
+    let vs = value_size as usize;
+    let slot = vs.div_ceil(8) * 8;
+    let fill = |all: &mut [u8], one: &[u8]| {
+        let n = one.len().min(vs);
+        all[..n].copy_from_slice(&one[..n]);
+    };
+    Ok(match v {
+        Value::String(s) if percpu => {
+            let one = unhex(s)?;
+            let mut all = vec![0u8; slot * ncpus as usize];
+            for c in all.chunks_mut(slot) {
+                fill(c, &one);
+            }
+            all
+        }
+        Value::String(s) => unhex(s)?,
+        Value::Array(list) if percpu => {
+            let mut all = vec![0u8; slot * ncpus as usize];
+            for (c, v) in all.chunks_mut(slot).zip(list) {
+                fill(
+                    c,
+                    &unhex(v.as_str().ok_or_else(|| anyhow!("bad per-CPU value {v}"))?)?,
+                );
+            }
+            all
+        }
+        _ => return Err(anyhow!("entry without a value")),
+    })
+}
+
 pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -352,8 +391,6 @@ pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
             continue;
         }
         let spec = map.spec();
-        let vs = spec.value_size as usize;
-        let slot = vs.div_ceil(8) * 8;
         for e in entries {
             let key = if spec.key_size == 0 && e.get("key").is_none() {
                 Vec::new()
@@ -364,27 +401,13 @@ pub(crate) fn load_maps(obj: &oxbpf::Object, path: &Path) -> Result<()> {
                         .ok_or_else(|| anyhow!("map {name}: entry without key"))?,
                 )?
             };
-            let value = match &e["value"] {
-                Value::String(s) if spec.kind.is_percpu() => {
-                    let one = unhex(s)?;
-                    let mut all = vec![0u8; slot * map.ncpus() as usize];
-                    for c in all.chunks_mut(slot) {
-                        c[..one.len().min(vs)].copy_from_slice(&one[..one.len().min(vs)]);
-                    }
-                    all
-                }
-                Value::String(s) => unhex(s)?,
-                Value::Array(list) => {
-                    let mut all = vec![0u8; slot * map.ncpus() as usize];
-                    for (c, v) in all.chunks_mut(slot).zip(list) {
-                        let one =
-                            unhex(v.as_str().ok_or_else(|| anyhow!("map {name}: bad value"))?)?;
-                        c[..one.len().min(vs)].copy_from_slice(&one[..one.len().min(vs)]);
-                    }
-                    all
-                }
-                _ => return Err(anyhow!("map {name}: entry without value").into()),
-            };
+            let value = state_value(
+                &e["value"],
+                spec.kind.is_percpu(),
+                spec.value_size,
+                map.ncpus(),
+            )
+            .map_err(|err| anyhow!("map {name}: {err}"))?;
             let done = match map.as_any().downcast_ref::<oxbpf_maps::RingBuf>() {
                 // A ring buffer takes records, in order, as a producer.
                 Some(rb) => rb.output(&value, 0),

@@ -77,34 +77,13 @@ pub(crate) fn fill_maps(maps: &[(&str, &KernelMap)], path: &Path) -> Result<()> 
                     .ok_or_else(|| anyhow!("map {name}: entry without key"))?,
             )
             .map_err(CliError::malformed)?;
-            let value = match &e["value"] {
-                Value::String(s) if percpu => {
-                    let one = unhex(s).map_err(CliError::malformed)?;
-                    let mut all = vec![0u8; slot * ncpus];
-                    for c in all.chunks_mut(slot) {
-                        let n = one.len().min(slot);
-                        c[..n].copy_from_slice(&one[..n]);
-                    }
-                    all
-                }
-                Value::String(s) => unhex(s).map_err(CliError::malformed)?,
-                Value::Array(list) if percpu => {
-                    let mut all = vec![0u8; slot * ncpus];
-                    for (c, v) in all.chunks_mut(slot).zip(list) {
-                        let one =
-                            unhex(v.as_str().ok_or_else(|| anyhow!("map {name}: bad value"))?)
-                                .map_err(CliError::malformed)?;
-                        let n = one.len().min(slot);
-                        c[..n].copy_from_slice(&one[..n]);
-                    }
-                    all
-                }
-                _ => {
-                    return Err(CliError::malformed(anyhow!(
-                        "map {name}: entry without value"
-                    )));
-                }
-            };
+            let value = crate::cmd::run_object::state_value(
+                &e["value"],
+                percpu,
+                spec.value_size,
+                ncpus as u32,
+            )
+            .map_err(|err| CliError::malformed(anyhow!("map {name}: {err}")))?;
             map.update(&key, &value, 0)
                 .map_err(|e| CliError::malformed(anyhow!("{}: map {name}: {e}", path.display())))?;
         }
