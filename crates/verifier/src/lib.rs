@@ -228,6 +228,11 @@ pub struct Stats {
     pub pruned: u64,
     /// Largest number of states waiting on the worklist.
     pub peak_states: usize,
+    /// Stored states forgotten to make room (at most 64 are kept per
+    /// instruction; the one that pruned least goes).
+    pub evicted: u64,
+    /// Largest number of states stored at one instruction.
+    pub max_states_per_insn: usize,
 }
 
 /// A program the verifier accepted, with what it proved.

@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use oxbpf_abi::limits::STACK_PER_FRAME;
+use oxbpf_abi::limits::{KERNEL_MAX_FRAMES, STACK_PER_FRAME};
 
 use crate::scalar::Scalar;
 
@@ -362,21 +362,76 @@ impl IdMap {
     }
 }
 
+/// Which scalars of a stored state must match exactly when it is compared
+/// with a new state (the kernel's `precise` marks): per frame, a register
+/// mask (bit `r`) and a stack slot mask (bit `i` is slot `i`, `r10 - 512 +
+/// 8 * i`). A scalar not marked was never able to influence a safety check
+/// or a branch decision on any path explored from the state, so any number
+/// may stand in its place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Precise {
+    pub regs: [u16; KERNEL_MAX_FRAMES],
+    pub slots: [u64; KERNEL_MAX_FRAMES],
+}
+
+impl Precise {
+    /// Every scalar is precise: plain range inclusion everywhere.
+    pub const ALL: Precise = Precise {
+        regs: [u16::MAX; KERNEL_MAX_FRAMES],
+        slots: [u64::MAX; KERNEL_MAX_FRAMES],
+    };
+
+    /// Nothing is marked.
+    pub fn is_empty(&self) -> bool {
+        self.regs.iter().all(|r| *r == 0) && self.slots.iter().all(|s| *s == 0)
+    }
+
+    /// Whether every mark of `self` is in `other`.
+    pub fn within(&self, other: &Precise) -> bool {
+        self.regs.iter().zip(&other.regs).all(|(a, b)| a & !b == 0)
+            && self.slots.iter().zip(&other.slots).all(|(a, b)| a & !b == 0)
+    }
+
+    /// Adds the marks of `other`.
+    pub fn add(&mut self, other: &Precise) {
+        for (a, b) in self.regs.iter_mut().zip(&other.regs) {
+            *a |= b;
+        }
+        for (a, b) in self.slots.iter_mut().zip(&other.slots) {
+            *a |= b;
+        }
+    }
+
+    fn reg(&self, frame: usize, r: usize) -> bool {
+        self.regs.get(frame).is_none_or(|m| m & (1 << r) != 0)
+    }
+
+    fn slot(&self, frame: usize, i: usize) -> bool {
+        self.slots.get(frame).is_none_or(|m| m & (1 << i) != 0)
+    }
+}
+
 /// Whether everything `new` may do was already shown safe from `old`:
 /// same frames and call sites, and each register and slot of `old` at
 /// least as wide as in `new`. Registers and bytes `old` never initialised
 /// were never read on any path from it, so they accept anything.
 pub fn subsumes(old: &State, new: &State) -> bool {
+    subsumes_with(old, new, &Precise::ALL)
+}
+
+/// [`subsumes`], where the scalars of `old` not marked in `precise` accept
+/// any scalar (`regsafe` with an imprecise scalar in the kernel).
+pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
     if old.frames.len() != new.frames.len() {
         return false;
     }
     let mut ids = IdMap::default();
-    for (fo, fnew) in old.frames.iter().zip(&new.frames) {
+    for (fi, (fo, fnew)) in old.frames.iter().zip(&new.frames).enumerate() {
         if fo.ret != fnew.ret || fo.entry != fnew.entry {
             return false;
         }
-        for (ro, rn) in fo.regs.iter().zip(&fnew.regs) {
-            if !reg_subsumes(ro, rn, &mut ids) {
+        for (r, (ro, rn)) in fo.regs.iter().zip(&fnew.regs).enumerate() {
+            if !reg_subsumes(ro, rn, &mut ids, precise.reg(fi, r)) {
                 return false;
             }
         }
@@ -384,7 +439,7 @@ pub fn subsumes(old: &State, new: &State) -> bool {
         for j in 0..n {
             let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
             let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
-            if !slot_subsumes(so, sn, &mut ids) {
+            if !slot_subsumes(so, sn, &mut ids, precise.slot(fi, SLOTS - 1 - j)) {
                 return false;
             }
         }
@@ -392,10 +447,11 @@ pub fn subsumes(old: &State, new: &State) -> bool {
     true
 }
 
-fn reg_subsumes(old: &RegState, new: &RegState, ids: &mut IdMap) -> bool {
+fn reg_subsumes(old: &RegState, new: &RegState, ids: &mut IdMap, precise: bool) -> bool {
     match (old, new) {
         (RegState::Uninit | RegState::Scratched { .. }, _) => true,
         (RegState::Stale { .. }, RegState::Stale { .. }) => true,
+        (RegState::Scalar(_), RegState::Scalar(_)) if !precise => true,
         (RegState::Scalar(a), RegState::Scalar(b)) => a.contains(b) && ids.check(a.id, b.id),
         (RegState::Ptr(a), RegState::Ptr(b)) => {
             a.kind == b.kind
@@ -409,9 +465,9 @@ fn reg_subsumes(old: &RegState, new: &RegState, ids: &mut IdMap) -> bool {
     }
 }
 
-fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap) -> bool {
+fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, precise: bool) -> bool {
     match (old, new) {
-        (Slot::Spill(a), Slot::Spill(b)) => reg_subsumes(a, b, ids),
+        (Slot::Spill(a), Slot::Spill(b)) => reg_subsumes(a, b, ids, precise),
         (Slot::Bytes(a), Slot::Bytes(b)) => a.iter().zip(b).all(|(x, y)| byte_subsumes(*x, *y)),
         // A spilled number reads as a number, which is what misc bytes
         // (and, privileged, uninitialised ones) give; a spilled pointer
@@ -423,8 +479,11 @@ fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap) -> bool {
             }
             _ => false,
         },
+        // An imprecise spilled number stands for any number, which
+        // initialised bytes also read as.
         (Slot::Spill(RegState::Scalar(s)), Slot::Bytes(b)) => {
-            s.contains(&Scalar::UNKNOWN) && s.id == 0 && b.iter().all(|y| *y != ByteState::Uninit)
+            (!precise || s.contains(&Scalar::UNKNOWN) && s.id == 0)
+                && b.iter().all(|y| *y != ByteState::Uninit)
         }
         (Slot::Spill(RegState::Uninit | RegState::Scratched { .. }), _) => true,
         (
@@ -443,7 +502,7 @@ fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap) -> bool {
         ) => {
             p1 == p2
                 && s1 == s2
-                && v1.contains(v2)
+                && (!precise || v1.contains(v2))
                 && b1.iter().zip(b2).all(|(x, y)| byte_subsumes(*x, *y))
         }
         // Plain bytes read as unknown numbers, which covers a narrow spill.

@@ -93,7 +93,18 @@ impl Checker<'_> {
             };
             if !nonzero {
                 self.facts[pc].divisor_nonzero = false;
+            } else if let Some(r) = src_reg {
+                // Engines drop the zero check on this fact: every path
+                // pruned here must have a non-zero divisor too.
+                self.demand_regs(st, 1 << r.num());
             }
+        }
+        // The number added to a pointer decides its offset, which later
+        // accesses check.
+        match (a, b, src_reg) {
+            (RegState::Ptr(_), RegState::Scalar(_), Some(r)) => self.demand_regs(st, 1 << r.num()),
+            (RegState::Scalar(_), RegState::Ptr(_), _) => self.demand_regs(st, 1 << dst.num()),
+            _ => {}
         }
         let result = match (a, b) {
             (RegState::Scalar(x), RegState::Scalar(y)) => {

@@ -35,6 +35,27 @@ impl Checker<'_> {
         if let (RegState::Stale { .. }, Some(r)) = (b, src_reg) {
             return Err(self.stale(pc, st, r));
         }
+        // The comparison's operands must match exactly in states pruned
+        // here when the outcome depended on their values: a side found
+        // impossible (`is_branch_taken`), or a number compared with a
+        // pointer (0 makes it a null check).
+        let mut regs = 1u16 << dst.num();
+        if let Some(r) = src_reg {
+            regs |= 1 << r.num();
+        }
+        let decided = match (a, b) {
+            (RegState::Scalar(x), RegState::Scalar(y)) => {
+                scalar::refine(width, cond, true, &x, &y).is_none()
+                    || scalar::refine(width, cond, false, &x, &y).is_none()
+            }
+            (RegState::Ptr(_), RegState::Scalar(_)) | (RegState::Scalar(_), RegState::Ptr(_)) => {
+                true
+            }
+            _ => false,
+        };
+        if decided {
+            self.demand_regs(st, regs);
+        }
         // Each side: None when impossible, else the refinement to apply.
         let mut taken = st.clone();
         let mut fall = std::mem::replace(

@@ -14,6 +14,7 @@ impl Checker<'_> {
             if ret == CALLBACK_RET {
                 // Callbacks return 0 (continue) or 1 (stop).
                 let r0 = self.read(pc, st, Reg::R0)?;
+                self.demand_regs(st, 1);
                 if !matches!(r0, RegState::Scalar(s) if s.umax <= 1) {
                     return Err(self.error(
                         ErrorKind::HelperArgument,
@@ -54,6 +55,10 @@ impl Checker<'_> {
             return Ok(Flow::Next(ret));
         }
         let r0 = self.read(pc, st, Reg::R0)?;
+        if self.strict {
+            // The XDP return value warning depends on it.
+            self.demand_regs(st, 1);
+        }
         match r0 {
             RegState::Ptr(_) | RegState::Stale { .. } if self.strict => {
                 return Err(self.error(
@@ -110,6 +115,10 @@ impl Checker<'_> {
             let v = self.read(pc, st, r)?;
             if let RegState::Stale { .. } = v {
                 return Err(self.stale(pc, st, r));
+            }
+            // Every argument but a plain value is checked by its value.
+            if *arg != Arg::Anything {
+                self.demand_regs(st, 1 << r.num());
             }
             let bad = |this: &Self, what: &str| {
                 Err(this.error(
@@ -313,6 +322,13 @@ impl Checker<'_> {
                     && info.key_size == 4
                     && const_key(st, st.cur().regs[2])
                         .is_some_and(|k| k < u64::from(info.max_entries));
+                // The key's slot decided it: pruned states need the same.
+                if matches!(info.kind, MapKind::Array | MapKind::PercpuArray)
+                    && let Some((frame, first, last)) = key_slots(st.cur().regs[2])
+                {
+                    self.demand_slot(frame, first);
+                    self.demand_slot(frame, last);
+                }
                 if !always {
                     p.maybe_null = true;
                     p.id = self.fresh_id();
@@ -535,6 +551,27 @@ impl Checker<'_> {
             _ => bad(self, st, "not a pointer to memory".into()),
         }
     }
+}
+
+/// The frame and the first and last slots of a 4-byte key at a fixed
+/// stack pointer.
+fn key_slots(key: RegState) -> Option<(usize, usize, usize)> {
+    let RegState::Ptr(Ptr {
+        kind: PtrKind::Stack { frame },
+        off,
+        var,
+        ..
+    }) = key
+    else {
+        return None;
+    };
+    if var.as_const() != Some(0) {
+        return None;
+    }
+    let i = off + STACK_PER_FRAME as i64;
+    (0..STACK_PER_FRAME as i64 - 3)
+        .contains(&i)
+        .then(|| (usize::from(frame), (i / 8) as usize, ((i + 3) / 8) as usize))
 }
 
 /// The 4-byte key a stack pointer points at, when it is a known constant.

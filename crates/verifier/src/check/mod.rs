@@ -14,13 +14,16 @@ use oxbpf_isa::{
 use crate::error::{BranchStep, ErrorKind, RegNote, VerifyError};
 use crate::helpers::{self, Arg, Ret};
 use crate::scalar::{self, Scalar};
-use crate::state::{ByteState, Frame, Ptr, PtrKind, RegState, SLOTS, Slot, State, subsumes};
+use crate::state::{
+    ByteState, Frame, Precise, Ptr, PtrKind, RegState, SLOTS, Slot, State, subsumes_with,
+};
 use crate::{Input, InsnFacts, Outcome, Profile, RegType, Stats, VerifiedProgram};
 
 mod alu;
 mod branch;
 mod calls;
 mod mem;
+mod precision;
 
 use mem::{set_stack_byte, stack_byte, stack_const};
 
@@ -55,6 +58,17 @@ struct Visited {
     done: bool,
     /// States it pruned, to choose which to forget when the list is full.
     hits: u32,
+    /// Scalars that must match for a state to be pruned against it.
+    precise: Precise,
+}
+
+/// A path waiting to be explored: where, from which state, and the trace
+/// and link lengths at its fork.
+struct Pending {
+    pc: usize,
+    state: Box<State>,
+    trace: usize,
+    links: usize,
 }
 
 struct Checker<'a> {
@@ -66,8 +80,15 @@ struct Checker<'a> {
     live: Vec<crate::liveness::RegSet>,
     visited: Vec<Vec<Visited>>,
     /// Stored states whose successors are still being explored: (pc,
-    /// index, worklist level when stored).
-    in_progress: Vec<(usize, usize, usize)>,
+    /// index, worklist level when stored, trace position).
+    in_progress: Vec<(usize, usize, usize, usize)>,
+    /// The instructions of the current path, for precision tracking.
+    trace: Vec<precision::Step>,
+    /// Linked locations of the trace's conditional jumps.
+    links: Vec<Precise>,
+    /// Trace position and frame index of the state being processed.
+    cur_pos: usize,
+    cur_depth: usize,
     facts: Vec<InsnFacts>,
     stats: Stats,
     next_id: u32,
@@ -84,6 +105,10 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         live: crate::liveness::live_in(input.insns),
         visited: (0..input.insns.len()).map(|_| Vec::new()).collect(),
         in_progress: Vec::new(),
+        trace: Vec::new(),
+        links: Vec::new(),
+        cur_pos: 0,
+        cur_depth: 0,
         facts: vec![InsnFacts::default(); input.insns.len()],
         stats: Stats {
             insns: input.insns.len(),
@@ -392,10 +417,18 @@ impl<'a> Checker<'a> {
             path: None,
         };
         init.cur_mut().regs[1] = RegState::Ptr(Ptr::new(PtrKind::Ctx));
-        let mut work: Vec<(usize, Box<State>)> = vec![(0, Box::new(init))];
-        while let Some((mut pc, mut st)) = work.pop() {
+        let mut work: Vec<Pending> = vec![Pending {
+            pc: 0,
+            state: Box::new(init),
+            trace: 0,
+            links: 0,
+        }];
+        while let Some(item) = work.pop() {
+            let (mut pc, mut st) = (item.pc, item.state);
+            self.trace.truncate(item.trace);
+            self.links.truncate(item.links);
             let level = work.len();
-            while let Some(&(p, i, l)) = self.in_progress.last() {
+            while let Some(&(p, i, l, _)) = self.in_progress.last() {
                 if l > level {
                     self.visited[p][i].done = true;
                     self.in_progress.pop();
@@ -404,6 +437,8 @@ impl<'a> Checker<'a> {
                 }
             }
             loop {
+                self.cur_pos = self.trace.len();
+                self.cur_depth = st.frames.len() - 1;
                 if self.prune_point[pc] {
                     self.forget_dead(pc, &mut st);
                 }
@@ -426,11 +461,18 @@ impl<'a> Checker<'a> {
                     ));
                 }
                 self.note(pc, &st);
+                let step = self.step_record(pc, &st);
+                self.trace.push(step);
                 match self.step(pc, &mut st)? {
                     Flow::Next(n) => pc = n,
                     Flow::End => break,
                     Flow::Fork { next, other } => {
-                        work.push(other);
+                        work.push(Pending {
+                            pc: other.0,
+                            state: other.1,
+                            trace: self.trace.len(),
+                            links: self.links.len(),
+                        });
                         self.stats.peak_states = self.stats.peak_states.max(work.len());
                         pc = next;
                     }
@@ -467,9 +509,13 @@ impl<'a> Checker<'a> {
     fn seen_before(&mut self, pc: usize, st: &State, level: usize) -> R<bool> {
         for v in self.visited[pc].iter_mut() {
             if v.done {
-                // Everything reachable from `v` was explored without error.
-                if subsumes(&v.state, st) {
+                // Everything reachable from `v` was explored without error,
+                // and its precision marks are complete.
+                if subsumes_with(&v.state, st, &v.precise) {
                     v.hits += 1;
+                    // The rest of this path relies on what `v` relied on.
+                    let p = v.precise;
+                    self.backtrack(p);
                     return Ok(true);
                 }
             } else if v.state.frames == st.frames {
@@ -492,6 +538,7 @@ impl<'a> Checker<'a> {
             state: st.clone(),
             done: false,
             hits: 0,
+            precise: Precise::default(),
         };
         let list = &mut self.visited[pc];
         let index = if list.len() < MAX_STORED {
@@ -508,11 +555,13 @@ impl<'a> Checker<'a> {
                 .map(|(i, _)| i);
             if let Some(i) = victim {
                 list[i] = entry;
+                self.stats.evicted += 1;
             }
             victim
         };
+        self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(list.len());
         if let Some(i) = index {
-            self.in_progress.push((pc, i, level));
+            self.in_progress.push((pc, i, level, self.cur_pos));
             self.stats.states += 1;
         }
         Ok(false)
