@@ -362,16 +362,23 @@ impl IdMap {
     }
 }
 
-/// Which scalars of a stored state must match exactly when it is compared
-/// with a new state (the kernel's `precise` marks): per frame, a register
-/// mask (bit `r`) and a stack slot mask (bit `i` is slot `i`, `r10 - 512 +
-/// 8 * i`). A scalar not marked was never able to influence a safety check
-/// or a branch decision on any path explored from the state, so any number
-/// may stand in its place.
+/// What of a stored state mattered on the paths explored from it, so
+/// must match when a new state is compared with it.
+///
+/// `regs` and `slots` are the scalars that must match exactly (the
+/// kernel's `precise` marks): per frame, a register mask (bit `r`) and a
+/// stack slot mask (bit `i` is slot `i`, `r10 - 512 + 8 * i`). A scalar
+/// not marked was never able to influence a safety check or a branch
+/// decision, so any number may stand in its place.
+///
+/// `read` are the stack slots whose contents some path looked at before
+/// overwriting them whole (the kernel's `REG_LIVE_READ` on stack slots);
+/// the others may hold anything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Precise {
     pub regs: [u16; KERNEL_MAX_FRAMES],
     pub slots: [u64; KERNEL_MAX_FRAMES],
+    pub read: [u64; KERNEL_MAX_FRAMES],
 }
 
 impl Precise {
@@ -379,17 +386,21 @@ impl Precise {
     pub const ALL: Precise = Precise {
         regs: [u16::MAX; KERNEL_MAX_FRAMES],
         slots: [u64::MAX; KERNEL_MAX_FRAMES],
+        read: [u64::MAX; KERNEL_MAX_FRAMES],
     };
 
     /// Nothing is marked.
     pub fn is_empty(&self) -> bool {
-        self.regs.iter().all(|r| *r == 0) && self.slots.iter().all(|s| *s == 0)
+        self.regs.iter().all(|r| *r == 0)
+            && self.slots.iter().all(|s| *s == 0)
+            && self.read.iter().all(|s| *s == 0)
     }
 
     /// Whether every mark of `self` is in `other`.
     pub fn within(&self, other: &Precise) -> bool {
         self.regs.iter().zip(&other.regs).all(|(a, b)| a & !b == 0)
             && self.slots.iter().zip(&other.slots).all(|(a, b)| a & !b == 0)
+            && self.read.iter().zip(&other.read).all(|(a, b)| a & !b == 0)
     }
 
     /// Adds the marks of `other`.
@@ -400,6 +411,16 @@ impl Precise {
         for (a, b) in self.slots.iter_mut().zip(&other.slots) {
             *a |= b;
         }
+        for (a, b) in self.read.iter_mut().zip(&other.read) {
+            *a |= b;
+        }
+    }
+
+    /// Whether any mark is in both.
+    pub fn meets(&self, other: &Precise) -> bool {
+        self.regs.iter().zip(&other.regs).any(|(a, b)| a & b != 0)
+            || self.slots.iter().zip(&other.slots).any(|(a, b)| a & b != 0)
+            || self.read.iter().zip(&other.read).any(|(a, b)| a & b != 0)
     }
 
     fn reg(&self, frame: usize, r: usize) -> bool {
@@ -408,6 +429,10 @@ impl Precise {
 
     fn slot(&self, frame: usize, i: usize) -> bool {
         self.slots.get(frame).is_none_or(|m| m & (1 << i) != 0)
+    }
+
+    fn slot_read(&self, frame: usize, i: usize) -> bool {
+        self.read.get(frame).is_none_or(|m| m & (1 << i) != 0)
     }
 }
 
@@ -420,7 +445,8 @@ pub fn subsumes(old: &State, new: &State) -> bool {
 }
 
 /// [`subsumes`], where the scalars of `old` not marked in `precise` accept
-/// any scalar (`regsafe` with an imprecise scalar in the kernel).
+/// any scalar (`regsafe` with an imprecise scalar in the kernel) and the
+/// stack slots not marked read accept anything (`stacksafe`).
 pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
     if old.frames.len() != new.frames.len() {
         return false;
@@ -437,6 +463,9 @@ pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
         }
         let n = fo.stack.len().max(fnew.stack.len());
         for j in 0..n {
+            if !precise.slot_read(fi, SLOTS - 1 - j) {
+                continue;
+            }
             let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
             let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
             if !slot_subsumes(so, sn, &mut ids, precise.slot(fi, SLOTS - 1 - j)) {

@@ -473,6 +473,9 @@ impl Checker<'_> {
                         ),
                     );
                 }
+                if !write {
+                    self.mark_read(usize::from(frame), precision::slot_range(lo, hi + max));
+                }
                 let Some(f) = st.frames.get_mut(frame as usize) else {
                     return bad(self, st, "points into a finished frame".into());
                 };

@@ -304,6 +304,24 @@ impl Checker<'_> {
                 ));
             }
         }
+        // What the access looks at of the slots' old contents (an 8-byte
+        // store at a fixed offset looks at nothing; a write at a variable
+        // offset only makes bytes unknown).
+        let observes = match access {
+            Access::Store { .. } => p.fixed() && size != 8,
+            _ => true,
+        };
+        if observes {
+            let (lo, hi) = if p.fixed() {
+                (start, start + size_i)
+            } else {
+                (
+                    start + p.var.smin,
+                    start + p.var.smax.min(1 << 40) + size_i,
+                )
+            };
+            self.mark_read(usize::from(frame), precision::slot_range(lo, hi));
+        }
         let strict = self.strict;
         let Some(f) = st.frames.get_mut(frame as usize) else {
             return Err(self.error(

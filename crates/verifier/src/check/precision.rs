@@ -36,6 +36,18 @@ pub(super) struct Step {
     pub link: u32,
 }
 
+/// The slots holding stack bytes `lo..hi` (offsets from r10, negative).
+pub(super) fn slot_range(lo: i64, hi: i64) -> u64 {
+    let limit = STACK_PER_FRAME as i64;
+    let (lo, hi) = ((lo + limit).max(0), (hi + limit).min(limit));
+    if lo >= hi {
+        return 0;
+    }
+    let (first, last) = ((lo / 8) as u32, ((hi - 1) / 8) as u32);
+    let upto = |n: u32| if n >= 63 { u64::MAX } else { (1u64 << (n + 1)) - 1 };
+    upto(last) & !(if first == 0 { 0 } else { upto(first - 1) })
+}
+
 /// No linked locations.
 pub(super) const NO_LINK: u32 = u32::MAX;
 
@@ -133,6 +145,18 @@ impl Checker<'_> {
         }
         let mut w = Precise::default();
         w.slots[frame] = 1 << slot;
+        w.read[frame] = 1 << slot;
+        self.backtrack(w);
+    }
+
+    /// Marks the stack slots `mask` of frame `frame` read from the current
+    /// state back to where each was last written whole.
+    pub(super) fn mark_read(&mut self, frame: usize, mask: u64) {
+        if frame >= KERNEL_MAX_FRAMES || mask == 0 {
+            return;
+        }
+        let mut w = Precise::default();
+        w.read[frame] = mask;
         self.backtrack(w);
     }
 
@@ -203,17 +227,7 @@ impl Checker<'_> {
                     m |= bit(r);
                 }
                 let link = (s.link != NO_LINK).then(|| self.links[s.link as usize]);
-                let hit = w.regs[d] & m != 0
-                    || link.is_some_and(|l| {
-                        let mut x = l;
-                        for (a, b) in x.regs.iter_mut().zip(&w.regs) {
-                            *a &= b;
-                        }
-                        for (a, b) in x.slots.iter_mut().zip(&w.slots) {
-                            *a &= b;
-                        }
-                        !x.is_empty()
-                    });
+                let hit = w.regs[d] & m != 0 || link.is_some_and(|l| l.meets(w));
                 if hit {
                     w.regs[d] |= m;
                     if let Some(l) = link {
@@ -222,10 +236,11 @@ impl Checker<'_> {
                 }
             }
             Insn::Call(CallTarget::Local(_)) if depth_after == d + 1 && d + 1 < KERNEL_MAX_FRAMES => {
-                // The callee's r1-r5 are the caller's.
+                // The callee's r1-r5 are the caller's; its stack is new.
                 w.regs[d] |= w.regs[d + 1] & ARGS;
                 w.regs[d + 1] = 0;
                 w.slots[d + 1] = 0;
+                w.read[d + 1] = 0;
             }
             Insn::Call(CallTarget::Helper(_))
                 if depth_after == d + 1 && d + 1 < KERNEL_MAX_FRAMES =>
@@ -237,6 +252,7 @@ impl Checker<'_> {
                 }
                 w.regs[d + 1] = 0;
                 w.slots[d + 1] = 0;
+                w.read[d + 1] = 0;
             }
             Insn::Call(_) | Insn::LdPacket { .. } => {
                 // r0 is a fresh result, r1-r5 are clobbered.
@@ -250,6 +266,7 @@ impl Checker<'_> {
                     w.regs[c] &= !CALL_DEFS;
                     w.regs[d] = r0;
                     w.slots[d] = 0;
+                    w.read[d] = 0;
                 }
             }
             Insn::Load { dst, .. } => {
@@ -263,6 +280,13 @@ impl Checker<'_> {
                 }
             }
             Insn::Store { size, src, .. } => {
+                // An 8-byte store hides what the slot held before.
+                if let Some((f, i)) = s.stack
+                    && usize::from(f) < KERNEL_MAX_FRAMES
+                    && size == Size::DW
+                {
+                    w.read[usize::from(f)] &= !(1 << i);
+                }
                 if let Some((f, i)) = s.stack
                     && usize::from(f) < KERNEL_MAX_FRAMES
                     && w.slots[usize::from(f)] & (1 << i) != 0
