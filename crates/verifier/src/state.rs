@@ -367,26 +367,27 @@ impl IdMap {
 ///
 /// `regs` and `slots` are the scalars that must match exactly (the
 /// kernel's `precise` marks): per frame, a register mask (bit `r`) and a
-/// stack slot mask (bit `i` is slot `i`, `r10 - 512 + 8 * i`). A scalar
-/// not marked was never able to influence a safety check or a branch
+/// stack mask by 4-byte halves of slots (bits `2 * i` and `2 * i + 1` are
+/// the low and high half of slot `i`, `r10 - 512 + 8 * i`). A scalar not
+/// marked was never able to influence a safety check or a branch
 /// decision, so any number may stand in its place.
 ///
-/// `read` are the stack slots whose contents some path looked at before
-/// overwriting them whole (the kernel's `REG_LIVE_READ` on stack slots);
-/// the others may hold anything.
+/// `read` are the stack halves whose contents some path looked at before
+/// overwriting them (the kernel's `REG_LIVE_READ` on stack slots); the
+/// others may hold anything.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Precise {
     pub regs: [u16; KERNEL_MAX_FRAMES],
-    pub slots: [u64; KERNEL_MAX_FRAMES],
-    pub read: [u64; KERNEL_MAX_FRAMES],
+    pub slots: [u128; KERNEL_MAX_FRAMES],
+    pub read: [u128; KERNEL_MAX_FRAMES],
 }
 
 impl Precise {
     /// Every scalar is precise: plain range inclusion everywhere.
     pub const ALL: Precise = Precise {
         regs: [u16::MAX; KERNEL_MAX_FRAMES],
-        slots: [u64::MAX; KERNEL_MAX_FRAMES],
-        read: [u64::MAX; KERNEL_MAX_FRAMES],
+        slots: [u128::MAX; KERNEL_MAX_FRAMES],
+        read: [u128::MAX; KERNEL_MAX_FRAMES],
     };
 
     /// Nothing is marked.
@@ -428,11 +429,17 @@ impl Precise {
     }
 
     fn slot(&self, frame: usize, i: usize) -> bool {
-        self.slots.get(frame).is_none_or(|m| m & (1 << i) != 0)
+        self.slots.get(frame).is_none_or(|m| (m >> (2 * i)) & 3 != 0)
     }
 
-    fn slot_read(&self, frame: usize, i: usize) -> bool {
-        self.read.get(frame).is_none_or(|m| m & (1 << i) != 0)
+    /// The bytes of slot `i` some path read, as a byte mask.
+    fn slot_read(&self, frame: usize, i: usize) -> u8 {
+        match self.read.get(frame).map(|m| (m >> (2 * i)) & 3) {
+            None | Some(3) => 0xff,
+            Some(2) => 0xf0,
+            Some(1) => 0x0f,
+            Some(_) => 0,
+        }
     }
 }
 
@@ -463,12 +470,13 @@ pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
         }
         let n = fo.stack.len().max(fnew.stack.len());
         for j in 0..n {
-            if !precise.slot_read(fi, SLOTS - 1 - j) {
+            let live = precise.slot_read(fi, SLOTS - 1 - j);
+            if live == 0 {
                 continue;
             }
             let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
             let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
-            if !slot_subsumes(so, sn, &mut ids, precise.slot(fi, SLOTS - 1 - j)) {
+            if !slot_subsumes(so, sn, &mut ids, precise.slot(fi, SLOTS - 1 - j), live) {
                 return false;
             }
         }
@@ -494,10 +502,24 @@ fn reg_subsumes(old: &RegState, new: &RegState, ids: &mut IdMap, precise: bool) 
     }
 }
 
-fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, precise: bool) -> bool {
+/// Byte mask of `size` bytes at `pos`.
+fn byte_mask(pos: u8, size: u8) -> u8 {
+    let m = if size >= 8 { 0xff } else { (1u8 << size) - 1 };
+    m << pos.min(7)
+}
+
+/// Whether the bytes `live` (a mask) of `new` read as they would in
+/// `old`.
+fn bytes_subsume(a: &[ByteState; 8], b: &[ByteState; 8], live: u8) -> bool {
+    (0..8).all(|k| live & (1 << k) == 0 || byte_subsumes(a[k], b[k]))
+}
+
+/// Whether slot `new` may stand where `old` was; only the bytes in `live`
+/// were ever read from `old`.
+fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, precise: bool, live: u8) -> bool {
     match (old, new) {
         (Slot::Spill(a), Slot::Spill(b)) => reg_subsumes(a, b, ids, precise),
-        (Slot::Bytes(a), Slot::Bytes(b)) => a.iter().zip(b).all(|(x, y)| byte_subsumes(*x, *y)),
+        (Slot::Bytes(a), Slot::Bytes(b)) => bytes_subsume(a, b, live),
         // A spilled number reads as a number, which is what misc bytes
         // (and, privileged, uninitialised ones) give; a spilled pointer
         // behaves differently from any number.
@@ -529,15 +551,23 @@ fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, precise: bool) -> bool
                 bytes: b2,
             },
         ) => {
-            p1 == p2
-                && s1 == s2
-                && (!precise || v1.contains(v2))
-                && b1.iter().zip(b2).all(|(x, y)| byte_subsumes(*x, *y))
+            // The remembered numbers matter only where their bytes are
+            // read.
+            let value_live = live & (byte_mask(*p1, *s1) | byte_mask(*p2, *s2)) != 0;
+            (!value_live || p1 == p2 && s1 == s2 && (!precise || v1.contains(v2)))
+                && bytes_subsume(b1, b2, live)
         }
         // Plain bytes read as unknown numbers, which covers a narrow spill.
-        (Slot::Bytes(a), Slot::Narrow { bytes, .. }) => {
-            a.iter().zip(bytes).all(|(x, y)| byte_subsumes(*x, *y))
-        }
+        (Slot::Bytes(a), Slot::Narrow { bytes, .. }) => bytes_subsume(a, bytes, live),
+        (
+            Slot::Narrow {
+                pos,
+                size,
+                bytes: a,
+                ..
+            },
+            Slot::Bytes(b),
+        ) if live & byte_mask(*pos, *size) == 0 => bytes_subsume(a, b, live),
         _ => false,
     }
 }

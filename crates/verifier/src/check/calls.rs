@@ -324,10 +324,9 @@ impl Checker<'_> {
                         .is_some_and(|k| k < u64::from(info.max_entries));
                 // The key's slot decided it: pruned states need the same.
                 if matches!(info.kind, MapKind::Array | MapKind::PercpuArray)
-                    && let Some((frame, first, last)) = key_slots(st.cur().regs[2])
+                    && let Some((frame, mask)) = key_slots(st.cur().regs[2])
                 {
-                    self.demand_slot(frame, first);
-                    self.demand_slot(frame, last);
+                    self.demand_stack(frame, mask);
                 }
                 if !always {
                     p.maybe_null = true;
@@ -556,9 +555,9 @@ impl Checker<'_> {
     }
 }
 
-/// The frame and the first and last slots of a 4-byte key at a fixed
-/// stack pointer.
-fn key_slots(key: RegState) -> Option<(usize, usize, usize)> {
+/// The frame and the stack halves of a 4-byte key at a fixed stack
+/// pointer.
+fn key_slots(key: RegState) -> Option<(usize, u128)> {
     let RegState::Ptr(Ptr {
         kind: PtrKind::Stack { frame },
         off,
@@ -571,10 +570,7 @@ fn key_slots(key: RegState) -> Option<(usize, usize, usize)> {
     if var.as_const() != Some(0) {
         return None;
     }
-    let i = off + STACK_PER_FRAME as i64;
-    (0..STACK_PER_FRAME as i64 - 3)
-        .contains(&i)
-        .then(|| (usize::from(frame), (i / 8) as usize, ((i + 3) / 8) as usize))
+    Some((usize::from(frame), precision::slot_range(off, off + 4)))
 }
 
 /// The 4-byte key a stack pointer points at, when it is a known constant.

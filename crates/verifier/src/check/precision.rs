@@ -28,24 +28,41 @@ pub(super) struct Step {
     /// Index of the frame that runs it.
     pub depth: u8,
     /// Loads, stores and atomics through a stack pointer with a fixed
-    /// offset: the frame and the slot they touch.
-    pub stack: Option<(u8, u8)>,
+    /// offset: the frame and the byte (0 is `r10 - 512`) they start at.
+    pub stack: Option<(u8, u16)>,
     /// Conditional jumps on a scalar linked to others by id: index in
     /// `Checker::links` of the linked locations, which a branch refines
     /// together (`sync_linked_regs`); `u32::MAX` when there are none.
     pub link: u32,
 }
 
-/// The slots holding stack bytes `lo..hi` (offsets from r10, negative).
-pub(super) fn slot_range(lo: i64, hi: i64) -> u64 {
+/// The slot halves (see [`Precise`]) holding stack bytes `lo..hi`
+/// (offsets from r10, negative).
+pub(super) fn slot_range(lo: i64, hi: i64) -> u128 {
     let limit = STACK_PER_FRAME as i64;
-    let (lo, hi) = ((lo + limit).max(0), (hi + limit).min(limit));
-    if lo >= hi {
+    halves((lo + limit).max(0), (hi + limit).min(limit))
+}
+
+/// The halves touching bytes `lo..hi` of a frame (0 is `r10 - 512`).
+fn halves(lo: i64, hi: i64) -> u128 {
+    if lo >= hi || lo < 0 || hi > STACK_PER_FRAME as i64 {
         return 0;
     }
-    let (first, last) = ((lo / 8) as u32, ((hi - 1) / 8) as u32);
-    let upto = |n: u32| if n >= 63 { u64::MAX } else { (1u64 << (n + 1)) - 1 };
+    let (first, last) = ((lo / 4) as u32, ((hi - 1) / 4) as u32);
+    let upto = |n: u32| {
+        if n >= 127 {
+            u128::MAX
+        } else {
+            (1u128 << (n + 1)) - 1
+        }
+    };
     upto(last) & !(if first == 0 { 0 } else { upto(first - 1) })
+}
+
+/// The halves a store of `size` bytes at byte `at` of a frame replaces
+/// entirely (stores are aligned to their size).
+fn covered(at: i64, size: i64) -> u128 {
+    if size >= 4 { halves(at, at + size) } else { 0 }
 }
 
 /// No linked locations.
@@ -78,7 +95,7 @@ impl Checker<'_> {
                 {
                     let start = p.off + i64::from(off) + STACK_PER_FRAME as i64;
                     if (0..STACK_PER_FRAME as i64).contains(&start) {
-                        step.stack = Some((frame, (start / 8) as u8));
+                        step.stack = Some((frame, start as u16));
                     }
                 }
             }
@@ -107,7 +124,7 @@ impl Checker<'_> {
                             if let Slot::Spill(reg) = f.slot(i)
                                 && linked(&reg)
                             {
-                                m.slots[fi] |= 1 << i;
+                                m.slots[fi] |= 3 << (2 * i);
                             }
                         }
                     }
@@ -138,20 +155,21 @@ impl Checker<'_> {
         self.backtrack(w);
     }
 
-    /// Marks stack slot `slot` of frame `frame` precise.
-    pub(super) fn demand_slot(&mut self, frame: usize, slot: usize) {
-        if frame >= KERNEL_MAX_FRAMES || slot >= SLOTS {
+    /// Marks the stack halves `mask` (from [`slot_range`]) of frame
+    /// `frame` precise.
+    pub(super) fn demand_stack(&mut self, frame: usize, mask: u128) {
+        if frame >= KERNEL_MAX_FRAMES || mask == 0 {
             return;
         }
         let mut w = Precise::default();
-        w.slots[frame] = 1 << slot;
-        w.read[frame] = 1 << slot;
+        w.slots[frame] = mask;
+        w.read[frame] = mask;
         self.backtrack(w);
     }
 
-    /// Marks the stack slots `mask` of frame `frame` read from the current
-    /// state back to where each was last written whole.
-    pub(super) fn mark_read(&mut self, frame: usize, mask: u64) {
+    /// Marks the stack halves `mask` of frame `frame` read from the
+    /// current state back to where each was last overwritten.
+    pub(super) fn mark_read(&mut self, frame: usize, mask: u128) {
         if frame >= KERNEL_MAX_FRAMES || mask == 0 {
             return;
         }
@@ -269,35 +287,36 @@ impl Checker<'_> {
                     w.read[d] = 0;
                 }
             }
-            Insn::Load { dst, .. } => {
+            Insn::Load { dst, size, .. } => {
                 if w.regs[d] & bit(dst) != 0 {
                     w.regs[d] &= !bit(dst);
-                    if let Some((f, i)) = s.stack
+                    if let Some((f, at)) = s.stack
                         && usize::from(f) < KERNEL_MAX_FRAMES
                     {
-                        w.slots[usize::from(f)] |= 1 << i;
+                        // A spilled register read in part still depends on
+                        // all of it: the whole slot.
+                        let at = i64::from(at);
+                        let slot = halves(at / 8 * 8, at / 8 * 8 + 8);
+                        let _ = size;
+                        w.slots[usize::from(f)] |= slot;
                     }
                 }
             }
             Insn::Store { size, src, .. } => {
-                // An 8-byte store hides what the slot held before.
-                if let Some((f, i)) = s.stack
+                if let Some((f, at)) = s.stack
                     && usize::from(f) < KERNEL_MAX_FRAMES
-                    && size == Size::DW
                 {
-                    w.read[usize::from(f)] &= !(1 << i);
-                }
-                if let Some((f, i)) = s.stack
-                    && usize::from(f) < KERNEL_MAX_FRAMES
-                    && w.slots[usize::from(f)] & (1 << i) != 0
-                {
-                    // An 8-byte store replaces the whole slot; a narrower
-                    // one leaves the rest of it.
-                    if size == Size::DW {
-                        w.slots[usize::from(f)] &= !(1 << i);
-                    }
-                    if let Operand::Reg(r) = src {
-                        w.regs[d] |= bit(r);
+                    let (f, at, n) = (usize::from(f), i64::from(at), size.bytes() as i64);
+                    // A store of 4 or 8 bytes hides what its halves held.
+                    let gone = covered(at, n);
+                    w.read[f] &= !gone;
+                    if w.slots[f] & halves(at / 8 * 8, at / 8 * 8 + 8) != 0 {
+                        // The value stored matters; a narrower store keeps
+                        // the rest of the slot.
+                        w.slots[f] &= !gone;
+                        if let Operand::Reg(r) = src {
+                            w.regs[d] |= bit(r);
+                        }
                     }
                 }
             }
