@@ -428,18 +428,24 @@ impl Precise {
         self.regs.get(frame).is_none_or(|m| m & (1 << r) != 0)
     }
 
-    fn slot(&self, frame: usize, i: usize) -> bool {
-        self.slots.get(frame).is_none_or(|m| (m >> (2 * i)) & 3 != 0)
+    /// The bytes of slot `i` whose value matters, as a byte mask.
+    fn slot(&self, frame: usize, i: usize) -> u8 {
+        half_bytes(self.slots.get(frame).map(|m| (m >> (2 * i)) & 3))
     }
 
     /// The bytes of slot `i` some path read, as a byte mask.
     fn slot_read(&self, frame: usize, i: usize) -> u8 {
-        match self.read.get(frame).map(|m| (m >> (2 * i)) & 3) {
-            None | Some(3) => 0xff,
-            Some(2) => 0xf0,
-            Some(1) => 0x0f,
-            Some(_) => 0,
-        }
+        half_bytes(self.read.get(frame).map(|m| (m >> (2 * i)) & 3))
+    }
+}
+
+/// The bytes of a pair of half marks (none: every byte).
+fn half_bytes(h: Option<u128>) -> u8 {
+    match h {
+        None | Some(3) => 0xff,
+        Some(2) => 0xf0,
+        Some(1) => 0x0f,
+        Some(_) => 0,
     }
 }
 
@@ -476,7 +482,8 @@ pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
             }
             let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
             let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
-            if !slot_subsumes(so, sn, &mut ids, precise.slot(fi, SLOTS - 1 - j), live) {
+            let exact = precise.slot(fi, SLOTS - 1 - j) & live;
+            if !slot_subsumes(so, sn, &mut ids, exact, live) {
                 return false;
             }
         }
@@ -514,9 +521,39 @@ fn bytes_subsume(a: &[ByteState; 8], b: &[ByteState; 8], live: u8) -> bool {
     (0..8).all(|k| live & (1 << k) == 0 || byte_subsumes(a[k], b[k]))
 }
 
+/// Which bytes of a slot are initialised, or `None` for a spilled
+/// pointer (which only a pointer may replace).
+fn init_bytes(s: &Slot) -> Option<u8> {
+    let of = |b: &[ByteState; 8]| {
+        (0..8).fold(0u8, |m, k| {
+            if b[k] == ByteState::Uninit {
+                m
+            } else {
+                m | 1 << k
+            }
+        })
+    };
+    match s {
+        Slot::Bytes(b) => Some(of(b)),
+        Slot::Narrow { bytes, .. } => Some(of(bytes)),
+        Slot::Spill(RegState::Scalar(_)) => Some(0xff),
+        Slot::Spill(RegState::Uninit | RegState::Scratched { .. }) => Some(0),
+        Slot::Spill(_) => None,
+    }
+}
+
 /// Whether slot `new` may stand where `old` was; only the bytes in `live`
-/// were ever read from `old`.
-fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, precise: bool, live: u8) -> bool {
+/// were ever read from `old`, and only the values of those in `exact`
+/// mattered.
+fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, exact: u8, live: u8) -> bool {
+    if exact == 0 {
+        // No value read here mattered: numbers, zeros and unknown bytes
+        // are all alike; what still counts is which bytes were written.
+        if let (Some(a), Some(b)) = (init_bytes(old), init_bytes(new)) {
+            return a & live & !b == 0;
+        }
+    }
+    let precise = exact != 0;
     match (old, new) {
         (Slot::Spill(a), Slot::Spill(b)) => reg_subsumes(a, b, ids, precise),
         (Slot::Bytes(a), Slot::Bytes(b)) => bytes_subsume(a, b, live),
