@@ -454,13 +454,21 @@ fn half_bytes(h: Option<u128>) -> u8 {
 /// least as wide as in `new`. Registers and bytes `old` never initialised
 /// were never read on any path from it, so they accept anything.
 pub fn subsumes(old: &State, new: &State) -> bool {
-    subsumes_with(old, new, &Precise::ALL)
+    subsumes_with(old, new, &Precise::ALL, false)
 }
 
 /// [`subsumes`], where the scalars of `old` not marked in `precise` accept
 /// any scalar (`regsafe` with an imprecise scalar in the kernel) and the
-/// stack slots not marked read accept anything (`stacksafe`).
-pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
+/// stack slots not marked read accept anything (`stacksafe`). With
+/// `uninit_readable` (the privileged profile, where reading uninitialised
+/// stack gives an unknown number), stack bytes whose values never
+/// mattered accept uninitialised ones too.
+pub fn subsumes_with(
+    old: &State,
+    new: &State,
+    precise: &Precise,
+    uninit_readable: bool,
+) -> bool {
     if old.frames.len() != new.frames.len() {
         return false;
     }
@@ -483,7 +491,7 @@ pub fn subsumes_with(old: &State, new: &State, precise: &Precise) -> bool {
             let so = fo.stack.get(j).unwrap_or(&Slot::UNINIT);
             let sn = fnew.stack.get(j).unwrap_or(&Slot::UNINIT);
             let exact = precise.slot(fi, SLOTS - 1 - j) & live;
-            if !slot_subsumes(so, sn, &mut ids, exact, live) {
+            if !slot_subsumes(so, sn, &mut ids, exact, live, uninit_readable) {
                 return false;
             }
         }
@@ -545,12 +553,20 @@ fn init_bytes(s: &Slot) -> Option<u8> {
 /// Whether slot `new` may stand where `old` was; only the bytes in `live`
 /// were ever read from `old`, and only the values of those in `exact`
 /// mattered.
-fn slot_subsumes(old: &Slot, new: &Slot, ids: &mut IdMap, exact: u8, live: u8) -> bool {
+fn slot_subsumes(
+    old: &Slot,
+    new: &Slot,
+    ids: &mut IdMap,
+    exact: u8,
+    live: u8,
+    uninit_readable: bool,
+) -> bool {
     if exact == 0 {
         // No value read here mattered: numbers, zeros and unknown bytes
-        // are all alike; what still counts is which bytes were written.
+        // are all alike; what still counts is which bytes were written
+        // (unless uninitialised bytes read as unknown ones).
         if let (Some(a), Some(b)) = (init_bytes(old), init_bytes(new)) {
-            return a & live & !b == 0;
+            return uninit_readable || a & live & !b == 0;
         }
     }
     let precise = exact != 0;

@@ -30,6 +30,9 @@ pub(super) struct Step {
     /// Loads, stores and atomics through a stack pointer with a fixed
     /// offset: the frame and the byte (0 is `r10 - 512`) they start at.
     pub stack: Option<(u8, u16)>,
+    /// Loads from the stack: the halves (of the frame in `stack`) the
+    /// loaded value depends on, the whole slot for a spilled register.
+    pub from: u128,
     /// Conditional jumps on a scalar linked to others by id: index in
     /// `Checker::links` of the linked locations, which a branch refines
     /// together (`sync_linked_regs`); `u32::MAX` when there are none.
@@ -83,6 +86,7 @@ impl Checker<'_> {
             pc: pc as u32,
             depth: depth as u8,
             stack: None,
+            from: 0,
             link: NO_LINK,
         };
         match self.insns[pc] {
@@ -96,6 +100,17 @@ impl Checker<'_> {
                     let start = p.off + i64::from(off) + STACK_PER_FRAME as i64;
                     if (0..STACK_PER_FRAME as i64).contains(&start) {
                         step.stack = Some((frame, start as u16));
+                        if let Insn::Load { size, .. } = self.insns[pc] {
+                            let at = start / 8 * 8;
+                            let spill = st.frames.get(usize::from(frame)).is_some_and(|f| {
+                                matches!(f.slot(at as usize / 8), Slot::Spill(_))
+                            });
+                            step.from = if spill {
+                                halves(at, at + 8)
+                            } else {
+                                halves(start, start + size.bytes() as i64)
+                            };
+                        }
                     }
                 }
             }
@@ -287,18 +302,13 @@ impl Checker<'_> {
                     w.read[d] = 0;
                 }
             }
-            Insn::Load { dst, size, .. } => {
+            Insn::Load { dst, .. } => {
                 if w.regs[d] & bit(dst) != 0 {
                     w.regs[d] &= !bit(dst);
-                    if let Some((f, at)) = s.stack
+                    if let Some((f, _)) = s.stack
                         && usize::from(f) < KERNEL_MAX_FRAMES
                     {
-                        // A spilled register read in part still depends on
-                        // all of it: the whole slot.
-                        let at = i64::from(at);
-                        let slot = halves(at / 8 * 8, at / 8 * 8 + 8);
-                        let _ = size;
-                        w.slots[usize::from(f)] |= slot;
+                        w.slots[usize::from(f)] |= s.from;
                     }
                 }
             }
