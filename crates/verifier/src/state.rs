@@ -417,6 +417,33 @@ impl Precise {
         }
     }
 
+    /// [`Precise::is_empty`] of the first `n` frames.
+    #[inline]
+    pub fn is_empty_upto(&self, n: usize) -> bool {
+        (0..n.min(KERNEL_MAX_FRAMES))
+            .all(|f| self.regs[f] == 0 && self.slots[f] == 0 && self.read[f] == 0)
+    }
+
+    /// [`Precise::within`] of the first `n` frames.
+    #[inline]
+    pub fn within_upto(&self, other: &Precise, n: usize) -> bool {
+        (0..n.min(KERNEL_MAX_FRAMES)).all(|f| {
+            self.regs[f] & !other.regs[f] == 0
+                && self.slots[f] & !other.slots[f] == 0
+                && self.read[f] & !other.read[f] == 0
+        })
+    }
+
+    /// [`Precise::add`] of the first `n` frames.
+    #[inline]
+    pub fn add_upto(&mut self, other: &Precise, n: usize) {
+        for f in 0..n.min(KERNEL_MAX_FRAMES) {
+            self.regs[f] |= other.regs[f];
+            self.slots[f] |= other.slots[f];
+            self.read[f] |= other.read[f];
+        }
+    }
+
     /// Whether any mark is in both.
     pub fn meets(&self, other: &Precise) -> bool {
         self.regs.iter().zip(&other.regs).any(|(a, b)| a & b != 0)

@@ -43,10 +43,16 @@ impl Checker<'_> {
         if let Some(r) = src_reg {
             regs |= 1 << r.num();
         }
+        let refined = match (a, b) {
+            (RegState::Scalar(x), RegState::Scalar(y)) => Some((
+                scalar::refine(width, cond, true, &x, &y),
+                scalar::refine(width, cond, false, &x, &y),
+            )),
+            _ => None,
+        };
         let decided = match (a, b) {
-            (RegState::Scalar(x), RegState::Scalar(y)) => {
-                scalar::refine(width, cond, true, &x, &y).is_none()
-                    || scalar::refine(width, cond, false, &x, &y).is_none()
+            (RegState::Scalar(_), RegState::Scalar(_)) => {
+                refined.is_some_and(|(t, f)| t.is_none() || f.is_none())
             }
             (RegState::Ptr(_), RegState::Scalar(_)) | (RegState::Scalar(_), RegState::Ptr(_)) => {
                 true
@@ -66,9 +72,8 @@ impl Checker<'_> {
             },
         );
         let (t_ok, f_ok) = match (a, b) {
-            (RegState::Scalar(x), RegState::Scalar(y)) => {
-                let t = scalar::refine(width, cond, true, &x, &y);
-                let f = scalar::refine(width, cond, false, &x, &y);
+            (RegState::Scalar(_), RegState::Scalar(_)) => {
+                let (t, f) = refined.expect("refined for two numbers");
                 if let Some((x2, y2)) = t {
                     set_scalar(&mut taken, dst, x2);
                     if let Some(r) = src_reg {

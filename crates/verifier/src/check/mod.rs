@@ -487,16 +487,16 @@ impl<'a> Checker<'a> {
     /// r6-r9 dead where the call returns.
     fn forget_dead(&self, pc: usize, st: &mut State) {
         let depth = st.frames.len();
-        let rets: Vec<Option<usize>> = st.frames.iter().map(|f| f.ret).collect();
-        for (i, f) in st.frames.iter_mut().enumerate() {
+        for i in 0..depth {
             let live = if i + 1 == depth {
                 self.live[pc]
             } else {
-                match rets[i + 1] {
+                match st.frames[i + 1].ret {
                     Some(r) if r != CALLBACK_RET => self.live.get(r).copied().unwrap_or(0) & 0x3c0,
                     _ => 0,
                 }
             };
+            let f = &mut st.frames[i];
             for (r, reg) in f.regs.iter_mut().enumerate().take(10) {
                 if live & (1 << r) == 0 && !matches!(reg, RegState::Uninit) {
                     *reg = RegState::Uninit;

@@ -197,6 +197,10 @@ impl Checker<'_> {
     /// (transformed through each instruction) in every stored ancestor.
     /// Stops early at an ancestor that already has every mark: the walk
     /// that put them there went on from it.
+    ///
+    /// Marks only ever name frames up to the one running at the point
+    /// reached (a callee's frame is cleared when the walk goes back over
+    /// its call), so the set operations look at those frames only.
     pub(super) fn backtrack(&mut self, mut want: Precise) {
         let mut pos = self.cur_pos;
         let mut depth_after = self.cur_depth;
@@ -212,12 +216,12 @@ impl Checker<'_> {
                     continue;
                 }
                 let v = &mut self.visited[pc][idx].precise;
-                if want.within(v) {
+                if want.within_upto(v, depth_after + 1) {
                     return;
                 }
-                v.add(&want);
+                v.add_upto(&want, depth_after + 1);
             }
-            if pos == 0 || want.is_empty() {
+            if pos == 0 || want.is_empty_upto(depth_after + 1) {
                 return;
             }
             pos -= 1;
