@@ -78,6 +78,9 @@ disagree on r0, 2 usage error or malformed input.")]
 pub struct BenchArgs {
     /// Program: assembly (.s), hex text or raw bytecode.
     pub file: PathBuf,
+    /// With --verify: more objects, or directories of `.o` files.
+    #[arg(value_name = "MORE")]
+    pub more: Vec<PathBuf>,
     /// Engine to measure (repeat the option for several; default:
     /// interp, interp-fast, jit, kernel).
     #[arg(long, value_parser = PossibleValuesParser::new(engines::names()))]
@@ -93,9 +96,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
     /// Time verification instead of runs: oxbpf's verifier on each program
-    /// of FILE (an ELF object) against the kernel verifier's own
-    /// "verification time" (median of --repeat, at most 1000; the kernel
-    /// side of at most 5 loads).
+    /// of FILE and MORE (ELF objects, or directories of them) against the
+    /// kernel verifier's own "verification time" (median of --repeat, at
+    /// most 1000; the kernel side of at most 5 loads), with processed
+    /// instructions and states on both sides.
     #[arg(long)]
     pub verify: bool,
 }
@@ -152,7 +156,14 @@ struct JsonBench {
 /// Runs `bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     if args.verify {
-        return crate::cmd::bench_verify::run(&args.file, args.repeat.min(1000), args.json);
+        let mut paths = vec![args.file.clone()];
+        paths.extend(args.more.iter().cloned());
+        return crate::cmd::bench_verify::run(&paths, args.repeat.min(1000), args.json);
+    }
+    if !args.more.is_empty() {
+        return Err(crate::error::CliError::malformed(anyhow::anyhow!(
+            "several files are measured with --verify only"
+        )));
     }
     let insns = read_program(&args.file)?;
     let count = insns.len();
