@@ -136,10 +136,20 @@ impl Scalar {
     /// Tightens every bound from the others. Each step intersects with a
     /// fact implied by the current bounds, so no value is ever lost.
     pub fn sync(&mut self) {
-        for _ in 0..2 {
+        // A known value inside every bound is that value exactly: what the
+        // rounds below would conclude.
+        if self.var.mask == 0 && self.contains_value(self.var.value) {
+            let id = self.id;
+            *self = Scalar::constant(self.var.value);
+            self.id = id;
+            return;
+        }
+        for round in 0..2 {
             if self.is_empty() {
                 return;
             }
+            // A round that changed nothing is a fixed point.
+            let before = *self;
             let t = self.var;
             // Bounds from the tnum.
             self.umin = self.umin.max(t.min());
@@ -204,6 +214,9 @@ impl Scalar {
                 value: r32.value,
                 mask: r32.mask | !LOW32,
             });
+            if round == 0 && *self == before {
+                return;
+            }
         }
     }
 

@@ -223,7 +223,10 @@ pub struct Frame {
     /// `r10 - 8 * (j + 1) ..`; slots past the end were never written.
     /// Use [`Frame::slot`] and [`Frame::slot_mut`], which number slots
     /// from the bottom (`r10 - 512` is slot 0).
-    stack: Vec<Slot>,
+    /// Shared between copies of a state until one writes it: states are
+    /// copied at every branch and every stored state, stacks change less
+    /// often.
+    stack: Rc<Vec<Slot>>,
     /// Where to continue in the caller on `exit` (`None` for the
     /// program's own frame).
     pub ret: Option<usize>,
@@ -238,7 +241,7 @@ impl Frame {
         regs[10] = RegState::Ptr(Ptr::new(PtrKind::Stack { frame: depth }));
         Frame {
             regs,
-            stack: Vec::new(),
+            stack: Rc::new(Vec::new()),
             ret,
             entry,
         }
@@ -257,15 +260,16 @@ impl Frame {
     /// Slot `i`, mutably (allocating it).
     pub fn slot_mut(&mut self, i: usize) -> &mut Slot {
         let j = SLOTS - 1 - i;
-        if self.stack.len() <= j {
-            self.stack.resize(j + 1, Slot::UNINIT);
+        let stack = Rc::make_mut(&mut self.stack);
+        if stack.len() <= j {
+            stack.resize(j + 1, Slot::UNINIT);
         }
-        &mut self.stack[j]
+        &mut stack[j]
     }
 
     /// Every written slot.
     pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
-        self.stack.iter_mut()
+        Rc::make_mut(&mut self.stack).iter_mut()
     }
 }
 
@@ -303,9 +307,14 @@ impl State {
             for r in fr.regs.iter_mut() {
                 f(r);
             }
-            for s in fr.stack.iter_mut() {
-                if let Slot::Spill(r) = s {
-                    f(r);
+            // Only a slot that changes unshares the stack.
+            for j in 0..fr.stack.len() {
+                if let Slot::Spill(r) = fr.stack[j] {
+                    let mut changed = r;
+                    f(&mut changed);
+                    if changed != r {
+                        Rc::make_mut(&mut fr.stack)[j] = Slot::Spill(changed);
+                    }
                 }
             }
         }
