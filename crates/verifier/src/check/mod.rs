@@ -63,12 +63,27 @@ struct Visited {
 }
 
 /// A path waiting to be explored: where, from which state, and the trace
-/// and link lengths at its fork.
+/// and link lengths and overwritten stack at its fork.
 struct Pending {
     pc: usize,
     state: Box<State>,
     trace: usize,
     links: usize,
+    written: [u128; KERNEL_MAX_FRAMES],
+}
+
+/// A stored state on the current path.
+#[derive(Clone, Copy)]
+struct Ancestor {
+    pc: usize,
+    /// Index in `visited[pc]`.
+    idx: usize,
+    /// Worklist length when it was stored.
+    level: usize,
+    /// Trace position of its state.
+    pos: usize,
+    /// Stack halves overwritten between the previous ancestor and it.
+    written: [u128; KERNEL_MAX_FRAMES],
 }
 
 struct Checker<'a> {
@@ -79,9 +94,12 @@ struct Checker<'a> {
     /// Registers live on entry to each slot.
     live: Vec<crate::liveness::RegSet>,
     visited: Vec<Vec<Visited>>,
-    /// Stored states whose successors are still being explored: (pc,
-    /// index, worklist level when stored, trace position).
-    in_progress: Vec<(usize, usize, usize, usize)>,
+    /// Stored states whose successors are still being explored, oldest
+    /// first: the current path's ancestors.
+    in_progress: Vec<Ancestor>,
+    /// Stack halves of each frame overwritten since the newest ancestor
+    /// (for the read marks, see [`Checker::mark_read`]).
+    seg_written: [u128; KERNEL_MAX_FRAMES],
     /// The instructions of the current path, for precision tracking.
     trace: Vec<precision::Step>,
     /// Linked locations of the trace's conditional jumps.
@@ -105,6 +123,7 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         live: crate::liveness::live_in(input.insns),
         visited: (0..input.insns.len()).map(|_| Vec::new()).collect(),
         in_progress: Vec::new(),
+        seg_written: [0; KERNEL_MAX_FRAMES],
         trace: Vec::new(),
         links: Vec::new(),
         cur_pos: 0,
@@ -422,15 +441,17 @@ impl<'a> Checker<'a> {
             state: Box::new(init),
             trace: 0,
             links: 0,
+            written: [0; KERNEL_MAX_FRAMES],
         }];
         while let Some(item) = work.pop() {
             let (mut pc, mut st) = (item.pc, item.state);
             self.trace.truncate(item.trace);
             self.links.truncate(item.links);
+            self.seg_written = item.written;
             let level = work.len();
-            while let Some(&(p, i, l, _)) = self.in_progress.last() {
-                if l > level {
-                    self.visited[p][i].done = true;
+            while let Some(&a) = self.in_progress.last() {
+                if a.level > level {
+                    self.visited[a.pc][a.idx].done = true;
                     self.in_progress.pop();
                 } else {
                     break;
@@ -463,15 +484,24 @@ impl<'a> Checker<'a> {
                 self.note(pc, &st);
                 let step = self.step_record(pc, &st);
                 self.trace.push(step);
-                match self.step(pc, &mut st)? {
+                let flow = self.step(pc, &mut st)?;
+                self.note_written(&step, st.frames.len());
+                match flow {
                     Flow::Next(n) => pc = n,
                     Flow::End => break,
                     Flow::Fork { next, other } => {
+                        let mut written = self.seg_written;
+                        if let Some(w) = written.get_mut(other.1.frames.len() - 1)
+                            && other.1.frames.len() > st.frames.len()
+                        {
+                            *w = u128::MAX;
+                        }
                         work.push(Pending {
                             pc: other.0,
                             state: other.1,
                             trace: self.trace.len(),
                             links: self.links.len(),
+                            written,
                         });
                         self.stats.peak_states = self.stats.peak_states.max(work.len());
                         pc = next;
@@ -515,8 +545,12 @@ impl<'a> Checker<'a> {
                 if subsumes_with(&v.state, st, &v.precise, !strict) {
                     v.hits += 1;
                     // The rest of this path relies on what `v` relied on.
-                    let p = v.precise;
+                    let mut p = v.precise;
+                    let reads = std::mem::take(&mut p.read);
                     self.backtrack(p);
+                    for (f, r) in reads.into_iter().enumerate() {
+                        self.mark_read(f, r);
+                    }
                     return Ok(true);
                 }
             } else if v.state.frames == st.frames {
@@ -562,7 +596,14 @@ impl<'a> Checker<'a> {
         };
         self.stats.max_states_per_insn = self.stats.max_states_per_insn.max(list.len());
         if let Some(i) = index {
-            self.in_progress.push((pc, i, level, self.cur_pos));
+            self.in_progress.push(Ancestor {
+                pc,
+                idx: i,
+                level,
+                pos: self.cur_pos,
+                written: self.seg_written,
+            });
+            self.seg_written = [0; KERNEL_MAX_FRAMES];
             self.stats.states += 1;
         }
         Ok(false)

@@ -178,19 +178,49 @@ impl Checker<'_> {
         }
         let mut w = Precise::default();
         w.slots[frame] = mask;
-        w.read[frame] = mask;
         self.backtrack(w);
+        self.mark_read(frame, mask);
     }
 
     /// Marks the stack halves `mask` of frame `frame` read from the
     /// current state back to where each was last overwritten.
+    ///
+    /// Only whole overwrites stop a read mark, so it needs no walk over
+    /// instructions: each ancestor records which halves were overwritten
+    /// between the ancestor before it and itself (a new frame counts as
+    /// overwritten whole), and the current ones since the newest.
     pub(super) fn mark_read(&mut self, frame: usize, mask: u128) {
-        if frame >= KERNEL_MAX_FRAMES || mask == 0 {
+        if frame >= KERNEL_MAX_FRAMES {
             return;
         }
-        let mut w = Precise::default();
-        w.read[frame] = mask;
-        self.backtrack(w);
+        let mut want = mask & !self.seg_written[frame];
+        for a in self.in_progress.iter().rev() {
+            if want == 0 {
+                return;
+            }
+            let v = &mut self.visited[a.pc][a.idx].precise.read[frame];
+            if *v & want == want {
+                return;
+            }
+            *v |= want;
+            want &= !a.written[frame];
+        }
+    }
+
+    /// Records what `step` overwrote of the stack, for `mark_read`:
+    /// stores of 4 or 8 bytes at fixed offsets, and a frame a call
+    /// created (`frames` is the frame count after the step).
+    pub(super) fn note_written(&mut self, step: &Step, frames: usize) {
+        if let (Some((f, at)), Insn::Store { size, .. }) = (step.stack, self.insns[step.pc as usize])
+            && let Some(w) = self.seg_written.get_mut(usize::from(f))
+        {
+            *w |= covered(i64::from(at), size.bytes() as i64);
+        }
+        if frames > usize::from(step.depth) + 1
+            && let Some(w) = self.seg_written.get_mut(frames - 1)
+        {
+            *w = u128::MAX;
+        }
     }
 
     /// Walks the trace back from the current instruction, marking `want`
@@ -207,7 +237,9 @@ impl Checker<'_> {
         let mut anc = self.in_progress.len();
         loop {
             while anc > 0 {
-                let (pc, idx, _, tp) = self.in_progress[anc - 1];
+                let Ancestor {
+                    pc, idx, pos: tp, ..
+                } = self.in_progress[anc - 1];
                 if tp < pos {
                     break;
                 }
