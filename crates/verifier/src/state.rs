@@ -409,7 +409,11 @@ impl Precise {
     /// Whether every mark of `self` is in `other`.
     pub fn within(&self, other: &Precise) -> bool {
         self.regs.iter().zip(&other.regs).all(|(a, b)| a & !b == 0)
-            && self.slots.iter().zip(&other.slots).all(|(a, b)| a & !b == 0)
+            && self
+                .slots
+                .iter()
+                .zip(&other.slots)
+                .all(|(a, b)| a & !b == 0)
             && self.read.iter().zip(&other.read).all(|(a, b)| a & !b == 0)
     }
 
@@ -499,12 +503,7 @@ pub fn subsumes(old: &State, new: &State) -> bool {
 /// `uninit_readable` (the privileged profile, where reading uninitialised
 /// stack gives an unknown number), stack bytes whose values never
 /// mattered accept uninitialised ones too.
-pub fn subsumes_with(
-    old: &State,
-    new: &State,
-    precise: &Precise,
-    uninit_readable: bool,
-) -> bool {
+pub fn subsumes_with(old: &State, new: &State, precise: &Precise, uninit_readable: bool) -> bool {
     if old.frames.len() != new.frames.len() {
         return false;
     }

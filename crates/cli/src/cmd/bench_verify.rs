@@ -225,14 +225,13 @@ pub fn run(paths: &[PathBuf], repeat: u32, json: bool) -> Result<()> {
                 "{:>10.1} {:>9} {:>7}",
                 k.us,
                 k.processed,
-                k.states.map(|s| s.to_string()).unwrap_or_else(|| "?".into())
+                k.states
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "?".into())
             ),
             Err(e) => format!("kernel: {e}"),
         };
-        let ratio = r
-            .ratio()
-            .map(|x| format!("{x:>8.2}x"))
-            .unwrap_or_default();
+        let ratio = r.ratio().map(|x| format!("{x:>8.2}x")).unwrap_or_default();
         println!("{name:<36} {:>6} {ours} {kernel} {ratio}", r.insns);
     }
     let compared: Vec<f64> = rows.iter().filter_map(Row::ratio).collect();

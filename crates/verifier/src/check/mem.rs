@@ -315,10 +315,7 @@ impl Checker<'_> {
             let (lo, hi) = if p.fixed() {
                 (start, start + size_i)
             } else {
-                (
-                    start + p.var.smin,
-                    start + p.var.smax.min(1 << 40) + size_i,
-                )
+                (start + p.var.smin, start + p.var.smax.min(1 << 40) + size_i)
             };
             self.mark_read(usize::from(frame), precision::slot_range(lo, hi));
         }

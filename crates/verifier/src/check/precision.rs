@@ -102,9 +102,10 @@ impl Checker<'_> {
                         step.stack = Some((frame, start as u16));
                         if let Insn::Load { size, .. } = self.insns[pc] {
                             let at = start / 8 * 8;
-                            let spill = st.frames.get(usize::from(frame)).is_some_and(|f| {
-                                matches!(f.slot(at as usize / 8), Slot::Spill(_))
-                            });
+                            let spill = st
+                                .frames
+                                .get(usize::from(frame))
+                                .is_some_and(|f| matches!(f.slot(at as usize / 8), Slot::Spill(_)));
                             step.from = if spill {
                                 halves(at, at + 8)
                             } else {
@@ -126,9 +127,7 @@ impl Checker<'_> {
                 };
                 if a != 0 || b != 0 {
                     let mut m = Precise::default();
-                    let linked = |s: &RegState| {
-                        matches!(s, RegState::Scalar(x) if x.id != 0 && (x.id == a || x.id == b))
-                    };
+                    let linked = |s: &RegState| matches!(s, RegState::Scalar(x) if x.id != 0 && (x.id == a || x.id == b));
                     for (fi, f) in st.frames.iter().enumerate() {
                         for (r, reg) in f.regs.iter().enumerate() {
                             if linked(reg) {
@@ -211,7 +210,8 @@ impl Checker<'_> {
     /// stores of 4 or 8 bytes at fixed offsets, and a frame a call
     /// created (`frames` is the frame count after the step).
     pub(super) fn note_written(&mut self, step: &Step, frames: usize) {
-        if let (Some((f, at)), Insn::Store { size, .. }) = (step.stack, self.insns[step.pc as usize])
+        if let (Some((f, at)), Insn::Store { size, .. }) =
+            (step.stack, self.insns[step.pc as usize])
             && let Some(w) = self.seg_written.get_mut(usize::from(f))
         {
             *w |= covered(i64::from(at), size.bytes() as i64);
@@ -304,7 +304,9 @@ impl Checker<'_> {
                     }
                 }
             }
-            Insn::Call(CallTarget::Local(_)) if depth_after == d + 1 && d + 1 < KERNEL_MAX_FRAMES => {
+            Insn::Call(CallTarget::Local(_))
+                if depth_after == d + 1 && d + 1 < KERNEL_MAX_FRAMES =>
+            {
                 // The callee's r1-r5 are the caller's; its stack is new.
                 w.regs[d] |= w.regs[d + 1] & ARGS;
                 w.regs[d + 1] = 0;

@@ -1,0 +1,212 @@
+//! Pruning with precision and stack liveness: a state may be pruned
+//! against a stored one whose scalars differ only where no explored path
+//! let them decide anything. Each program below explores a safe path
+//! first (the fall-through side of a branch, as the verifier's
+//! depth-first order does) and reaches the join with a second state that
+//! differs in one scalar; where that scalar decides safety the second
+//! state must not be pruned, so the unsafe path is found.
+
+use oxbpf_abi::program_type::ProgramType;
+use oxbpf_verifier::{Input, Options, Profile, VerifiedProgram, verify};
+
+fn run(src: &str, profile: Profile) -> Result<VerifiedProgram, String> {
+    let insns = oxbpf_isa::asm::assemble(src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+    let input = Input {
+        insns: &insns,
+        program_type: ProgramType::Xdp,
+        maps: &[],
+        lines: None,
+        options: Options {
+            profile,
+            ..Options::default()
+        },
+    };
+    verify(&input).map_err(|e| {
+        eprintln!("{e}");
+        e.kind().as_str().to_string()
+    })
+}
+
+#[track_caller]
+fn rejects(kind: &str, src: &str) {
+    assert_eq!(
+        run(src, Profile::Privileged).err(),
+        Some(kind.into()),
+        "{src}"
+    );
+}
+
+/// Pointer offset: the join at 4 sees r6 = -8 first, then r6 = -520,
+/// which `add %r2, %r6` turns into an out-of-frame store.
+#[test]
+fn offset_added_to_a_pointer_is_precise() {
+    rejects(
+        "stack_out_of_bounds",
+        "call 7\n\
+         mov %r6, -520\n\
+         jeq %r0, 0, +1\n\
+         mov %r6, -8\n\
+         mov %r2, %r10\n\
+         add %r2, %r6\n\
+         stb [%r2+0], 0\n\
+         mov %r0, 0\n\
+         exit",
+    );
+}
+
+/// Helper size through a spill: at the join (6) the slot holds 8 first,
+/// then 64, which is more than the 8-byte buffer; the size is filled from
+/// the slot, so the slot must match.
+#[test]
+fn helper_size_filled_from_the_stack_is_precise() {
+    rejects(
+        "helper_argument",
+        "call 7\n\
+         mov %r6, 64\n\
+         stxdw [%r10-16], %r6\n\
+         jeq %r0, 0, +2\n\
+         mov %r6, 8\n\
+         stxdw [%r10-16], %r6\n\
+         ldxdw %r2, [%r10-16]\n\
+         mov %r1, %r10\n\
+         add %r1, -8\n\
+         mov %r3, 0\n\
+         mov %r4, 0\n\
+         mov %r5, 0\n\
+         call 28\n\
+         mov %r0, 0\n\
+         exit",
+    );
+}
+
+/// A branch the verifier decided on its own: with r6 = 0 the jump at 4
+/// is never taken, so its target was never explored; r6 = 1 takes it.
+#[test]
+fn operands_of_a_decided_branch_are_precise() {
+    rejects(
+        "stack_out_of_bounds",
+        "call 7\n\
+         mov %r6, 1\n\
+         jeq %r0, 0, +1\n\
+         mov %r6, 0\n\
+         jne %r6, 0, +2\n\
+         mov %r0, 0\n\
+         exit\n\
+         ldxb %r0, [%r10+8]\n\
+         exit",
+    );
+}
+
+/// Linked copies: on the first path r7 is a copy of r6, so the bound on
+/// r6 at 7 bounds r7 too; on the second r7 is another number. r7 being
+/// precise is not enough, the link (and so r6) must match as well.
+#[test]
+fn registers_linked_to_a_bounded_one_are_precise() {
+    rejects(
+        "stack_out_of_bounds",
+        "call 7\n\
+         mov %r6, %r0\n\
+         call 7\n\
+         mov %r7, %r0\n\
+         call 7\n\
+         jeq %r0, 0, +1\n\
+         mov %r7, %r6\n\
+         jgt %r6, 8, +4\n\
+         mov %r2, %r10\n\
+         add %r2, -16\n\
+         add %r2, %r7\n\
+         stb [%r2+0], 0\n\
+         mov %r0, 0\n\
+         exit",
+    );
+}
+
+/// Engines drop the zero check of a division the verifier marked
+/// non-zero: a second path with a zero divisor must not be pruned into
+/// that fact.
+#[test]
+fn divisor_is_precise() {
+    let v = run(
+        "call 7\n\
+         mov %r6, 0\n\
+         jeq %r0, 0, +1\n\
+         mov %r6, 4\n\
+         mov %r1, 100\n\
+         div %r1, %r6\n\
+         mov %r0, %r1\n\
+         exit",
+        Profile::Privileged,
+    )
+    .unwrap();
+    assert!(!v.facts[5].divisor_nonzero);
+}
+
+/// The other side: a number nothing depends on does not stop pruning.
+/// Path one runs all 6 instructions; path two (r6 = 1) stops at the join
+/// (4), where r6 is only returned. Strict, the XDP return value is
+/// checked (a warning), so r6 matters and path two runs 4 and 5 too.
+#[test]
+fn imprecise_numbers_do_not_block_pruning() {
+    let src = "call 7\n\
+               mov %r6, 1\n\
+               jeq %r0, 0, +1\n\
+               mov %r6, 2\n\
+               mov %r0, %r6\n\
+               exit";
+    let v = run(src, Profile::Privileged).unwrap();
+    assert_eq!((v.stats.processed, v.stats.pruned), (6, 1));
+    let v = run(src, Profile::Strict).unwrap();
+    assert_eq!((v.stats.processed, v.stats.pruned), (8, 0));
+}
+
+/// A stack slot written differently on each path but never read again
+/// does not stop pruning; one that is read does, when its value matters.
+#[test]
+fn unread_stack_slots_do_not_block_pruning() {
+    let v = run(
+        "call 7\n\
+         stdw [%r10-8], 1\n\
+         jeq %r0, 0, +1\n\
+         stdw [%r10-8], 2\n\
+         mov %r0, 0\n\
+         exit",
+        Profile::Privileged,
+    )
+    .unwrap();
+    assert_eq!((v.stats.processed, v.stats.pruned), (6, 1));
+    // Read back and used as an offset: no pruning, and the second value
+    // is out of the frame.
+    rejects(
+        "stack_out_of_bounds",
+        "call 7\n\
+         stdw [%r10-8], -520\n\
+         jeq %r0, 0, +1\n\
+         stdw [%r10-8], -16\n\
+         ldxdw %r3, [%r10-8]\n\
+         mov %r2, %r10\n\
+         add %r2, %r3\n\
+         stb [%r2+0], 0\n\
+         mov %r0, 0\n\
+         exit",
+    );
+}
+
+/// Stored states per instruction are capped; the statistics say how many
+/// were dropped and the most any instruction held.
+#[test]
+fn state_statistics() {
+    let v = run(
+        "call 7\n\
+         mov %r6, 1\n\
+         jeq %r0, 0, +1\n\
+         mov %r6, 2\n\
+         mov %r0, %r6\n\
+         exit",
+        Profile::Privileged,
+    )
+    .unwrap();
+    // States are stored at the branch (2) and the join (4).
+    assert_eq!(v.stats.states, 2);
+    assert_eq!(v.stats.max_states_per_insn, 1);
+    assert_eq!(v.stats.evicted, 0);
+}
