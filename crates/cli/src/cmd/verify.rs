@@ -33,15 +33,16 @@ or an assembly (.s) or bytecode file, verified as one program of --type
 (default xdp) without maps.
 
 Per program, an accepted program prints one line with its statistics
-(instructions, processed instructions over all paths, stored and pruned
-states, peak pending states, time); a rejected one prints the diagnostic:
+(instructions, processed instructions over all paths, stored, pruned and
+evicted states (at most 64 are kept per instruction), the most stored at
+one instruction, peak pending states, time); a rejected one prints the diagnostic:
 the instruction, the rule, the registers involved, the source line and the
 branch decisions on the path. --log states prints, before that, each
 processed instruction with the registers it starts with.
 
 --json prints {\"file\": F, \"programs\": [{\"name\", \"type\",
 \"accepted\", \"insns\", \"processed\", \"states\", \"pruned\",
-\"peak_states\", \"time_us\", \"warnings\": [..], \"error\": null or
+\"peak_states\", \"evicted\", \"max_states_per_insn\", \"time_us\", \"warnings\": [..], \"error\": null or
 {\"kind\", \"pc\", \"insn\", \"source\", \"message\", \"detail\",
 \"regs\": [{\"reg\", \"state\"}], \"path\": [{\"pc\", \"insn\",
 \"taken\"}]}}]}.
@@ -85,6 +86,8 @@ struct ProgReport {
     states: u64,
     pruned: u64,
     peak_states: usize,
+    evicted: u64,
+    max_states_per_insn: usize,
     time_us: u128,
     warnings: Vec<String>,
     error: Option<ErrReport>,
@@ -283,6 +286,8 @@ fn report(name: &str, t: ProgramType, insns: usize, out: &Outcome, time: u128) -
         states: out.stats.states,
         pruned: out.stats.pruned,
         peak_states: out.stats.peak_states,
+        evicted: out.stats.evicted,
+        max_states_per_insn: out.stats.max_states_per_insn,
         time_us: time,
         warnings,
         error,
@@ -292,13 +297,15 @@ fn report(name: &str, t: ProgramType, insns: usize, out: &Outcome, time: u128) -
 fn print_text(r: &ProgReport) {
     if r.accepted {
         println!(
-            "{} ({}): accepted: {} insns, {} processed, {} states stored, {} pruned, peak {} pending, {} us",
+            "{} ({}): accepted: {} insns, {} processed, {} states stored, {} pruned, {} evicted, at most {} per insn, peak {} pending, {} us",
             r.name,
             r.program_type,
             r.insns,
             r.processed,
             r.states,
             r.pruned,
+            r.evicted,
+            r.max_states_per_insn,
             r.peak_states,
             r.time_us
         );
