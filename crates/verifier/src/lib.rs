@@ -132,6 +132,10 @@ pub struct Options {
     /// Record the state at every processed instruction in
     /// [`VerifiedProgram::log`] (or [`Outcome::log`]).
     pub log_states: bool,
+    /// Prune only against stored states that are at least as wide in
+    /// every number and stack byte, ignoring precision and stack
+    /// liveness: slower, the same verdicts; for cross-checking them.
+    pub exact_pruning: bool,
 }
 
 impl Default for Options {
@@ -140,6 +144,7 @@ impl Default for Options {
             profile: Profile::Privileged,
             budget: oxbpf_abi::limits::DEFAULT_BUDGET,
             log_states: false,
+            exact_pruning: false,
         }
     }
 }

@@ -210,3 +210,117 @@ fn state_statistics() {
     assert_eq!(v.stats.max_states_per_insn, 1);
     assert_eq!(v.stats.evicted, 0);
 }
+
+/// Every program of the repository (C examples, tests and benchmarks,
+/// the verifier corpora safe and unsafe in C and assembly, the load
+/// balancer) gets the same verdict, in both profiles, with precision and
+/// stack liveness as with exact pruning: they only ever prune paths whose
+/// safety was already shown.
+#[test]
+fn same_verdicts_as_exact_pruning() {
+    use oxbpf_verifier::{Input, MapInfo, VerifyError};
+    use std::path::{Path, PathBuf};
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        for p in v {
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|e| e == "c" || e == "s") {
+                out.push(p);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut sources: Vec<PathBuf> = Vec::new();
+    for dir in ["bpf/examples", "bpf/tests", "bpf/bench", "bpf/verifier"] {
+        walk(&root.join(dir), &mut sources);
+    }
+    sources.push(root.join("apps/lb/bpf/balancer.bpf.c"));
+    type Verdict = Result<(), (&'static str, Option<usize>)>;
+    let verdict = |r: Result<VerifiedProgram, Box<VerifyError>>| -> Verdict {
+        r.map(|_| ()).map_err(|e| (e.kind().as_str(), e.pc))
+    };
+    let (mut programs, mut rejected) = (0, 0);
+    for src in &sources {
+        let rel = src.strip_prefix(&root).unwrap_or(src);
+        let mut runs: Vec<Box<dyn Fn(Options) -> Verdict>> = Vec::new();
+        if src.extension().is_some_and(|e| e == "s") {
+            let text = std::fs::read_to_string(src).unwrap();
+            let Some(t) = text
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("# prog-type:"))
+                .and_then(|t| match t.trim() {
+                    "tc" | "classifier" => Some(ProgramType::SchedCls),
+                    "socket" => Some(ProgramType::SocketFilter),
+                    n => ProgramType::from_name(n),
+                })
+            else {
+                continue;
+            };
+            // Files that do not decode are about the decoder, not pruning.
+            let Ok(insns) = oxbpf_isa::asm::assemble_unchecked(&text) else {
+                continue;
+            };
+            runs.push(Box::new(move |options| {
+                let mut input = Input::new(&insns, t);
+                input.options = options;
+                let maps: &[MapInfo] = &[];
+                input.maps = maps;
+                verdict(verify(&input))
+            }));
+        } else {
+            let name = rel.to_string_lossy().replace('/', "-");
+            let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("precision-{name}.o"));
+            let status = std::process::Command::new("clang")
+                .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
+                .arg("-I/usr/include/x86_64-linux-gnu")
+                .arg("-c")
+                .arg(src)
+                .arg("-o")
+                .arg(&out)
+                .status()
+                .expect("clang must be installed");
+            assert!(status.success(), "clang failed on {}", src.display());
+            let bytes = std::fs::read(&out).unwrap();
+            // Objects the loader refuses (CO-RE, kfuncs, ...) never reach
+            // the verifier.
+            let Ok(obj) = oxbpf_object::Object::parse(&bytes) else {
+                continue;
+            };
+            let obj = std::rc::Rc::new(obj);
+            for i in 0..obj.programs.len() {
+                let obj = obj.clone();
+                runs.push(Box::new(move |options| {
+                    verdict(oxbpf_verifier::verify_object_program(
+                        &obj.programs[i],
+                        &obj.maps,
+                        options,
+                    ))
+                }));
+            }
+        }
+        for run in &runs {
+            for profile in [Profile::Privileged, Profile::Strict] {
+                let options = |exact_pruning| Options {
+                    profile,
+                    exact_pruning,
+                    ..Options::default()
+                };
+                let (fast, exact) = (run(options(false)), run(options(true)));
+                assert_eq!(fast, exact, "{} ({profile:?})", rel.display());
+                programs += 1;
+                rejected += usize::from(fast.is_err());
+            }
+        }
+    }
+    println!("{programs} verifications ({rejected} rejections) agree with exact pruning");
+    // The corpora hold both kinds.
+    assert!(
+        programs > 500 && rejected > 200,
+        "{programs} programs, {rejected} rejected"
+    );
+}

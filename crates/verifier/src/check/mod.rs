@@ -538,11 +538,17 @@ impl<'a> Checker<'a> {
     /// Whether a stored state at `pc` covers `st`; stores `st` otherwise.
     fn seen_before(&mut self, pc: usize, st: &State, level: usize) -> R<bool> {
         let strict = self.strict;
+        let exact = self.input.options.exact_pruning;
         for v in self.visited[pc].iter_mut() {
             if v.done {
                 // Everything reachable from `v` was explored without error,
                 // and its precision marks are complete.
-                if subsumes_with(&v.state, st, &v.precise, !strict) {
+                let covered = if exact {
+                    subsumes_with(&v.state, st, &Precise::ALL, false)
+                } else {
+                    subsumes_with(&v.state, st, &v.precise, !strict)
+                };
+                if covered {
                     v.hits += 1;
                     // The rest of this path relies on what `v` relied on.
                     let mut p = v.precise;
