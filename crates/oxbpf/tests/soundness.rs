@@ -112,6 +112,24 @@ fn accepted_programs_never_trap_on_memory_safety() {
             options: Options::default(),
         };
         let verdict = verify(&input);
+        // Precision tracking and stack liveness prune only paths whose
+        // safety exact pruning would also have taken as shown: the verdict
+        // is the same both ways.
+        let exact = verify(&Input {
+            options: Options {
+                exact_pruning: true,
+                ..Options::default()
+            },
+            ..input
+        });
+        let brief = |v: &Result<_, Box<oxbpf_verifier::VerifyError>>| {
+            v.as_ref().map(|_| ()).map_err(|e| (e.kind().as_str(), e.pc))
+        };
+        assert_eq!(
+            brief(&verdict),
+            brief(&exact),
+            "program {n} (seed {seed}): pruning with precision changes the verdict\n{text}"
+        );
         let is_mutant = !shape.mutations.is_empty();
         let Ok(_) = verdict else {
             if is_mutant {
