@@ -123,7 +123,9 @@ fn accepted_programs_never_trap_on_memory_safety() {
             ..input
         });
         let brief = |v: &Result<_, Box<oxbpf_verifier::VerifyError>>| {
-            v.as_ref().map(|_| ()).map_err(|e| (e.kind().as_str(), e.pc))
+            v.as_ref()
+                .map(|_| ())
+                .map_err(|e| (e.kind().as_str(), e.pc))
         };
         assert_eq!(
             brief(&verdict),

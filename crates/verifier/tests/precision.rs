@@ -324,3 +324,150 @@ fn same_verdicts_as_exact_pruning() {
         "{programs} programs, {rejected} rejected"
     );
 }
+
+/// A small random generator of programs built to stress pruning: two
+/// paths that differ in the numbers r6-r9 hold (constants, unknowns,
+/// copies, spills) join, and the numbers are then used in every way that
+/// can matter (stack offsets, helper sizes, decided branches, divisors,
+/// bounds checks, fills). Exact pruning is the oracle: with precision and
+/// stack liveness the verdict must be the same, and a divisor proven
+/// non-zero must be proven so by exact pruning as well.
+#[test]
+fn random_joins_agree_with_exact_pruning() {
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            // xorshift64*
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        fn reg(&mut self) -> u64 {
+            6 + self.below(3)
+        }
+        fn imm(&mut self) -> i64 {
+            [0, 1, 2, 7, 8, 15, 16, 17, 63, 64, -1, -8, -16, 255][self.below(14) as usize]
+        }
+    }
+    // One operation: (text, instruction count).
+    fn op(rng: &mut Rng, uses: bool) -> Vec<String> {
+        let (x, y, k) = (rng.reg(), rng.reg(), rng.imm());
+        let slot = 8 * (1 + rng.below(2));
+        let kinds = if uses { 16 } else { 9 };
+        match rng.below(kinds) {
+            0 => vec![format!("mov %r{x}, {k}")],
+            1 => vec![format!("mov %r{x}, %r{y}")],
+            2 => vec![format!("add %r{x}, {k}")],
+            3 => vec![format!("and %r{x}, {}", k & 0xff)],
+            4 => vec![format!("stxdw [%r10-{slot}], %r{x}")],
+            5 => vec![format!("ldxdw %r{x}, [%r10-{slot}]")],
+            6 => vec![format!("stxw [%r10-{slot}], %r{x}")],
+            7 => vec!["call 7".into(), format!("mov %r{x}, %r0")],
+            // The high half of a slot.
+            8 => vec![format!("stxw [%r10-{}], %r{x}", slot - 4)],
+            14 => vec![format!("ldxw %r{x}, [%r10-{}]", slot - 4)],
+            15 => vec![
+                format!("jgt %r{x}, {}, +1", k & 0xff),
+                format!("mov %r{x}, {}", rng.imm()),
+            ],
+            // A variable stack offset.
+            9 => vec![
+                "mov %r2, %r10".into(),
+                "add %r2, -64".into(),
+                format!("add %r2, %r{x}"),
+                "stb [%r2+0], 0".into(),
+            ],
+            // A helper size.
+            10 => vec![
+                "mov %r1, %r10".into(),
+                "add %r1, -16".into(),
+                format!("mov %r2, %r{x}"),
+                "mov %r3, 0".into(),
+                "mov %r4, 0".into(),
+                "mov %r5, 0".into(),
+                "call 28".into(),
+            ],
+            // A branch that may be decided, with an unsafe side.
+            11 => vec![
+                format!("jeq %r{x}, {k}, +1"),
+                "ja +1".into(),
+                "stb [%r10+8], 0".into(),
+            ],
+            12 => vec![format!("div %r{x}, %r{y}")],
+            _ => vec![format!("ldxw %r{x}, [%r10-{slot}]")],
+        }
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let (mut programs, mut rejected, mut pruned) = (0, 0, 0u64);
+    for n in 0..100_000 {
+        let mut lines: Vec<String> = vec![
+            "call 7".into(),
+            "mov %r6, %r0".into(),
+            "call 7".into(),
+            "mov %r7, %r0".into(),
+            "mov %r8, 3".into(),
+            "mov %r9, 0".into(),
+            "stdw [%r10-8], 0".into(),
+            "stdw [%r10-16], 0".into(),
+            "stdw [%r10-24], 0".into(),
+            "stdw [%r10-32], 0".into(),
+        ];
+        for _ in 0..rng.below(3) {
+            lines.extend(op(&mut rng, false));
+        }
+        // The fork: the fall-through side runs `alt` first.
+        let mut alt = Vec::new();
+        for _ in 0..1 + rng.below(3) {
+            alt.extend(op(&mut rng, false));
+        }
+        lines.push("call 7".into());
+        lines.push(format!("jeq %r0, 0, +{}", alt.len()));
+        lines.extend(alt);
+        for _ in 0..1 + rng.below(5) {
+            lines.extend(op(&mut rng, true));
+        }
+        lines.push("mov %r0, 0".into());
+        lines.push("exit".into());
+        let src = lines.join("\n");
+        let insns = oxbpf_isa::asm::assemble(&src).unwrap_or_else(|e| panic!("{e}\n{src}"));
+        let run = |exact_pruning| {
+            let input = Input {
+                insns: &insns,
+                program_type: ProgramType::Xdp,
+                maps: &[],
+                lines: None,
+                options: Options {
+                    exact_pruning,
+                    ..Options::default()
+                },
+            };
+            verify(&input)
+        };
+        let (fast, exact) = (run(false), run(true));
+        let brief = |v: &Result<VerifiedProgram, Box<oxbpf_verifier::VerifyError>>| {
+            v.as_ref()
+                .map(|_| ())
+                .map_err(|e| (e.kind().as_str(), e.pc))
+        };
+        assert_eq!(brief(&fast), brief(&exact), "program {n}:\n{src}");
+        if let (Ok(f), Ok(e)) = (&fast, &exact) {
+            for (pc, (a, b)) in f.facts.iter().zip(&e.facts).enumerate() {
+                assert!(
+                    !a.divisor_nonzero || b.divisor_nonzero || !b.reached,
+                    "program {n}: the divisor at {pc} is proven non-zero only with precision:\n{src}"
+                );
+            }
+            pruned += f.stats.pruned;
+        }
+        programs += 1;
+        rejected += usize::from(fast.is_err());
+    }
+    println!(
+        "{programs} random joins ({rejected} rejected, {pruned} prunes) agree with exact pruning"
+    );
+    assert!(rejected > 1_000 && programs - rejected > 1_000 && pruned > 1_000);
+}
