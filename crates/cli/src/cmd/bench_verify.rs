@@ -203,7 +203,7 @@ pub fn run(paths: &[PathBuf], repeat: u32, json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<36} {:>6} {:>10} {:>9} {:>7} {:>10} {:>9} {:>7} {:>9}",
+        "{:<44} {:>6} {:>10} {:>9} {:>7} {:>10} {:>9} {:>7} {:>9}",
         "object/program",
         "insns",
         "oxbpf us",
@@ -232,7 +232,7 @@ pub fn run(paths: &[PathBuf], repeat: u32, json: bool) -> Result<()> {
             Err(e) => format!("kernel: {e}"),
         };
         let ratio = r.ratio().map(|x| format!("{x:>8.2}x")).unwrap_or_default();
-        println!("{name:<36} {:>6} {ours} {kernel} {ratio}", r.insns);
+        println!("{name:<44} {:>6} {ours} {kernel} {ratio}", r.insns);
     }
     let compared: Vec<f64> = rows.iter().filter_map(Row::ratio).collect();
     if rows.len() > 1 {

@@ -619,18 +619,20 @@ impl<'a> Checker<'a> {
     fn note(&mut self, pc: usize, st: &State) {
         let f = &mut self.facts[pc];
         let regs = &st.cur().regs;
-        for (i, r) in regs.iter().enumerate() {
-            let t = reg_type(r);
-            f.entry[i] = if !f.reached || f.entry[i] == t {
-                t
-            } else {
-                RegType::Mixed
-            };
-        }
         if !f.reached {
+            for (e, r) in f.entry.iter_mut().zip(regs) {
+                *e = reg_type(r);
+            }
             f.divisor_nonzero = true;
+            f.reached = true;
+        } else {
+            // Once mixed, always mixed: no need to look again.
+            for (e, r) in f.entry.iter_mut().zip(regs) {
+                if *e != RegType::Mixed && *e != reg_type(r) {
+                    *e = RegType::Mixed;
+                }
+            }
         }
-        f.reached = true;
         if self.input.options.log_states && self.log.len() < MAX_LOG {
             let mut line = format!("{pc}: {}", self.disasm(pc));
             let mut first = true;
