@@ -34,6 +34,17 @@ const SIGN64: u64 = 1 << 63;
 const SIGN32: u64 = 1 << 31;
 const LOW32: u64 = 0xffff_ffff;
 
+/// An unknown 32-bit result before [`Scalar::sync`] (what `zext32` and
+/// `unsigned_upto(u32::MAX)` start from).
+const UNKNOWN_U32_UNSYNCED: Scalar = Scalar {
+    var: Tnum {
+        value: 0,
+        mask: 0xffff_ffff,
+    },
+    umax: 0xffff_ffff,
+    ..Scalar::UNKNOWN
+};
+
 impl Scalar {
     /// Any value.
     pub const UNKNOWN: Scalar = Scalar {
@@ -144,6 +155,21 @@ impl Scalar {
             self.id = id;
             return;
         }
+        // The most frequent input by far (any 32-bit result): its result,
+        // computed once by the rounds below.
+        if *self == UNKNOWN_U32_UNSYNCED {
+            static SYNCED: std::sync::OnceLock<Scalar> = std::sync::OnceLock::new();
+            *self = *SYNCED.get_or_init(|| {
+                let mut s = UNKNOWN_U32_UNSYNCED;
+                s.sync_rounds();
+                s
+            });
+            return;
+        }
+        self.sync_rounds();
+    }
+
+    fn sync_rounds(&mut self) {
         for round in 0..2 {
             if self.is_empty() {
                 return;
