@@ -34,16 +34,23 @@ const SIGN64: u64 = 1 << 63;
 const SIGN32: u64 = 1 << 31;
 const LOW32: u64 = 0xffff_ffff;
 
-/// An unknown 32-bit result before [`Scalar::sync`] (what `zext32` and
-/// `unsigned_upto(u32::MAX)` start from).
-const UNKNOWN_U32_UNSYNCED: Scalar = Scalar {
-    var: Tnum {
-        value: 0,
-        mask: 0xffff_ffff,
-    },
-    umax: 0xffff_ffff,
-    ..Scalar::UNKNOWN
-};
+/// Empties the sync cache, so that each verification starts cold (and
+/// timings of repeated verifications stay honest).
+pub(crate) fn clear_sync_cache() {
+    SYNC_CACHE.with(|c| c.iter().for_each(|e| e.set(None)));
+}
+
+/// Entries of the per-thread cache of [`Scalar::sync`] results.
+const SYNC_CACHE_SLOTS: usize = 256;
+
+type SyncEntry = std::cell::Cell<Option<(Scalar, Scalar)>>;
+
+thread_local! {
+    /// Recent (input, result) pairs of [`Scalar::sync`], by a hash of the
+    /// input.
+    static SYNC_CACHE: [SyncEntry; SYNC_CACHE_SLOTS] =
+        const { [const { std::cell::Cell::new(None) }; SYNC_CACHE_SLOTS] };
+}
 
 impl Scalar {
     /// Any value.
@@ -155,18 +162,38 @@ impl Scalar {
             self.id = id;
             return;
         }
-        // The most frequent input by far (any 32-bit result): its result,
-        // computed once by the rounds below.
-        if *self == UNKNOWN_U32_UNSYNCED {
-            static SYNCED: std::sync::OnceLock<Scalar> = std::sync::OnceLock::new();
-            *self = *SYNCED.get_or_init(|| {
-                let mut s = UNKNOWN_U32_UNSYNCED;
-                s.sync_rounds();
-                s
-            });
+        // The rounds are a pure function of the input, and a program's
+        // inputs repeat (any 32-bit result, a byte load, ...): remember
+        // recent ones.
+        let key = *self;
+        let slot = key.cache_slot();
+        if let Some((input, output)) = SYNC_CACHE.with(|c| c[slot].get())
+            && input == key
+        {
+            *self = output;
             return;
         }
         self.sync_rounds();
+        SYNC_CACHE.with(|c| c[slot].set(Some((key, *self))));
+    }
+
+    /// A slot of the sync cache for this value.
+    fn cache_slot(&self) -> usize {
+        let mut h: u64 = 0;
+        for w in [
+            self.var.value,
+            self.var.mask,
+            self.umin,
+            self.umax,
+            self.smin as u64,
+            self.smax as u64,
+            u64::from(self.u32min) | u64::from(self.u32max) << 32,
+            u64::from(self.s32min as u32) | u64::from(self.s32max as u32) << 32,
+            u64::from(self.id),
+        ] {
+            h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
+        }
+        (h >> 56) as usize % SYNC_CACHE_SLOTS
     }
 
     fn sync_rounds(&mut self) {

@@ -115,6 +115,7 @@ struct Checker<'a> {
 }
 
 pub(crate) fn run(input: &Input<'_>) -> Outcome {
+    scalar::clear_sync_cache();
     let mut c = Checker {
         input,
         insns: input.insns,
