@@ -377,9 +377,10 @@ impl IdMap {
 /// `regs` and `slots` are the scalars that must match exactly (the
 /// kernel's `precise` marks): per frame, a register mask (bit `r`) and a
 /// stack mask by 4-byte halves of slots (bits `2 * i` and `2 * i + 1` are
-/// the low and high half of slot `i`, `r10 - 512 + 8 * i`). A scalar not
-/// marked was never able to influence a safety check or a branch
-/// decision, so any number may stand in its place.
+/// the low and high half of slot `i`, `r10 - 512 + 8 * i`) for reads, and
+/// by bytes ([`StackBytes`]) for precision. A scalar not marked was never
+/// able to influence a safety check or a branch decision, so any number
+/// may stand in its place.
 ///
 /// `read` are the stack halves whose contents some path looked at before
 /// overwriting them (the kernel's `REG_LIVE_READ` on stack slots); the
@@ -387,22 +388,78 @@ impl IdMap {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Precise {
     pub regs: [u16; KERNEL_MAX_FRAMES],
-    pub slots: [u128; KERNEL_MAX_FRAMES],
+    pub slots: [StackBytes; KERNEL_MAX_FRAMES],
     pub read: [u128; KERNEL_MAX_FRAMES],
+}
+
+/// A set of the 512 bytes of a frame's stack: bit `i % 64` of word
+/// `i / 64` is byte `i` (0 is `r10 - 512`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackBytes(pub [u64; 8]);
+
+impl StackBytes {
+    /// Every byte.
+    pub const ALL: StackBytes = StackBytes([u64::MAX; 8]);
+    /// No byte.
+    pub const NONE: StackBytes = StackBytes([0; 8]);
+
+    /// Bytes `lo..hi` of the frame (clamped to it).
+    pub fn range(lo: i64, hi: i64) -> StackBytes {
+        let (lo, hi) = (lo.max(0) as usize, hi.clamp(0, 512) as usize);
+        let mut s = StackBytes::NONE;
+        for b in lo..hi.max(lo) {
+            s.0[b / 64] |= 1 << (b % 64);
+        }
+        s
+    }
+
+    /// Whether no byte is in the set.
+    pub fn is_zero(&self) -> bool {
+        self.0.iter().all(|w| *w == 0)
+    }
+
+    /// Whether `self` and `other` share a byte.
+    pub fn meets(&self, other: &StackBytes) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+
+    /// Whether every byte of `self` is in `other`.
+    pub fn within(&self, other: &StackBytes) -> bool {
+        self.0.iter().zip(&other.0).all(|(a, b)| a & !b == 0)
+    }
+
+    /// Adds the bytes of `other`.
+    pub fn add(&mut self, other: &StackBytes) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    /// Removes the bytes of `other`.
+    pub fn remove(&mut self, other: &StackBytes) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a &= !b;
+        }
+    }
+
+    /// The bytes of slot `i` as a byte mask.
+    pub fn slot(&self, i: usize) -> u8 {
+        (self.0[i / 8] >> ((i % 8) * 8)) as u8
+    }
 }
 
 impl Precise {
     /// Every scalar is precise: plain range inclusion everywhere.
     pub const ALL: Precise = Precise {
         regs: [u16::MAX; KERNEL_MAX_FRAMES],
-        slots: [u128::MAX; KERNEL_MAX_FRAMES],
+        slots: [StackBytes::ALL; KERNEL_MAX_FRAMES],
         read: [u128::MAX; KERNEL_MAX_FRAMES],
     };
 
     /// Nothing is marked.
     pub fn is_empty(&self) -> bool {
         self.regs.iter().all(|r| *r == 0)
-            && self.slots.iter().all(|s| *s == 0)
+            && self.slots.iter().all(StackBytes::is_zero)
             && self.read.iter().all(|s| *s == 0)
     }
 
@@ -413,7 +470,7 @@ impl Precise {
                 .slots
                 .iter()
                 .zip(&other.slots)
-                .all(|(a, b)| a & !b == 0)
+                .all(|(a, b)| a.within(b))
             && self.read.iter().zip(&other.read).all(|(a, b)| a & !b == 0)
     }
 
@@ -423,7 +480,7 @@ impl Precise {
             *a |= b;
         }
         for (a, b) in self.slots.iter_mut().zip(&other.slots) {
-            *a |= b;
+            a.add(b);
         }
         for (a, b) in self.read.iter_mut().zip(&other.read) {
             *a |= b;
@@ -434,7 +491,7 @@ impl Precise {
     #[inline]
     pub fn is_empty_upto(&self, n: usize) -> bool {
         (0..n.min(KERNEL_MAX_FRAMES))
-            .all(|f| self.regs[f] == 0 && self.slots[f] == 0 && self.read[f] == 0)
+            .all(|f| self.regs[f] == 0 && self.slots[f].is_zero() && self.read[f] == 0)
     }
 
     /// [`Precise::within`] of the first `n` frames.
@@ -442,7 +499,7 @@ impl Precise {
     pub fn within_upto(&self, other: &Precise, n: usize) -> bool {
         (0..n.min(KERNEL_MAX_FRAMES)).all(|f| {
             self.regs[f] & !other.regs[f] == 0
-                && self.slots[f] & !other.slots[f] == 0
+                && self.slots[f].within(&other.slots[f])
                 && self.read[f] & !other.read[f] == 0
         })
     }
@@ -452,7 +509,7 @@ impl Precise {
     pub fn add_upto(&mut self, other: &Precise, n: usize) {
         for f in 0..n.min(KERNEL_MAX_FRAMES) {
             self.regs[f] |= other.regs[f];
-            self.slots[f] |= other.slots[f];
+            self.slots[f].add(&other.slots[f]);
             self.read[f] |= other.read[f];
         }
     }
@@ -460,7 +517,7 @@ impl Precise {
     /// Whether any mark is in both.
     pub fn meets(&self, other: &Precise) -> bool {
         self.regs.iter().zip(&other.regs).any(|(a, b)| a & b != 0)
-            || self.slots.iter().zip(&other.slots).any(|(a, b)| a & b != 0)
+            || self.slots.iter().zip(&other.slots).any(|(a, b)| a.meets(b))
             || self.read.iter().zip(&other.read).any(|(a, b)| a & b != 0)
     }
 
@@ -470,7 +527,7 @@ impl Precise {
 
     /// The bytes of slot `i` whose value matters, as a byte mask.
     fn slot(&self, frame: usize, i: usize) -> u8 {
-        half_bytes(self.slots.get(frame).map(|m| (m >> (2 * i)) & 3))
+        self.slots.get(frame).map_or(0xff, |m| m.slot(i))
     }
 
     /// The bytes of slot `i` some path read, as a byte mask.
@@ -561,9 +618,26 @@ fn byte_mask(pos: u8, size: u8) -> u8 {
 }
 
 /// Whether the bytes `live` (a mask) of `new` read as they would in
-/// `old`.
-fn bytes_subsume(a: &[ByteState; 8], b: &[ByteState; 8], live: u8) -> bool {
-    (0..8).all(|k| live & (1 << k) == 0 || byte_subsumes(a[k], b[k]))
+/// `old`: exactly for the bytes in `exact`, whose values mattered; for the
+/// others, only whether they were written counts (and not even that with
+/// `uninit_readable`).
+fn bytes_subsume(
+    a: &[ByteState; 8],
+    b: &[ByteState; 8],
+    exact: u8,
+    live: u8,
+    uninit_readable: bool,
+) -> bool {
+    (0..8).all(|k| {
+        let bit = 1u8 << k;
+        if exact & bit != 0 {
+            byte_subsumes(a[k], b[k])
+        } else if live & bit != 0 {
+            uninit_readable || a[k] == ByteState::Uninit || b[k] != ByteState::Uninit
+        } else {
+            true
+        }
+    })
 }
 
 /// Which bytes of a slot are initialised, or `None` for a spilled
@@ -609,7 +683,7 @@ fn slot_subsumes(
     let precise = exact != 0;
     match (old, new) {
         (Slot::Spill(a), Slot::Spill(b)) => reg_subsumes(a, b, ids, precise),
-        (Slot::Bytes(a), Slot::Bytes(b)) => bytes_subsume(a, b, live),
+        (Slot::Bytes(a), Slot::Bytes(b)) => bytes_subsume(a, b, exact, live, uninit_readable),
         // A spilled number reads as a number, which is what misc bytes
         // (and, privileged, uninitialised ones) give; a spilled pointer
         // behaves differently from any number.
@@ -644,11 +718,14 @@ fn slot_subsumes(
             // The remembered numbers matter only where their bytes are
             // read.
             let value_live = live & (byte_mask(*p1, *s1) | byte_mask(*p2, *s2)) != 0;
-            (!value_live || p1 == p2 && s1 == s2 && (!precise || v1.contains(v2)))
-                && bytes_subsume(b1, b2, live)
+            let value_exact = exact & (byte_mask(*p1, *s1) | byte_mask(*p2, *s2)) != 0;
+            (!value_live || p1 == p2 && s1 == s2 && (!value_exact || v1.contains(v2)))
+                && bytes_subsume(b1, b2, exact, live, uninit_readable)
         }
         // Plain bytes read as unknown numbers, which covers a narrow spill.
-        (Slot::Bytes(a), Slot::Narrow { bytes, .. }) => bytes_subsume(a, bytes, live),
+        (Slot::Bytes(a), Slot::Narrow { bytes, .. }) => {
+            bytes_subsume(a, bytes, exact, live, uninit_readable)
+        }
         (
             Slot::Narrow {
                 pos,
@@ -657,7 +734,9 @@ fn slot_subsumes(
                 ..
             },
             Slot::Bytes(b),
-        ) if live & byte_mask(*pos, *size) == 0 => bytes_subsume(a, b, live),
+        ) if live & byte_mask(*pos, *size) == 0 => {
+            bytes_subsume(a, b, exact, live, uninit_readable)
+        }
         _ => false,
     }
 }

@@ -191,6 +191,53 @@ fn unread_stack_slots_do_not_block_pruning() {
     );
 }
 
+/// Precision by byte: a 4-byte store into a spilled register leaves the
+/// other half, whose bytes still come from the spilled value (zero or
+/// not), so that value must match at the join.
+#[test]
+fn narrow_store_keeps_the_rest_of_a_spill_precise() {
+    rejects(
+        "stack_out_of_bounds",
+        "call 7\n\
+         mov %r6, 7\n\
+         jeq %r0, 0, +1\n\
+         mov %r6, 0\n\
+         stxdw [%r10-8], %r6\n\
+         mov %r7, 1\n\
+         stxw [%r10-8], %r7\n\
+         ldxw %r3, [%r10-4]\n\
+         mov %r2, %r10\n\
+         add %r2, -64\n\
+         add %r2, %r3\n\
+         stb [%r2+0], 0\n\
+         mov %r0, 0\n\
+         exit",
+    );
+}
+
+/// Precision by byte: a 4-byte load reads 0 only if all four bytes are
+/// zero, so each of them must match, not only the first.
+#[test]
+fn every_byte_a_load_reads_is_precise() {
+    rejects(
+        "stack_out_of_bounds",
+        "call 7\n\
+         stdw [%r10-8], 0\n\
+         mov %r6, 7\n\
+         stxb [%r10-7], %r6\n\
+         jeq %r0, 0, +2\n\
+         mov %r6, 0\n\
+         stxb [%r10-7], %r6\n\
+         ldxw %r3, [%r10-8]\n\
+         mov %r2, %r10\n\
+         add %r2, -64\n\
+         add %r2, %r3\n\
+         stb [%r2+0], 0\n\
+         mov %r0, 0\n\
+         exit",
+    );
+}
+
 /// Stored states per instruction are capped; the statistics say how many
 /// were dropped and the most any instruction held.
 #[test]
@@ -357,7 +404,9 @@ fn random_joins_agree_with_exact_pruning() {
     fn op(rng: &mut Rng, uses: bool) -> Vec<String> {
         let (x, y, k) = (rng.reg(), rng.reg(), rng.imm());
         let slot = 8 * (1 + rng.below(2));
-        let kinds = if uses { 16 } else { 9 };
+        let kinds = if uses { 22 } else { 11 };
+        let byte = rng.below(8);
+        let half = 2 * rng.below(4);
         match rng.below(kinds) {
             0 => vec![format!("mov %r{x}, {k}")],
             1 => vec![format!("mov %r{x}, %r{y}")],
@@ -370,19 +419,24 @@ fn random_joins_agree_with_exact_pruning() {
             // The high half of a slot.
             8 => vec![format!("stxw [%r10-{}], %r{x}", slot - 4)],
             14 => vec![format!("ldxw %r{x}, [%r10-{}]", slot - 4)],
+            // Narrow stores and loads anywhere in a slot.
+            9 => vec![format!("stxb [%r10-{}], %r{x}", slot - byte)],
+            10 => vec![format!("stxh [%r10-{}], %r{x}", slot - half)],
+            16 => vec![format!("ldxb %r{x}, [%r10-{}]", slot - byte)],
+            17 => vec![format!("ldxh %r{x}, [%r10-{}]", slot - half)],
             15 => vec![
                 format!("jgt %r{x}, {}, +1", k & 0xff),
                 format!("mov %r{x}, {}", rng.imm()),
             ],
             // A variable stack offset.
-            9 => vec![
+            18 => vec![
                 "mov %r2, %r10".into(),
                 "add %r2, -64".into(),
                 format!("add %r2, %r{x}"),
                 "stb [%r2+0], 0".into(),
             ],
             // A helper size.
-            10 => vec![
+            19 => vec![
                 "mov %r1, %r10".into(),
                 "add %r1, -16".into(),
                 format!("mov %r2, %r{x}"),
@@ -392,12 +446,12 @@ fn random_joins_agree_with_exact_pruning() {
                 "call 28".into(),
             ],
             // A branch that may be decided, with an unsafe side.
-            11 => vec![
+            20 => vec![
                 format!("jeq %r{x}, {k}, +1"),
                 "ja +1".into(),
                 "stb [%r10+8], 0".into(),
             ],
-            12 => vec![format!("div %r{x}, %r{y}")],
+            21 => vec![format!("div %r{x}, %r{y}")],
             _ => vec![format!("ldxw %r{x}, [%r10-{slot}]")],
         }
     }

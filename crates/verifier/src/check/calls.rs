@@ -324,9 +324,9 @@ impl Checker<'_> {
                         .is_some_and(|k| k < u64::from(info.max_entries));
                 // The key's slot decided it: pruned states need the same.
                 if matches!(info.kind, MapKind::Array | MapKind::PercpuArray)
-                    && let Some((frame, mask)) = key_slots(st.cur().regs[2])
+                    && let Some((frame, off)) = key_slots(st.cur().regs[2])
                 {
-                    self.demand_stack(frame, mask);
+                    self.demand_stack(frame, off, off + 4);
                 }
                 if !always {
                     p.maybe_null = true;
@@ -555,9 +555,8 @@ impl Checker<'_> {
     }
 }
 
-/// The frame and the stack halves of a 4-byte key at a fixed stack
-/// pointer.
-fn key_slots(key: RegState) -> Option<(usize, u128)> {
+/// The frame and the offset from r10 of a key at a fixed stack pointer.
+fn key_slots(key: RegState) -> Option<(usize, i64)> {
     let RegState::Ptr(Ptr {
         kind: PtrKind::Stack { frame },
         off,
@@ -570,7 +569,7 @@ fn key_slots(key: RegState) -> Option<(usize, u128)> {
     if var.as_const() != Some(0) {
         return None;
     }
-    Some((usize::from(frame), precision::slot_range(off, off + 4)))
+    Some((usize::from(frame), off))
 }
 
 /// The 4-byte key a stack pointer points at, when it is a known constant.

@@ -19,7 +19,7 @@
 //! precise result become precise.
 
 use super::*;
-use crate::state::Precise;
+use crate::state::{Precise, StackBytes};
 
 /// What the backward walk needs to know about one processed instruction.
 #[derive(Clone, Copy, Debug)]
@@ -30,9 +30,10 @@ pub(super) struct Step {
     /// Loads, stores and atomics through a stack pointer with a fixed
     /// offset: the frame and the byte (0 is `r10 - 512`) they start at.
     pub stack: Option<(u8, u16)>,
-    /// Loads from the stack: the halves (of the frame in `stack`) the
-    /// loaded value depends on, the whole slot for a spilled register.
-    pub from: u128,
+    /// Loads from the stack: the bytes (of the frame in `stack`) the
+    /// loaded value depends on, `from.0..from.1`: the whole slot for a
+    /// spilled register.
+    pub from: (u16, u16),
     /// Conditional jumps on a scalar linked to others by id: index in
     /// `Checker::links` of the linked locations, which a branch refines
     /// together (`sync_linked_regs`); `u32::MAX` when there are none.
@@ -86,7 +87,7 @@ impl Checker<'_> {
             pc: pc as u32,
             depth: depth as u8,
             stack: None,
-            from: 0,
+            from: (0, 0),
             link: NO_LINK,
         };
         match self.insns[pc] {
@@ -107,9 +108,9 @@ impl Checker<'_> {
                                 .get(usize::from(frame))
                                 .is_some_and(|f| matches!(f.slot(at as usize / 8), Slot::Spill(_)));
                             step.from = if spill {
-                                halves(at, at + 8)
+                                (at as u16, at as u16 + 8)
                             } else {
-                                halves(start, start + size.bytes() as i64)
+                                (start as u16, (start + size.bytes() as i64) as u16)
                             };
                         }
                     }
@@ -138,7 +139,7 @@ impl Checker<'_> {
                             if let Slot::Spill(reg) = f.slot(i)
                                 && linked(&reg)
                             {
-                                m.slots[fi] |= 3 << (2 * i);
+                                m.slots[fi].add(&StackBytes::range(8 * i as i64, 8 * i as i64 + 8));
                             }
                         }
                     }
@@ -169,16 +170,17 @@ impl Checker<'_> {
         self.backtrack(w);
     }
 
-    /// Marks the stack halves `mask` (from [`slot_range`]) of frame
-    /// `frame` precise.
-    pub(super) fn demand_stack(&mut self, frame: usize, mask: u128) {
-        if frame >= KERNEL_MAX_FRAMES || mask == 0 {
+    /// Marks stack bytes `lo..hi` (offsets from r10) of frame `frame`
+    /// precise (and read).
+    pub(super) fn demand_stack(&mut self, frame: usize, lo: i64, hi: i64) {
+        if frame >= KERNEL_MAX_FRAMES {
             return;
         }
+        let limit = STACK_PER_FRAME as i64;
         let mut w = Precise::default();
-        w.slots[frame] = mask;
+        w.slots[frame] = StackBytes::range(lo + limit, hi + limit);
         self.backtrack(w);
-        self.mark_read(frame, mask);
+        self.mark_read(frame, slot_range(lo, hi));
     }
 
     /// Marks the stack halves `mask` of frame `frame` read from the
@@ -310,7 +312,7 @@ impl Checker<'_> {
                 // The callee's r1-r5 are the caller's; its stack is new.
                 w.regs[d] |= w.regs[d + 1] & ARGS;
                 w.regs[d + 1] = 0;
-                w.slots[d + 1] = 0;
+                w.slots[d + 1] = StackBytes::NONE;
                 w.read[d + 1] = 0;
             }
             Insn::Call(CallTarget::Helper(_))
@@ -322,7 +324,7 @@ impl Checker<'_> {
                     w.regs[d] |= bit(Reg::R3);
                 }
                 w.regs[d + 1] = 0;
-                w.slots[d + 1] = 0;
+                w.slots[d + 1] = StackBytes::NONE;
                 w.read[d + 1] = 0;
             }
             Insn::Call(_) | Insn::LdPacket { .. } => {
@@ -336,7 +338,7 @@ impl Checker<'_> {
                     let r0 = w.regs[c] & 1;
                     w.regs[c] &= !CALL_DEFS;
                     w.regs[d] = r0;
-                    w.slots[d] = 0;
+                    w.slots[d] = StackBytes::NONE;
                     w.read[d] = 0;
                 }
             }
@@ -346,7 +348,8 @@ impl Checker<'_> {
                     if let Some((f, _)) = s.stack
                         && usize::from(f) < KERNEL_MAX_FRAMES
                     {
-                        w.slots[usize::from(f)] |= s.from;
+                        w.slots[usize::from(f)]
+                            .add(&StackBytes::range(i64::from(s.from.0), i64::from(s.from.1)));
                     }
                 }
             }
@@ -358,10 +361,10 @@ impl Checker<'_> {
                     // A store of 4 or 8 bytes hides what its halves held.
                     let gone = covered(at, n);
                     w.read[f] &= !gone;
-                    if w.slots[f] & halves(at / 8 * 8, at / 8 * 8 + 8) != 0 {
-                        // The value stored matters; a narrower store keeps
-                        // the rest of the slot.
-                        w.slots[f] &= !gone;
+                    if w.slots[f].meets(&StackBytes::range(at / 8 * 8, at / 8 * 8 + 8)) {
+                        // The value stored matters; the bytes it wrote no
+                        // longer depend on what was there.
+                        w.slots[f].remove(&StackBytes::range(at, at + n));
                         if let Operand::Reg(r) = src {
                             w.regs[d] |= bit(r);
                         }
