@@ -30,8 +30,14 @@ impl HealthState {
     /// Starts healthy: a daemon (re)starting must not take backends out of
     /// the rings before any check ran.
     pub fn new(rise: u32, fall: u32) -> HealthState {
+        HealthState::starting(true, rise, fall)
+    }
+
+    /// Starts in the given state (a daemon that adopted a datapath where
+    /// the backend was out of the ring starts it unhealthy).
+    pub fn starting(healthy: bool, rise: u32, fall: u32) -> HealthState {
         HealthState {
-            healthy: true,
+            healthy,
             ok_streak: 0,
             fail_streak: 0,
             rise: rise.max(1),
@@ -162,8 +168,9 @@ impl Monitor {
 
     /// Starts the checks in `wanted` that are not running (or whose
     /// settings changed) and stops the others.
-    pub fn sync(&mut self, wanted: Vec<((Vip, IpAddr), HealthCheck)>) {
-        let keep: BTreeMap<_, _> = wanted.into_iter().collect();
+    pub fn sync(&mut self, wanted: Vec<((Vip, IpAddr), HealthCheck, bool)>) {
+        let initial: BTreeMap<_, _> = wanted.iter().map(|(k, _, h)| (*k, *h)).collect();
+        let keep: BTreeMap<_, _> = wanted.into_iter().map(|(k, c, _)| (k, c)).collect();
         let stale: Vec<_> = self
             .running
             .iter()
@@ -182,7 +189,14 @@ impl Monitor {
                 continue;
             }
             let stop = Arc::new(AtomicBool::new(false));
-            let thread = spawn_check(k, check.clone(), Arc::clone(&stop), self.tx.clone());
+            let healthy = initial.get(&k).copied().unwrap_or(true);
+            let thread = spawn_check(
+                k,
+                check.clone(),
+                healthy,
+                Arc::clone(&stop),
+                self.tx.clone(),
+            );
             self.running.insert(
                 k,
                 Running {
@@ -216,12 +230,13 @@ impl Drop for Monitor {
 fn spawn_check(
     (vip, addr): (Vip, IpAddr),
     check: HealthCheck,
+    healthy: bool,
     stop: Arc<AtomicBool>,
     tx: Sender<HealthEvent>,
 ) -> JoinHandle<()> {
     std::thread::spawn(move || {
         let p = check.params;
-        let mut st = HealthState::new(p.rise, p.fall);
+        let mut st = HealthState::starting(healthy, p.rise, p.fall);
         while !stop.load(Ordering::Relaxed) {
             let started = Instant::now();
             let result = probe(addr, &check.probe, p.timeout);
@@ -271,6 +286,11 @@ mod tests {
         assert_eq!(s.record(true), None);
         assert_eq!(s.record(true), Some(true));
         assert!(s.healthy);
+        // Starting unhealthy (adopted out of the ring): `rise` successes
+        // report it back.
+        let mut s = HealthState::starting(false, 2, 3);
+        assert_eq!(s.record(true), None);
+        assert_eq!(s.record(true), Some(true));
     }
 
     #[test]
@@ -327,7 +347,7 @@ mod tests {
             probe: Probe::Tcp { port },
             params,
         };
-        m.sync(vec![((vip, addr), check.clone())]);
+        m.sync(vec![((vip, addr), check.clone(), true)]);
         assert_eq!(m.len(), 1);
         drop(l);
         let down = rx.recv_timeout(Duration::from_secs(10)).unwrap();

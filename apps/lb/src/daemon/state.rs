@@ -183,6 +183,24 @@ impl Daemon {
         } else {
             Adopted::default()
         };
+        // A checked backend with weight that owns no slot of an adopted
+        // ring was out for its health: it starts unhealthy, so the restart
+        // does not put it back before its check says so.
+        let mut unhealthy = BTreeSet::new();
+        for vc in &cfg.vips {
+            let Some((_, ring)) = bal.ring(&vc.vip) else {
+                continue;
+            };
+            for b in &vc.backends {
+                if b.health.is_some()
+                    && b.weight > 0
+                    && let Some(id) = bal.known_backend_id(b.addr)
+                    && !ring.contains(&id)
+                {
+                    unhealthy.insert((vc.vip, b.addr));
+                }
+            }
+        }
         let mut d = Daemon {
             dp,
             bal,
@@ -190,7 +208,7 @@ impl Daemon {
                 vips: Vec::new(),
                 ..cfg.clone()
             },
-            unhealthy: BTreeSet::new(),
+            unhealthy,
             sids: BTreeMap::new(),
             info,
             adopted,
@@ -419,13 +437,18 @@ impl Daemon {
         Ok(self.bal.set_backends(dp.as_ref(), vip, &eff)?)
     }
 
-    /// The health checks the configuration asks for, by (VIP, backend).
-    pub fn wanted_checks(&self) -> Vec<((Vip, IpAddr), HealthCheck)> {
+    /// The health checks the configuration asks for, by (VIP, backend),
+    /// with the backend's health now (where a new check starts).
+    pub fn wanted_checks(&self) -> Vec<((Vip, IpAddr), HealthCheck, bool)> {
         let mut out = Vec::new();
         for vc in &self.cfg.vips {
             for b in &vc.backends {
                 if let Some(h) = &b.health {
-                    out.push(((vc.vip, b.addr), h.clone()));
+                    out.push((
+                        (vc.vip, b.addr),
+                        h.clone(),
+                        self.is_healthy(&vc.vip, b.addr),
+                    ));
                 }
             }
         }
@@ -564,6 +587,28 @@ vips:
         );
         assert_eq!(ring_of(&d2, "10.200.0.1:80/tcp"), ring);
         assert_eq!(*dp.maps.lock().unwrap(), before);
+    }
+
+    #[test]
+    fn a_restart_keeps_a_failed_backend_out() {
+        let text = CFG.replace(
+            "{address: 10.201.0.3}",
+            "{address: 10.201.0.3, health: {tcp: 80}}",
+        );
+        let cfg = LbConfig::parse(&text).unwrap();
+        let dp = mem();
+        let mut d = Daemon::start(dp.clone(), cfg.clone(), false, DaemonInfo::default()).unwrap();
+        let vip = config::parse_vip("10.200.0.1:80/tcp").unwrap();
+        let b3: IpAddr = "10.201.0.3".parse().unwrap();
+        assert!(d.set_health(&vip, b3, false).unwrap() > 0);
+        let ring = ring_of(&d, "10.200.0.1:80/tcp");
+        drop(d);
+        let d2 = Daemon::start(dp, cfg, true, DaemonInfo::default()).unwrap();
+        assert!(!d2.is_healthy(&vip, b3));
+        assert_eq!(ring_of(&d2, "10.200.0.1:80/tcp"), ring);
+        let checks = d2.wanted_checks();
+        assert_eq!(checks.len(), 1);
+        assert!(!checks[0].2, "its check starts from unhealthy");
     }
 
     #[test]
