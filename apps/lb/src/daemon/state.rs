@@ -470,11 +470,14 @@ pub(crate) mod tests {
     use crate::control::MapTarget;
     use std::sync::Mutex;
 
+    /// One in-memory map: key -> value.
+    pub(crate) type MemMap = BTreeMap<Vec<u8>, Vec<u8>>;
+
     /// An in-memory datapath: maps of key -> value, with the sizes the
     /// daemon reads.
     #[derive(Default)]
     pub(crate) struct MemDp {
-        pub maps: Mutex<BTreeMap<String, BTreeMap<Vec<u8>, Vec<u8>>>>,
+        pub maps: Mutex<BTreeMap<String, MemMap>>,
         pub ring_slots: u32,
     }
 
