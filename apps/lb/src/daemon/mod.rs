@@ -251,13 +251,19 @@ pub fn build_datapath(cache_dir: &Path, ring_size: u32) -> Result<PathBuf, Build
         move |source| BuildError::Io { path, source }
     };
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    let c = dir.join("balancer.bpf.c");
+    static BUILDS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    // Sources in a directory of this build's own (a concurrent build
+    // may be writing the shared one), the object renamed into place.
+    let src = dir.join(format!("src.{}.{n}", std::process::id()));
+    std::fs::create_dir_all(&src).map_err(io(&src))?;
+    let c = src.join("balancer.bpf.c");
     std::fs::write(&c, BALANCER_C).map_err(io(&c))?;
-    let hdr = dir.join("balancer.h");
+    let hdr = src.join("balancer.h");
     std::fs::write(&hdr, BALANCER_H).map_err(io(&hdr))?;
     // Build to a temporary name and rename, so a concurrent daemon never
     // reads a half-written object.
-    let tmp = dir.join(format!("balancer.o.{}", std::process::id()));
+    let tmp = dir.join(format!("balancer.o.{}.{n}", std::process::id()));
     let out = std::process::Command::new("clang")
         .args([
             "-O2",
@@ -274,6 +280,7 @@ pub fn build_datapath(cache_dir: &Path, ring_size: u32) -> Result<PathBuf, Build
         .arg(&tmp)
         .output()
         .map_err(io(Path::new("clang")))?;
+    let _ = std::fs::remove_dir_all(&src);
     if !out.status.success() {
         return Err(BuildError::Clang {
             status: out.status.to_string(),
