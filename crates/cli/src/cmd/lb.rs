@@ -509,7 +509,15 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
         api: api_path.display().to_string(),
     };
     let daemon = Daemon::start(dp, cfg, adopted, info).map_err(|e| {
-        CliError::failed(anyhow::Error::new(e).context("cannot apply the configuration"))
+        let ctx = if adopted {
+            format!(
+                "cannot apply the configuration to the adopted datapath of {} (`oxbpf lb stop --iface {}` removes it)",
+                a.iface, a.iface
+            )
+        } else {
+            "cannot apply the configuration".to_string()
+        };
+        CliError::failed(anyhow::Error::new(e).context(ctx))
     })?;
     if adopted {
         eprintln!(
