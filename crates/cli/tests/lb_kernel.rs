@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::mpsc::channel;
 use std::time::Duration;
 
@@ -70,18 +71,30 @@ fn start(
     sock: &Path,
     cache: &Path,
 ) -> Result<(Child, String), Failed> {
+    start_mode(
+        ns,
+        iface,
+        cfg,
+        sock,
+        cache,
+        &["--mode", "kernel", "--xdp-mode", "generic"],
+    )
+}
+
+fn start_mode(
+    ns: &str,
+    iface: &str,
+    cfg: &Path,
+    sock: &Path,
+    cache: &Path,
+    mode: &[&str],
+) -> Result<(Child, String), Failed> {
     let mut child = oxbpf_in(ns)
         .args(["lb", "run", "--config"])
         .arg(cfg)
-        .args([
-            "--iface",
-            iface,
-            "--mode",
-            "kernel",
-            "--xdp-mode",
-            "generic",
-            "--api",
-        ])
+        .args(["--iface", iface])
+        .args(mode)
+        .arg("--api")
         .arg(sock)
         .arg("--cache-dir")
         .arg(cache)
@@ -260,9 +273,49 @@ fn sigterm(mut c: Child) -> Result<(), Failed> {
     Ok(())
 }
 
+/// One namespace test at a time (they share CPUs and the veth driver).
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn config_text(extra: &str) -> String {
+    format!(
+        "nexthop_mac: \"02:00:00:00:00:01\"\nring_size: {RING}\nvips:\n  - address: {VIP}\n    port: 80\n    proto: tcp\n    backends:\n      - {{address: 10.201.0.2}}\n      - {{address: 10.201.0.3, weight: 2}}\n      - {{address: 10.201.0.4}}\n{extra}"
+    )
+}
+
+fn vip_count(ns: &str, sock: &Path) -> Result<usize, Failed> {
+    let o = oxbpf_in(ns)
+        .args(["lb", "vip", "list", "--json", "--api"])
+        .arg(sock)
+        .output()?;
+    if !o.status.success() {
+        return Err(format!("lb vip list: {}", String::from_utf8_lossy(&o.stderr)).into());
+    }
+    let v: Value = serde_json::from_slice(&o.stdout)?;
+    Ok(v["vips"].as_array().map_or(0, Vec::len))
+}
+
+/// Sends SIGHUP and waits until the daemon has `want` VIPs (or a while);
+/// returns how many it has.
+fn hup_and_wait(c: &Child, ns: &str, sock: &Path, want: usize) -> Result<usize, Failed> {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(c.id() as i32, libc::SIGHUP);
+    }
+    let mut n = 0;
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(100));
+        n = vip_count(ns, sock)?;
+        if n == want {
+            break;
+        }
+    }
+    Ok(n)
+}
+
 fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let pair = VethPair::create(
-        "oxlbd",
+        "oxlbk",
         1,
         Ipv4Addr::new(10, 0, 0, 1),
         Ipv4Addr::new(10, 0, 0, 2),
@@ -272,12 +325,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     std::fs::create_dir_all(&tmp)?;
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lb-cache");
     let cfg = tmp.join("lb.yaml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "nexthop_mac: \"02:00:00:00:00:01\"\nring_size: {RING}\nvips:\n  - address: {VIP}\n    port: 80\n    proto: tcp\n    backends:\n      - {{address: 10.201.0.2}}\n      - {{address: 10.201.0.3, weight: 2}}\n      - {{address: 10.201.0.4}}\n"
-        ),
-    )?;
+    std::fs::write(&cfg, config_text(""))?;
     let sock = tmp.join("api.sock");
     let pins = oxbpf_lb::daemon::pin_dir(&iface);
     let mut guard = Cleanup {
@@ -337,6 +385,30 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         return Err(format!("after the restart the same flows should hit: {s2}").into());
     }
 
+    // SIGHUP: a bad file is refused and the state kept; a good one with
+    // a second VIP is applied, and the first VIP's ring does not move.
+    let child = guard.child.as_ref().ok_or("no child")?;
+    std::fs::write(
+        &cfg,
+        config_text("      - {address: 10.201.0.5, weight: many}\n"),
+    )?;
+    if hup_and_wait(child, &ns, &sock, 2)? != 1 {
+        return Err("a bad file changed the VIPs".into());
+    }
+    std::fs::write(
+        &cfg,
+        config_text(
+            "  - {address: 10.200.0.2, port: 53, proto: udp, backends: [{address: 10.201.0.9}]}\n",
+        ),
+    )?;
+    let n = hup_and_wait(child, &ns, &sock, 2)?;
+    if n != 2 {
+        return Err(format!("after SIGHUP with two VIPs the daemon has {n}").into());
+    }
+    if ring(&pins)? != ring1 {
+        return Err("reloading with a new VIP moved the first VIP's ring".into());
+    }
+
     // `lb stop` ends the daemon and removes the datapath.
     let o = oxbpf_in(&ns)
         .args(["lb", "stop", "--iface", &iface, "--api"])
@@ -363,13 +435,82 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     Ok(())
 }
 
+/// Userspace mode: the workers run the datapath on the daemon's maps
+/// (the API sees the connections they record), and `lb stop` ends it.
+fn userspace_daemon_serves_the_workers_maps() -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let pair = VethPair::create(
+        "oxlbu",
+        1,
+        Ipv4Addr::new(10, 0, 0, 1),
+        Ipv4Addr::new(10, 0, 0, 2),
+    )?;
+    let (ns, iface) = (pair.server.clone(), pair.server_if.clone());
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lbu-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lb-cache");
+    let cfg = tmp.join("lb.yaml");
+    std::fs::write(&cfg, config_text(""))?;
+    let sock = tmp.join("api.sock");
+    let mut guard = Cleanup {
+        child: None,
+        pins: oxbpf_lb::daemon::pin_dir(&iface),
+    };
+    let (child, said) = start_mode(&ns, &iface, &cfg, &sock, &cache, &["--mode", "userspace"])?;
+    guard.child = Some(child);
+    if !said.contains("mode=userspace") {
+        return Err(format!("ready line: {said}").into());
+    }
+    let dst = mac_of(&ns, &iface)?;
+    let mut got = Value::Null;
+    // AF_XDP sockets may take a moment to see traffic: the flows are sent
+    // again until recorded (a flow seen twice is a hit, not a new one).
+    for _ in 0..10 {
+        send_flows(&pair.client, &pair.client_if, dst)?;
+        got = stats(&ns, &sock)?;
+        if got["new_connections"] == u64::from(FLOWS) {
+            break;
+        }
+    }
+    if got["new_connections"] != u64::from(FLOWS) {
+        return Err(format!("userspace stats after {FLOWS} SYNs: {got}").into());
+    }
+    let pkts = got["vips"][0]["packets"].as_u64().unwrap_or(0);
+    if pkts < u64::from(FLOWS) {
+        return Err(format!("vip packets {pkts}: {got}").into());
+    }
+    let o = oxbpf_in(&ns)
+        .args(["lb", "stop", "--iface", &iface, "--api"])
+        .arg(&sock)
+        .output()?;
+    if !o.status.success() {
+        return Err(format!("lb stop: {}", String::from_utf8_lossy(&o.stderr)).into());
+    }
+    if let Some(mut c) = guard.child.take() {
+        let st = c.wait()?;
+        if !st.success() {
+            return Err(format!("daemon exited {st} on lb stop").into());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    drop(pair);
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let req = [Requirement::Root, Requirement::Bpf];
-    let tests = vec![privileged_trial(
-        "lb_kernel_restart_adopts_the_pinned_datapath",
-        &req,
-        kernel_restart_adopts_the_pinned_datapath,
-    )];
+    let tests = vec![
+        privileged_trial(
+            "lb_kernel_restart_adopts_the_pinned_datapath",
+            &req,
+            kernel_restart_adopts_the_pinned_datapath,
+        ),
+        privileged_trial(
+            "lb_userspace_daemon_serves_the_workers_maps",
+            &req,
+            userspace_daemon_serves_the_workers_maps,
+        ),
+    ];
     libtest_mimic::run(&args, tests).exit();
 }
