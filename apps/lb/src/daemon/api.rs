@@ -457,13 +457,18 @@ pub fn write_response(s: &mut impl Write, resp: &Response) -> std::io::Result<()
     s.flush()
 }
 
-/// Serves one connection.
-pub fn serve_conn<S: Read + Write>(shared: &Shared, mut s: S) {
-    let resp = match read_request(&mut s) {
-        Ok(req) => handle(shared, &req),
-        Err(e) => Response::error(400, e),
+/// Serves one connection; returns the request's method and path and the
+/// answer's status (for the daemon's log).
+pub fn serve_conn<S: Read + Write>(shared: &Shared, mut s: S) -> (String, String, u16) {
+    let (method, path, resp) = match read_request(&mut s) {
+        Ok(req) => {
+            let resp = handle(shared, &req);
+            (req.method, req.path, resp)
+        }
+        Err(e) => (String::new(), String::new(), Response::error(400, e)),
     };
     let _ = write_response(&mut s, &resp);
+    (method, path, resp.status)
 }
 
 #[cfg(test)]
@@ -632,6 +637,35 @@ mod tests {
             assert!(e.contains(want), "{m} {p}: {e:?} lacks {want:?}");
         }
         assert_eq!(s.lock().counts(), (1, 3), "failed calls change nothing");
+    }
+
+    #[test]
+    fn client_paths_reach_the_routes_for_ipv6_vips() {
+        let s = shared();
+        let (st, v) = call(
+            &s,
+            "POST",
+            "/v1/vips",
+            r#"{"address":"fc00::1","port":443,"proto":"udp"}"#,
+        );
+        assert_eq!(st, 201, "{v}");
+        let vip = config::parse_vip("[fc00::1]:443/udp").unwrap();
+        let path = crate::daemon::client::vip_path(&vip);
+        assert_eq!(path, "/v1/vips/%5Bfc00::1%5D:443/udp");
+        let (st, v) = call(
+            &s,
+            "POST",
+            &format!("{path}/backends"),
+            r#"{"address":"fc01::2"}"#,
+        );
+        assert_eq!(st, 201, "{v}");
+        let (st, v) = call(&s, "GET", &format!("{path}/backends"), "");
+        assert_eq!(
+            (st, v["backends"][0]["address"].as_str()),
+            (200, Some("fc01::2"))
+        );
+        let (st, _) = call(&s, "DELETE", &path, "");
+        assert_eq!(st, 200);
     }
 
     #[test]

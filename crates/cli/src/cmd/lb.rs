@@ -443,6 +443,16 @@ fn bind_socket(path: &Path) -> Result<UnixListener> {
         .map_err(CliError::failed)
 }
 
+/// How long the API waits for a client's request.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Logs changes made through the API (reads are not logged).
+fn log_request((method, path, status): (String, String, u16)) {
+    if method != "GET" {
+        eprintln!("lb: api: {method} {path} -> {status}");
+    }
+}
+
 fn run_daemon(a: &RunArgs) -> Result<()> {
     let cfg = LbConfig::from_file(&a.config).map_err(|e| {
         CliError::malformed(anyhow::Error::new(e).context(a.config.display().to_string()))
@@ -531,8 +541,10 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
         let sh = Arc::clone(&shared);
         std::thread::spawn(move || {
             for conn in unix.incoming().flatten() {
+                // A client that stalls does not keep its thread forever.
+                let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
                 let sh = Arc::clone(&sh);
-                std::thread::spawn(move || serve_conn(&sh, conn));
+                std::thread::spawn(move || log_request(serve_conn(&sh, conn)));
             }
         });
     }
@@ -540,8 +552,9 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
         let sh = Arc::clone(&shared);
         std::thread::spawn(move || {
             for conn in l.incoming().flatten() {
+                let _ = conn.set_read_timeout(Some(CLIENT_TIMEOUT));
                 let sh = Arc::clone(&sh);
-                std::thread::spawn(move || serve_conn(&sh, conn));
+                std::thread::spawn(move || log_request(serve_conn(&sh, conn)));
             }
         });
     }
