@@ -92,6 +92,14 @@ pub struct MapInfo {
     /// Map-in-map: index (in the same map list) of the inner map
     /// template, whose pointer a lookup returns.
     pub inner: Option<u32>,
+    /// The value's bytes when they are fixed for the program's lifetime:
+    /// a single-entry array, read-only to programs and frozen (`.rodata`;
+    /// the kernel's `bpf_map_is_rdonly` with `map_direct_value_addr`).
+    /// Loads of 1, 2, 4 or 8 bytes at a constant offset then give known
+    /// numbers, as `bpf_map_direct_read` does, so branches on
+    /// configuration constants are decided. Must be exactly what the map
+    /// holds when the program runs (after a loader's `set_global`).
+    pub rodata: Option<Vec<u8>>,
 }
 
 impl MapInfo {
@@ -106,6 +114,7 @@ impl MapInfo {
             max_entries: m.max_entries,
             readonly: m.map_flags & BPF_F_RDONLY_PROG != 0 || m.frozen,
             inner: None,
+            rodata: rodata_of(m),
         }
     }
 
@@ -121,6 +130,27 @@ impl MapInfo {
         }
         v
     }
+}
+
+/// The fixed contents of a map the kernel would read as constants
+/// (`bpf_map_is_rdonly`: `BPF_F_RDONLY_PROG` and frozen; an array with one
+/// entry, as `array_map_direct_value_addr` requires), padded with zeros to
+/// the value size (`.bss`-style short initial data).
+fn rodata_of(m: &oxbpf_object::MapSpec) -> Option<Vec<u8>> {
+    use oxbpf_abi::map_kind::flags::BPF_F_RDONLY_PROG;
+    if !(m.frozen
+        && m.map_flags & BPF_F_RDONLY_PROG != 0
+        && m.kind == MapKind::Array
+        && m.max_entries == 1)
+    {
+        return None;
+    }
+    let mut bytes = match &m.init {
+        oxbpf_object::MapInit::Data(d) => d.clone(),
+        _ => Vec::new(),
+    };
+    bytes.resize(m.value_size as usize, 0);
+    Some(bytes)
 }
 
 /// Verification options.
