@@ -327,6 +327,13 @@ pub fn verify_object_program_logged(
     maps: &[oxbpf_object::MapSpec],
     options: Options,
 ) -> Outcome {
+    if let Some(e) = unloadable(prog) {
+        return Outcome {
+            result: Err(e),
+            log: Vec::new(),
+            stats: Stats::default(),
+        };
+    }
     let infos = MapInfo::from_specs(maps);
     let lines = |pc: usize| {
         prog.line_at(pc).filter(|l| l.line != 0).map(|l| {
@@ -341,6 +348,38 @@ pub fn verify_object_program_logged(
         lines: Some(&lines),
         options,
     })
+}
+
+/// Programs the kernel refuses before its verifier runs (`bpf_prog_load`):
+/// a section that names no program type (`find_prog_type` fails on
+/// `BPF_PROG_TYPE_UNSPEC`), or one whose program is verified against a
+/// kernel function or type given by BTF id (`fentry/F`, `lsm/F`, `iter/T`:
+/// `bpf_check_attach_target`), which oxbpf does not resolve, so the
+/// program's context is unknown.
+fn unloadable(prog: &oxbpf_object::Program) -> Option<Box<VerifyError>> {
+    let message = if prog.program_type == ProgramType::Unspec {
+        format!(
+            "section {:?} names no program type; the kernel loads no program of type unspec",
+            prog.section
+        )
+    } else if oxbpf_abi::program_type::section_def(&prog.section).is_some_and(|d| d.attach_btf) {
+        format!(
+            "section {:?} attaches to a kernel function or type by BTF id, which oxbpf does not resolve; its context cannot be checked",
+            prog.section
+        )
+    } else {
+        return None;
+    };
+    Some(Box::new(VerifyError {
+        kind: ErrorKind::Malformed,
+        pc: None,
+        insn: None,
+        source: None,
+        message,
+        regs: vec![],
+        detail: None,
+        path: vec![],
+    }))
 }
 
 /// The verifier's view of a decoding error: jumps out of the program or
