@@ -251,8 +251,7 @@ fn ours(obj: &Object, p: &oxbpf_object::Program) -> Verdict {
 /// The last meaningful line of a verifier log.
 fn last_line(log: &str) -> String {
     log.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with("processed "))
-        .next_back()
+        .rfind(|l| !l.trim().is_empty() && !l.starts_with("processed "))
         .unwrap_or("")
         .to_string()
 }

@@ -192,7 +192,7 @@ fn from_spec_takes_rodata_bytes_of_frozen_readonly_arrays_only() {
     // Short initial data (as `.bss` would have) reads as zeros after it.
     let mut short = spec.clone();
     short.init = oxbpf_object::MapInit::Data(vec![9]);
-    let mut z = vec![0u8; 16];
+    let mut z = [0u8; 16];
     z[0] = 9;
     assert_eq!(MapInfo::from_spec(&short).rodata.as_deref(), Some(&z[..]));
 }
