@@ -49,6 +49,7 @@ const NOT_SAFETY: &[&str] = &[
     "BPF program is too large",
     "too complex",
     "attach_btf_id",
+    "need an attach target",
     "no program type",
 ];
 
