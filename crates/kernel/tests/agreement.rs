@@ -324,7 +324,12 @@ fn is_safety(kernel_line: &str) -> bool {
 }
 
 /// Compares one object's programs; fails on what the module doc says.
-fn check_object(s: &Source, listed: &[Listed], by_design: &[ByDesign]) -> Result<(), Failed> {
+fn check_object(
+    index: usize,
+    s: &Source,
+    listed: &[Listed],
+    by_design: &[ByDesign],
+) -> Result<(), Failed> {
     let bytes = build(s)?;
     let designed = by_design.iter().find(|b| b.object == s.name);
     let obj = match (Object::parse(&bytes), designed) {
@@ -357,13 +362,8 @@ fn check_object(s: &Source, listed: &[Listed], by_design: &[ByDesign]) -> Result
     };
     let mut problems = Vec::new();
     let mut disagreements = 0;
-    let tag: String = s
-        .name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .rev()
-        .take(24)
-        .collect();
+    // Unique per trial, so trials running in parallel never share pins.
+    let tag = index.to_string();
     let verbose = std::env::var_os("OXBPF_AGREEMENT_LOG").is_some();
     for p in &obj.programs {
         let ours = ours(&obj, p);
@@ -517,10 +517,10 @@ fn main() {
         let (l, b, a) = (listed.clone(), by_design.clone(), all.clone());
         trials.push(Trial::test("listing", move || check_listing(&l, &b, &a)));
     }
-    for s in &all {
+    for (i, s) in all.iter().enumerate() {
         let (s, l, b) = (s.clone(), listed.clone(), by_design.clone());
         trials.push(common::privileged(&s.name.clone(), move || {
-            check_object(&s, &l, &b)
+            check_object(i, &s, &l, &b)
         }));
     }
     let conclusion = libtest_mimic::run(&args, trials);
