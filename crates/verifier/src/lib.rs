@@ -26,6 +26,9 @@
 //! - **Errors carry the facts** ([`VerifyError`]): kind, instruction,
 //!   source line, the registers involved in words, the branch decisions on
 //!   the path.
+//! - **Frozen read-only maps are constants** ([`MapInfo::rodata`]): loads
+//!   at constant offsets of `.rodata` give known numbers, so branches on
+//!   configuration are decided, as the kernel's `bpf_map_direct_read`.
 //! - **The result is a type** ([`VerifiedProgram`]) carrying facts per
 //!   instruction that engines may rely on.
 //!
