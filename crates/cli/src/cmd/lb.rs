@@ -570,7 +570,13 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
         api_path.display()
     );
     let _ = std::io::stdout().flush();
-    while !STOP.load(Ordering::Relaxed) && !shared.shutdown.load(Ordering::Relaxed) {
+    // `--duration` (of the userspace options) bounds any mode's run.
+    let started = Instant::now();
+    let deadline = a.user.duration.map(Duration::from_secs_f64);
+    while !STOP.load(Ordering::Relaxed)
+        && !shared.shutdown.load(Ordering::Relaxed)
+        && deadline.is_none_or(|d| started.elapsed() < d)
+    {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(ev) => {
                 let r = shared.lock().set_health(&ev.vip, ev.addr, ev.healthy);
