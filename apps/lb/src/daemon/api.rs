@@ -397,7 +397,8 @@ const MAX_BODY: usize = 1 << 20;
 
 /// Reads one request from `s`.
 pub fn read_request(s: &mut impl Read) -> Result<Request, String> {
-    let mut r = BufReader::new(s);
+    // Bounded, so a line without an end cannot grow without limit.
+    let mut r = BufReader::new(s.take((MAX_HEAD + MAX_BODY) as u64));
     let mut line = String::new();
     r.read_line(&mut line).map_err(|e| e.to_string())?;
     let mut parts = line.split_whitespace();

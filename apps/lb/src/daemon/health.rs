@@ -104,11 +104,11 @@ fn http_get_status(url: &str, timeout: Duration) -> Result<u16, String> {
     } else {
         host.clone()
     };
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: {host_hdr}\r\nUser-Agent: oxbpf-lb-health\r\n\r\n"
-    )
-    .map_err(|e| format!("{url}: {e}"))?;
+    // One write: a server may answer and close after the first segment.
+    let req =
+        format!("GET {path} HTTP/1.0\r\nHost: {host_hdr}\r\nUser-Agent: oxbpf-lb-health\r\n\r\n");
+    s.write_all(req.as_bytes())
+        .map_err(|e| format!("{url}: {e}"))?;
     // The status line is in the first bytes.
     let mut buf = [0u8; 64];
     let mut n = 0;
@@ -308,8 +308,15 @@ mod tests {
     fn serve_status(l: TcpListener, status: &'static str) -> JoinHandle<()> {
         std::thread::spawn(move || {
             if let Ok((mut s, _)) = l.accept() {
+                // The whole request, then the answer.
+                let mut req = Vec::new();
                 let mut buf = [0u8; 512];
-                let _ = s.read(&mut buf);
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
                 let _ = write!(s, "HTTP/1.1 {status}\r\nContent-Length: 0\r\n\r\n");
             }
         })
