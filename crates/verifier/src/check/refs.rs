@@ -141,7 +141,7 @@ impl Checker<'_> {
     pub(super) fn check_leaks(&self, pc: usize, st: &State, at: LeakAt) -> R<()> {
         let what = match at {
             LeakAt::Exit => "the program exits",
-            LeakAt::TailCall => "the tail call",
+            LeakAt::TailCall => "the tail call is made",
         };
         if let Some(lock) = st.refs.lock {
             return Err(self.error(
