@@ -16,6 +16,7 @@ fn maps() -> Vec<MapInfo> {
         max_entries: 4,
         readonly: false,
         inner: None,
+        rodata: None,
     };
     vec![
         m("rb", MapKind::Ringbuf, 0, 0),
