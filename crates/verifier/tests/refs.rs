@@ -251,6 +251,15 @@ fn tail_call_under_deep_caller_stacks() {
     accepts(&prog(240));
     let e = rejects("call_depth", &prog(256));
     assert!(e.message.contains("256 bytes"), "{e}");
+    // Frames add up: 128 in main and 128 in the middle function reach
+    // 256 above the function that tail calls; main's 128 alone do not.
+    let two = |mid: u32| {
+        format!(
+            "mov %r6, %r1\nstdw [%r10-128], 0\ncall local f\nmov %r1, %r6\ncall local g\nmov %r0, 0\nexit\nf:\nstdw [%r10-{mid}], 0\ncall local g\nmov %r0, 0\nexit\ng:\nlddw %r2, map_fd 2\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit"
+        )
+    };
+    accepts(&two(112));
+    rejects("call_depth", &two(128));
     // The main program itself may tail call whatever its stack.
     accepts("stdw [%r10-512], 0\nlddw %r2, map_fd 2\nmov %r3, 0\ncall 12\nmov %r0, 0\nexit");
 }

@@ -343,11 +343,16 @@ impl Checker<'_> {
         };
         // Depth-first over the static call graph, as the kernel walks it:
         // (function, stack of the frames above it, call chain).
+        // The rule only gets stricter with more stack above, so a function
+        // already walked with at least as much above needs no second walk
+        // (this keeps the walk linear-ish where call sites multiply).
+        let mut walked: Vec<Option<usize>> = vec![None; starts.len()];
         let mut todo: Vec<(usize, usize, Vec<usize>)> = vec![(0, 0, Vec::new())];
         while let Some((f, above, chain)) = todo.pop() {
-            if chain.len() >= KERNEL_MAX_FRAMES {
+            if chain.len() >= KERNEL_MAX_FRAMES || walked[f].is_some_and(|w| w >= above) {
                 continue; // recursion or depth: reported during exploration
             }
+            walked[f] = Some(above);
             if f != 0
                 && above >= TAIL_CALL_CALLER_STACK
                 && let Some(&tc) = tail_calls.iter().find(|&&t| func_of(t) == f)
