@@ -308,6 +308,10 @@ pub struct Lock {
     pub map: u32,
     /// Offset of the lock in the value.
     pub off: i64,
+    /// Id of the lookup the value came from (copies share it): a lock in
+    /// another lookup's value is another lock, as for the kernel's
+    /// `active_lock_id`.
+    pub id: u32,
     /// Slot of the `spin_lock` call.
     pub pc: usize,
 }
@@ -450,6 +454,11 @@ pub fn subsumes(old: &State, new: &State) -> bool {
 fn refs_subsume(old: &Refs, new: &Refs, ids: &mut IdMap) -> bool {
     let lock_key = |l: &Option<Lock>| l.map(|l| (l.map, l.off));
     if old.held.len() != new.held.len() || lock_key(&old.lock) != lock_key(&new.lock) {
+        return false;
+    }
+    if let (Some(o), Some(n)) = (old.lock, new.lock)
+        && ((o.id == 0) != (n.id == 0) || !ids.check(o.id, n.id))
+    {
         return false;
     }
     let callers = |r: &Refs, id: u32| r.callback_floor.is_some_and(|f| id <= f);

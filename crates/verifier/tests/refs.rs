@@ -212,6 +212,22 @@ fn lock_discipline() {
         "lock_not_released",
         &format!("{LOCK}{UNLOCK}{UNLOCK}mov %r0, 0\nexit"),
     );
+    // Unlocking through another lookup's value (even of the same key) is
+    // another lock; through a spilled copy of the locked pointer it is
+    // the same.
+    let second =
+        "stw [%r10-8], 0\nmov %r2, %r10\nadd %r2, -8\nlddw %r1, map_fd 1\ncall 1\nmov %r8, %r0\n";
+    let e = rejects(
+        "lock_not_released",
+        &format!(
+            "{}{second}mov %r1, %r7\ncall 93\nmov %r1, %r8\ncall 94\nmov %r0, 0\nexit",
+            LOCK.trim_end_matches("mov %r1, %r7\ncall 93\n")
+        ),
+    );
+    assert!(e.message.contains("another lookup"), "{e}");
+    accepts(&format!(
+        "{LOCK}stxdw [%r10-16], %r7\nldxdw %r1, [%r10-16]\ncall 94\nmov %r0, 0\nexit"
+    ));
     // A bpf-to-bpf call under the lock is fine (Linux 6.9+), and so is a
     // lock taken in a subprogram and released by its caller.
     accepts(&format!(

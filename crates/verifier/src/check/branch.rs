@@ -76,6 +76,7 @@ impl Checker<'_> {
                         (&mut fall, &mut taken)
                     };
                     mark_null(null_st, p.id, true);
+                    self.keep_lock_id(ok_st, &p);
                     mark_null(ok_st, p.id, false);
                     (true, true)
                 } else if matches!(p.kind, PtrKind::MapValue { .. } | PtrKind::Mem { .. }) {

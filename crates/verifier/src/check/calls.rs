@@ -338,6 +338,9 @@ impl Checker<'_> {
                 if !always {
                     p.maybe_null = true;
                     p.id = self.fresh_id();
+                } else if self.uses_locks {
+                    // Which lookup a value came from names its lock.
+                    p.id = self.fresh_id();
                 }
                 RegState::Ptr(p)
             }

@@ -77,6 +77,9 @@ struct Checker<'a> {
     /// Stack bytes each function's frame uses, by entry slot (for the
     /// tail call rule in `refs.rs`).
     fn_stack: Vec<usize>,
+    /// The program calls `spin_lock`: map value pointers keep the id of
+    /// their lookup, which names their lock (see `refs.rs`).
+    uses_locks: bool,
 }
 
 pub(crate) fn run(input: &Input<'_>) -> Outcome {
@@ -97,6 +100,7 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         log: Vec::new(),
         warnings: Vec::new(),
         fn_stack: vec![0; input.insns.len()],
+        uses_locks: refs::uses_locks(input.insns),
     };
     let result = c
         .cfg()

@@ -260,6 +260,7 @@ impl Checker<'_> {
                 st.refs.lock = Some(Lock {
                     map,
                     off: p.off,
+                    id: p.id,
                     pc,
                 });
                 Ok(())
@@ -272,6 +273,22 @@ impl Checker<'_> {
                 "spin_unlock without taking a lock on this path",
                 None,
             )),
+            (false, Some(held)) if held.map == map && held.off == p.off && held.id != p.id => {
+                Err(self.error(
+                    ErrorKind::LockNotReleased,
+                    pc,
+                    Some(st),
+                    &[Reg::R1],
+                    format!(
+                        "spin_unlock of a value of {} from another lookup than the one locked at insn {}",
+                        name(map),
+                        held.pc
+                    ),
+                    Some(
+                        "unlock through a copy of the pointer that was locked: another lookup may return another value".into(),
+                    ),
+                ))
+            }
             (false, Some(held)) if held.map != map || held.off != p.off => Err(self.error(
                 ErrorKind::LockNotReleased,
                 pc,
@@ -292,6 +309,25 @@ impl Checker<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// On the non-null branch of a lookup's check in a program that takes
+    /// locks: the value pointer keeps the lookup's id, which tells its lock
+    /// from another lookup's (the kernel keeps `reg->id` for values that
+    /// may hold a spin lock, `mark_ptr_or_null_reg`).
+    pub(super) fn keep_lock_id(&self, st: &mut State, p: &Ptr) {
+        if !self.uses_locks || !matches!(p.kind, PtrKind::MapValue { .. }) {
+            return;
+        }
+        let id = p.id;
+        st.for_each_reg(|r| {
+            if let RegState::Ptr(q) = r
+                && q.maybe_null
+                && q.id == id
+            {
+                q.maybe_null = false;
+            }
+        });
     }
 
     /// Records how much stack each function's frame uses (bytes below its
@@ -387,6 +423,14 @@ impl Checker<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether the program calls `spin_lock` anywhere.
+pub(super) fn uses_locks(insns: &[Insn]) -> bool {
+    insns.iter().any(|i| {
+        matches!(i, Insn::Call(CallTarget::Helper(id))
+            if u32::try_from(*id).ok() == Some(helpers::extra_ids::SPIN_LOCK))
+    })
 }
 
 /// On the null branch of a check of a reserved record nothing was
