@@ -918,27 +918,49 @@ fn backend(c: &BackendCommand) -> Result<()> {
     }
 }
 
-fn print_stats(v: &Value) {
+/// Packets per second of `now` against the same counter in `prev`
+/// (taken `secs` earlier), or `-` without a previous sample.
+fn rate(now: &Value, prev: Option<&Value>, secs: f64) -> String {
+    match (now.as_u64(), prev.and_then(Value::as_u64)) {
+        (Some(n), Some(p)) if secs > 0.0 => format!("{:.0}", n.saturating_sub(p) as f64 / secs),
+        _ => "-".into(),
+    }
+}
+
+/// The stats table; with a previous sample (`--watch`), packet rates too.
+fn print_stats(v: &Value, prev: Option<(&Value, f64)>) {
     let mut rows = Vec::new();
-    for vip in v["vips"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    let secs = prev.map_or(0.0, |p| p.1);
+    let empty = Vec::new();
+    for vip in v["vips"].as_array().unwrap_or(&empty) {
+        let pvip = prev.and_then(|(p, _)| {
+            p["vips"]
+                .as_array()?
+                .iter()
+                .find(|x| x["vip"] == vip["vip"])
+        });
         rows.push(vec![
             s(&vip["vip"]),
             "-".into(),
             s(&vip["packets"]),
+            rate(&vip["packets"], pvip.map(|p| &p["packets"]), secs),
             s(&vip["bytes"]),
             "-".into(),
             "-".into(),
             "-".into(),
         ]);
-        for b in vip["backends"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+        for b in vip["backends"].as_array().unwrap_or(&empty) {
+            let pb = pvip.and_then(|p| {
+                p["backends"]
+                    .as_array()?
+                    .iter()
+                    .find(|x| x["address"] == b["address"])
+            });
             rows.push(vec![
                 String::new(),
                 s(&b["address"]),
                 s(&b["packets"]),
+                rate(&b["packets"], pb.map(|p| &p["packets"]), secs),
                 s(&b["bytes"]),
                 s(&b["weight"]),
                 if b["healthy"] == true {
@@ -952,7 +974,7 @@ fn print_stats(v: &Value) {
     }
     table(
         &[
-            "VIP", "BACKEND", "PACKETS", "BYTES", "WEIGHT", "HEALTHY", "SLOTS",
+            "VIP", "BACKEND", "PACKETS", "PKT/S", "BYTES", "WEIGHT", "HEALTHY", "SLOTS",
         ],
         &rows,
     );
@@ -972,13 +994,19 @@ fn print_stats(v: &Value) {
 
 fn stats(a: &StatsArgs) -> Result<()> {
     install_signal_handlers();
+    let mut prev: Option<(Value, Instant)> = None;
     loop {
         let v = call(&a.api, "GET", "/v1/stats", None)?;
+        let at = Instant::now();
         if a.api.json {
             crate::cmd::print_json(&v)?;
         } else {
-            print_stats(&v);
+            let p = prev
+                .as_ref()
+                .map(|(p, t)| (p, at.duration_since(*t).as_secs_f64()));
+            print_stats(&v, p);
         }
+        prev = Some((v, at));
         let Some(secs) = a.watch else {
             return Ok(());
         };
