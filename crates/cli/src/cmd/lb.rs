@@ -110,6 +110,11 @@ pub struct RunArgs {
     /// (default: leave it running for the next daemon to adopt).
     #[arg(long)]
     pub detach_on_exit: bool,
+    /// Write changes made through the API back to the configuration file
+    /// (rewritten whole, comments lost), so a restart or a SIGHUP keeps
+    /// them. Without it the file wins: a reload or restart undoes them.
+    #[arg(long)]
+    pub write_back: bool,
     /// How the kernel attaches XDP (the datapath in kernel mode, the
     /// steering program in userspace mode).
     #[arg(long = "xdp-mode", value_enum, default_value = "auto")]
@@ -570,6 +575,7 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
         api_path.display()
     );
     let _ = std::io::stdout().flush();
+    let mut written = shared.lock().config().clone();
     // `--duration` (of the userspace options) bounds any mode's run.
     let started = Instant::now();
     let deadline = a.user.duration.map(Duration::from_secs_f64);
@@ -609,6 +615,19 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
                 ),
             }
         }
+        if a.write_back {
+            let now = shared.lock().config().clone();
+            if now != written {
+                match write_config(&a.config, &now) {
+                    Ok(()) => eprintln!(
+                        "lb: wrote the running configuration to {}",
+                        a.config.display()
+                    ),
+                    Err(e) => eprintln!("lb: cannot write {}: {e:#}", a.config.display()),
+                }
+                written = now;
+            }
+        }
         let wanted = shared.lock().wanted_checks();
         monitor
             .lock()
@@ -635,6 +654,19 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
     } else {
         println!("lb: stopped iface={} (userspace workers ended)", a.iface);
     }
+    Ok(())
+}
+
+/// Replaces the configuration file with `cfg` (a new file renamed over
+/// it, so a reader never sees half of it).
+fn write_config(path: &Path, cfg: &LbConfig) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let text = format!(
+        "# written by `oxbpf lb run --write-back`: the running configuration\n{}",
+        cfg.to_yaml()
+    );
+    std::fs::write(&tmp, text).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("rename onto {}", path.display()))?;
     Ok(())
 }
 
