@@ -754,6 +754,11 @@ fn slot_subsumes(
         // No value read here mattered: numbers, zeros and unknown bytes
         // are all alike; what still counts is which bytes were written
         // (unless uninitialised bytes read as unknown ones).
+        let ptr_spill =
+            |s: &Slot| matches!(s, Slot::Spill(RegState::Ptr(_) | RegState::Stale { .. }));
+        if uninit_readable && !ptr_spill(old) && !ptr_spill(new) {
+            return true;
+        }
         if let (Some(a), Some(b)) = (init_bytes(old), init_bytes(new)) {
             return uninit_readable || a & live & !b == 0;
         }
