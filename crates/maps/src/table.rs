@@ -178,14 +178,21 @@ impl Table {
         self
     }
 
-    /// Marks an element used now (LRU tables only).
+    /// Marks an element used now (LRU tables only). An element that is
+    /// already the most recently used one keeps its stamp: the order does
+    /// not change, and a hot flow's lookups then cost two loads instead of
+    /// an atomic increment of the table-wide clock (the kernel's LRU, too,
+    /// only sets a reference bit that is not set yet, `bpf_lru_node_set_ref`).
     #[inline]
     fn touch(&self, node: &Node) {
         if self.lru {
-            node.used.store(
-                self.clock.fetch_add(1, Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
+            let newest = self.clock.load(Ordering::Relaxed).wrapping_sub(1);
+            if node.used.load(Ordering::Relaxed) != newest {
+                node.used.store(
+                    self.clock.fetch_add(1, Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 

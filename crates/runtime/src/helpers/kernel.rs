@@ -125,11 +125,19 @@ pub(crate) fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u
         let key = state
             .read_bytes(a[1], map.spec().key_size.into())
             .map_err(fault)?;
-        // A nested pin: the caller holds a RunGuard on this thread for the
-        // whole run (see RunState::maps), which keeps the value alive after
-        // this one drops.
-        let guard = RunGuard::pin();
-        match map.lookup_ptr(key, state.cpu, &guard) {
+        // The caller holds a RunGuard on this thread for the whole run (see
+        // RunState::maps), which keeps the value alive after the helper
+        // returns. When it said so (set_pinned), the lookup runs under that
+        // pin; otherwise under a nested one.
+        let found = if state.pinned() {
+            // SAFETY: set_pinned's contract: this thread holds a live
+            // RunGuard for the whole run, which covers this lookup and the
+            // program's later use of the value.
+            map.lookup_ptr(key, state.cpu, unsafe { RunGuard::assume_pinned() })
+        } else {
+            map.lookup_ptr(key, state.cpu, &RunGuard::pin())
+        };
+        match found {
             Some(ptr) => ptr,
             None => return Ok(0),
         }
