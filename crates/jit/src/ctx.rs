@@ -59,6 +59,9 @@ pub(crate) struct JitCtx {
     pub state: *mut RunState<'static>,
     /// The program's helper table (for `callx`).
     pub helpers: *const HelperTable,
+    /// The CPU the run executes as ([`RunState::cpu`]): inlined lookups in
+    /// per-CPU arrays pick this CPU's copy.
+    pub cpu: u64,
 }
 
 /// Displacements of [`JitCtx`] fields, as generated code addresses them.
@@ -76,6 +79,7 @@ pub(crate) const OFF_CALLX_ID: i32 = offset_of!(JitCtx, callx_id) as i32;
 pub(crate) const OFF_READ_CACHE: i32 = offset_of!(JitCtx, read_cache) as i32;
 pub(crate) const OFF_WRITE_CACHE: i32 = offset_of!(JitCtx, write_cache) as i32;
 pub(crate) const OFF_SPILL: i32 = offset_of!(JitCtx, spill) as i32;
+pub(crate) const OFF_CPU: i32 = offset_of!(JitCtx, cpu) as i32;
 
 /// Displacement of spill slot `i`.
 pub(crate) const fn spill(i: usize) -> i32 {
@@ -172,6 +176,31 @@ pub(crate) unsafe extern "sysv64" fn call_helper(
             }
         })
     }
+}
+
+/// Called by generated code for a `bpf_map_lookup_elem` whose map the JIT
+/// resolved when it compiled the call (verified mode: see
+/// `Compiler::direct_lookup`): the lookup without the helper's dispatch,
+/// handle check and result conversion. Returns `r0`: the value's address
+/// or 0. A lookup never traps or exits.
+///
+/// # Safety
+/// Only generated code calls it, with the context of the current run,
+/// `slot` a slot of the table the executable keeps alive, and `key`
+/// readable for the map's key size (the verifier proved it).
+pub(crate) unsafe extern "sysv64" fn map_lookup(
+    slot: *const oxbpf_runtime::maps::MapSlot,
+    key: *const u8,
+    ctx: *const JitCtx,
+) -> u64 {
+    // SAFETY: generated code passes the live context (r12) and a slot of
+    // the table `JitExecutable` holds; the state is not otherwise borrowed
+    // while generated code runs.
+    let (map, state) = unsafe { (&*(*slot).map, &*(*ctx).state) };
+    let len = map.spec().key_size as usize;
+    // SAFETY: the verifier proved `key` readable for the map's key size.
+    let key = unsafe { core::slice::from_raw_parts(key, len) };
+    state.lookup_value(map, key)
 }
 
 /// Called by generated code for `callx reg`: the register's value (stored

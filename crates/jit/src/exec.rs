@@ -68,6 +68,20 @@ pub struct JitExecutable {
     helpers: Arc<HelperTable>,
     stack_len: usize,
     code_len: usize,
+    /// What inlined array lookups point into: the maps (kept alive so the
+    /// value addresses in the code stay valid) and the per-CPU base tables
+    /// the code reads.
+    _inlined: Inlined,
+}
+
+/// Memory the generated code addresses directly (see
+/// [`JitExecutable::_inlined`]).
+#[derive(Debug, Default)]
+pub(crate) struct Inlined {
+    /// Held, never read: keeps the arrays' values alive.
+    pub(crate) _maps: Option<Arc<oxbpf_runtime::maps::LinkedMaps>>,
+    /// Held, never read here: the code reads them.
+    pub(crate) _cpu_tables: Vec<Box<[u64]>>,
 }
 
 // The stack of the largest mode, in 8-byte units so it is 8-aligned.
@@ -85,7 +99,10 @@ impl JitExecutable {
         options: JitOptions,
     ) -> Result<JitExecutable, EngineError> {
         let Compiled {
-            code, stack_len, ..
+            code,
+            stack_len,
+            cpu_tables,
+            ..
         } = codegen::compile(program, frames(program), options)?;
         Ok(JitExecutable {
             code: CodeMemory::new(&code)?,
@@ -93,6 +110,10 @@ impl JitExecutable {
             helpers: program.helpers().clone(),
             stack_len,
             code_len: code.len(),
+            _inlined: Inlined {
+                _maps: program.maps().cloned(),
+                _cpu_tables: cpu_tables,
+            },
         })
     }
 
@@ -153,6 +174,7 @@ impl JitExecutable {
             spill: [0; SPILL_SLOTS],
             state: (state as *mut RunState<'_>).cast::<RunState<'static>>(),
             helpers: Arc::as_ptr(&self.helpers),
+            cpu: state.cpu.into(),
         };
         let entry = self.code.entry();
         // SAFETY: the code was generated for this context layout and this

@@ -217,11 +217,13 @@ impl Loader {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
         };
-        let maps = link::create_maps(&image.maps, &opts)?;
+        let maps = Arc::new(link::create_maps(&image.maps, &opts)?);
         let helpers = link::kernel_helpers();
         let mut programs = Vec::new();
         for p in &image.programs {
-            let program = link::link_program(p, &maps, &helpers, verified)?;
+            // The table goes with the program, so engines can resolve its
+            // map handles when they load it (the JIT inlines array lookups).
+            let program = link::link_program(p, &maps, &helpers, verified)?.with_maps(maps.clone());
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
                 name: p.name.clone(),
@@ -230,7 +232,6 @@ impl Loader {
                 program,
             });
         }
-        let maps = Arc::new(maps);
         let regions = Arc::new(link::direct_regions(&maps));
         Ok(Object {
             maps,

@@ -45,6 +45,8 @@ pub struct RunState<'a> {
     /// [`oxbpf_maps::RunGuard`] for the whole run (see
     /// [`RunState::set_pinned`]): map helpers then skip their own pin.
     pinned: bool,
+    /// Scratch bytes helpers copy arguments into (kept between runs).
+    pub(crate) scratch: Vec<u8>,
     _borrow: PhantomData<&'a mut [u8]>,
 }
 
@@ -67,6 +69,7 @@ impl<'a> RunState<'a> {
             calls: Default::default(),
             xdp: None,
             pinned: false,
+            scratch: Vec::new(),
             _borrow: PhantomData,
         }
     }
@@ -107,8 +110,30 @@ impl<'a> RunState<'a> {
 
     /// Whether [`RunState::set_pinned`] declared the run pinned.
     #[inline]
-    pub(crate) fn pinned(&self) -> bool {
+    pub fn pinned(&self) -> bool {
         self.pinned
+    }
+
+    /// `bpf_map_lookup_elem` on `map` with `key` from this run (its CPU,
+    /// under its pin): the value's address, or 0. For engines that resolved
+    /// the map when they compiled the call; the helper itself also checks
+    /// the handle and, in checked mode, registers the value as a region.
+    #[inline]
+    pub fn lookup_value(&self, map: &dyn oxbpf_maps::Map, key: &[u8]) -> u64 {
+        let found = if self.pinned {
+            // SAFETY: set_pinned's contract: this thread holds a live
+            // RunGuard for the whole run, which covers this lookup and the
+            // program's later use of the value.
+            map.lookup_ptr(key, self.cpu, unsafe {
+                oxbpf_maps::RunGuard::assume_pinned()
+            })
+        } else {
+            // The caller holds a RunGuard for the whole run (see
+            // `RunState::maps`), which keeps the value alive after this
+            // nested one drops.
+            map.lookup_ptr(key, self.cpu, &oxbpf_maps::RunGuard::pin())
+        };
+        found.map_or(0, |p| p.addr())
     }
 
     /// Lends writable memory to the runs; returns its address as the

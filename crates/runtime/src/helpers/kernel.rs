@@ -118,6 +118,7 @@ pub(crate) fn map_ref<'s>(state: &'s RunState<'_>, handle: u64) -> Result<&'s dy
 }
 
 /// `void *bpf_map_lookup_elem(map, key)`.
+#[inline]
 pub(crate) fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
     let ptr = {
         let map = map_ref(state, a[0])?;
@@ -156,35 +157,33 @@ pub(crate) fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u
     Ok(ptr.addr())
 }
 
-/// Bytes of key plus value an update copies on the stack; larger ones go
-/// to the heap.
-const UPDATE_INLINE: usize = 256;
-
 /// `long bpf_map_update_elem(map, key, value, flags)`.
 fn map_update_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
-    let map = map_ref(state, a[0])?;
-    let spec = map.spec();
-    let (ks, vs) = (spec.key_size as usize, spec.value_size as usize);
-    let key = state.read_bytes(a[1], ks as u64).map_err(fault)?;
-    let value = state.read_bytes(a[2], vs as u64).map_err(fault)?;
     // Key and value are copied before the map sees them, as the kernel
     // copies them out of the program's memory: either may lie in a value
     // of this very map (or one another run writes), which the update may
-    // overwrite while reading it. Small ones (the usual case) on the stack.
-    let mut inline = [0u8; UPDATE_INLINE];
-    let heap;
-    let (k, v) = if ks + vs <= UPDATE_INLINE {
-        inline[..ks].copy_from_slice(key);
-        inline[ks..ks + vs].copy_from_slice(value);
-        inline[..ks + vs].split_at(ks)
-    } else {
-        heap = [key, value].concat();
-        heap.split_at(ks)
-    };
-    Ok(match map.prog_update(k, v, a[3], state.cpu) {
-        Ok(()) => 0,
-        Err(e) => neg(e.errno()),
-    })
+    // overwrite while reading it. The copy goes to the state's scratch
+    // buffer, allocated once.
+    let mut scratch = std::mem::take(&mut state.scratch);
+    scratch.clear();
+    let r = (|| {
+        let map = map_ref(state, a[0])?;
+        let spec = map.spec();
+        let ks = spec.key_size as usize;
+        scratch.extend_from_slice(state.read_bytes(a[1], ks as u64).map_err(fault)?);
+        scratch.extend_from_slice(
+            state
+                .read_bytes(a[2], spec.value_size.into())
+                .map_err(fault)?,
+        );
+        let (k, v) = scratch.split_at(ks);
+        Ok(match map.prog_update(k, v, a[3], state.cpu) {
+            Ok(()) => 0,
+            Err(e) => neg(e.errno()),
+        })
+    })();
+    state.scratch = scratch;
+    r
 }
 
 /// `long bpf_map_delete_elem(map, key)`.
