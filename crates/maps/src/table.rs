@@ -24,7 +24,9 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 use crate::MapError;
-use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, words_for};
+use crate::storage::{
+    alloc_words, eq_bytes, load_bytes, poison, store_bytes, tail_le, words_for,
+};
 
 /// Most buckets a table allocates. The kernel uses
 /// `roundup_pow_of_two(max_entries)` buckets; past this many (16 MiB of
@@ -219,15 +221,16 @@ impl Table {
         const K1: u64 = 0x9e37_79b9_7f4a_7c15;
         const K2: u64 = 0xd6e8_feb8_6659_fd93;
         let mut h = self.seed ^ K1;
+        let k = K2 ^ self.seed.rotate_left(17);
         let mut chunks = key.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            h = fold(h ^ w, K2 ^ self.seed.rotate_left(17));
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = fold(h ^ w, k);
         }
         let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(last), K2);
+        if !rest.is_empty() {
+            h = fold(h ^ tail_le(rest), K2);
+        }
         fold(h ^ key.len() as u64, K1)
     }
 
