@@ -191,15 +191,17 @@ pub(crate) unsafe extern "sysv64" fn call_helper(
 pub(crate) unsafe extern "sysv64" fn map_lookup(
     slot: *const oxbpf_runtime::maps::MapSlot,
     key: *const u8,
+    key_size: u64,
     ctx: *const JitCtx,
 ) -> u64 {
     // SAFETY: generated code passes the live context (r12) and a slot of
     // the table `JitExecutable` holds; the state is not otherwise borrowed
     // while generated code runs.
     let (map, state) = unsafe { (&*(*slot).map, &*(*ctx).state) };
-    let len = map.spec().key_size as usize;
-    // SAFETY: the verifier proved `key` readable for the map's key size.
-    let key = unsafe { core::slice::from_raw_parts(key, len) };
+    // SAFETY: the verifier proved `key` readable for the map's key size,
+    // which the code passes (`key_size`, read from the map's spec when the
+    // call was compiled).
+    let key = unsafe { core::slice::from_raw_parts(key, key_size as usize) };
     state.lookup_value(map, key)
 }
 

@@ -11,9 +11,10 @@
 //! reaches the rest of the list, and it is freed only after every guard
 //! pinned before the unlink has dropped ([`Table::retire`]).
 //!
-//! An element is one allocation of 8-byte words: the key (padded to a whole
-//! word) and then `nslots` value slots of `slot_words` words each (one slot
-//! for `hash`, one per CPU for `percpu_hash`).
+//! An element holds 8-byte words: the key (padded to a whole word) and then
+//! `nslots` value slots of `slot_words` words each (one slot for `hash`, one
+//! per CPU for `percpu_hash`); up to [`INLINE_WORDS`] of them live inside
+//! the element's own allocation, more in a second one.
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -24,9 +25,7 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 use crate::MapError;
-use crate::storage::{
-    alloc_words, eq_bytes, load_bytes, poison, store_bytes, tail_le, words_for,
-};
+use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, tail_le, words_for};
 
 /// Most buckets a table allocates. The kernel uses
 /// `roundup_pow_of_two(max_entries)` buckets; past this many (16 MiB of
@@ -48,7 +47,45 @@ pub(crate) struct Node {
     /// LRU tables: the table clock when the element was last used (inserted
     /// or looked up); smaller is older. Unused by the other tables.
     used: AtomicU64,
-    words: Box<[AtomicU64]>,
+    words: Words,
+}
+
+/// Words of an element up to which they live inside the element itself:
+/// a small key and value (a 5-tuple and a per-CPU counter pair, say) then
+/// cost one allocation per insert instead of two.
+const INLINE_WORDS: usize = 8;
+
+/// An element's key and value words.
+enum Words {
+    /// The first `len` words are the element's.
+    Inline {
+        len: usize,
+        words: [AtomicU64; INLINE_WORDS],
+    },
+    /// A separate allocation, for larger elements.
+    Heap(Box<[AtomicU64]>),
+}
+
+impl Words {
+    /// `n` zeroed words.
+    fn zeroed(n: usize) -> Result<Words, MapError> {
+        Ok(if n <= INLINE_WORDS {
+            Words::Inline {
+                len: n,
+                words: Default::default(),
+            }
+        } else {
+            Words::Heap(alloc_words(n)?)
+        })
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[AtomicU64] {
+        match self {
+            Words::Inline { len, words } => &words[..*len],
+            Words::Heap(words) => words,
+        }
+    }
 }
 
 impl Drop for Node {
@@ -56,7 +93,7 @@ impl Drop for Node {
         // Poison freed elements in debug builds: a run that still read this
         // memory after it was reclaimed would see the pattern instead of
         // plausible stale data, and the tests would notice.
-        poison(&self.words);
+        poison(self.words.as_slice());
     }
 }
 
@@ -242,14 +279,14 @@ impl Table {
     /// The key words of an element.
     #[inline]
     fn key_of<'a>(&self, node: &'a Node) -> &'a [AtomicU64] {
-        &node.words[..self.key_words]
+        &node.words.as_slice()[..self.key_words]
     }
 
     /// Value slot `slot` of an element.
     #[inline]
     pub(crate) fn slot<'a>(&self, node: &'a Node, slot: usize) -> &'a [AtomicU64] {
         let start = self.key_words + slot * self.slot_words;
-        &node.words[start..start + self.slot_words]
+        &node.words.as_slice()[start..start + self.slot_words]
     }
 
     /// Address of value slot `slot` of an element.
@@ -292,8 +329,8 @@ impl Table {
 
     /// A new, unlinked element holding `key` and zeroed values.
     fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
-        let words = alloc_words(self.key_words + self.nslots * self.slot_words)?;
-        store_bytes(&words[..self.key_words], key);
+        let words = Words::zeroed(self.key_words + self.nslots * self.slot_words)?;
+        store_bytes(&words.as_slice()[..self.key_words], key);
         Ok(Owned::new(Node {
             hash,
             next: Atomic::null(),

@@ -29,8 +29,9 @@ pub struct XdpSession<'r> {
     opts: RunOptions,
     buf: XdpBuff,
     log: Vec<String>,
-    /// The run state, kept between runs (recycled: no memory of a past run
-    /// stays reachable) so a run builds none and clones no handle.
+    /// The run state, kept between runs (recycled after each: no memory of
+    /// a past run stays reachable) so a run builds none and clones no
+    /// handle.
     state: Option<Box<RunState<'static>>>,
     /// Where the last run redirected the packet (`XDP_REDIRECT`).
     redirect: Option<Redirect>,
@@ -84,8 +85,11 @@ impl XdpSession<'_> {
     /// the kernel's test runner repeats a run on one buffer). Returns `r0`
     /// as `u32`.
     pub fn run_loaded(&mut self) -> Result<u32, Error> {
+        // The kept state was recycled after the last run: it holds no
+        // memory of that run, and a `'static` state is one for any shorter
+        // lifetime.
         let mut state: Box<RunState<'_>> = match self.state.take() {
-            Some(s) => s.recycle(),
+            Some(s) => s,
             None => {
                 let mut s = Box::new(RunState::new());
                 s.cpu = self.opts.cpu;

@@ -139,10 +139,13 @@ impl Compiler<'_> {
         ) {
             return false;
         }
-        // rdi = the slot (r1 already holds it), rsi = the key (r2).
+        let key_size = slot.map.spec().key_size as i32;
+        // rdi = the slot (r1 already holds it), rsi = the key (r2), rdx =
+        // the key size, rcx = the context.
         asm!(self.ops
             ; mov rdi, QWORD handle as i64
-            ; mov rdx, r12
+            ; mov edx, DWORD key_size
+            ; mov rcx, r12
             ; mov rax, QWORD ctx::map_lookup as *const () as i64
             ; call rax
         );
