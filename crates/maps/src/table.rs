@@ -248,7 +248,7 @@ impl Table {
     /// A seeded multiply-fold hash of the key. Like the kernel's jhash with
     /// a random seed it is fast and not guessable from outside without the
     /// seed; it is not a cryptographic hash.
-    #[inline]
+    #[inline(always)]
     fn hash(&self, key: &[u8]) -> u64 {
         #[inline]
         fn fold(a: u64, b: u64) -> u64 {
@@ -310,7 +310,9 @@ impl Table {
     }
 
     /// The element for `key`, valid while `guard` lives. Lock-free.
-    #[inline]
+    /// Inlined into each map type's `lookup_ptr`: the program's lookups
+    /// call nothing deeper.
+    #[inline(always)]
     pub(crate) fn find<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Node> {
         let hash = self.hash(key);
         let mut cur = self.bucket(hash).head.load(Ordering::Acquire, guard);
