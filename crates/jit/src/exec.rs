@@ -84,8 +84,12 @@ pub(crate) struct Inlined {
     pub(crate) _cpu_tables: Vec<Box<[u64]>>,
 }
 
-// The stack of the largest mode, in 8-byte units so it is 8-aligned.
+// The stack of the largest mode, in 8-byte units.
 const MAX_STACK_WORDS: usize = CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8;
+
+/// A run's eBPF stack, 16-byte aligned for [`zero_stack`]'s stores.
+#[repr(C, align(16))]
+struct Stack([u64; MAX_STACK_WORDS]);
 
 impl JitExecutable {
     /// Compiles `program` with the best options for this processor.
@@ -138,15 +142,35 @@ impl Executable for JitExecutable {
     }
 }
 
+/// Zeroes the first `len` bytes (a multiple of 16: whole 512-byte frames)
+/// of the run's stack (16-byte aligned: [`Stack`]) with 16-byte SSE2
+/// stores. Not `write_bytes`: for a
+/// few hundred bytes libc's `memset` picks 512-bit stores on processors
+/// with AVX-512, and on this Xeon a run that zeroed its frame that way took
+/// 50 ns where the kernel's empty program takes 10.
+#[inline]
+fn zero_stack(stack: *mut u8, len: usize) {
+    use core::arch::x86_64::{__m128i, _mm_setzero_si128};
+    debug_assert!(len.is_multiple_of(16));
+    // SAFETY: SSE2 is part of the x86-64 baseline.
+    let zero = unsafe { _mm_setzero_si128() };
+    for off in (0..len).step_by(16) {
+        // SAFETY: the caller's buffer (a `Stack`, 16-byte aligned) holds
+        // `len` bytes, so every 16-byte store at `off < len` (len a
+        // multiple of 16) is aligned and stays inside it. Volatile, or the
+        // compiler turns the loop back into `memset`.
+        unsafe { stack.add(off).cast::<__m128i>().write_volatile(zero) };
+    }
+}
+
 impl JitExecutable {
     /// One program of a tail-call chain.
     fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         // A fresh zeroed stack per run, as the interpreter gives; only the
         // frames this program can use are zeroed.
-        let mut stack = MaybeUninit::<[u64; MAX_STACK_WORDS]>::uninit();
+        let mut stack = MaybeUninit::<Stack>::uninit();
         let stack_ptr = stack.as_mut_ptr().cast::<u8>();
-        // SAFETY: `stack_len` is at most the array's size in bytes.
-        unsafe { stack_ptr.write_bytes(0, self.stack_len) };
+        zero_stack(stack_ptr, self.stack_len);
         let stack_base = stack_ptr as u64;
         let stack_len = self.stack_len as u64;
         let regions_before = state.regions.len();
