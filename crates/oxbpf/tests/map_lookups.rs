@@ -93,10 +93,10 @@ fn resolved_lookups_match_the_helpers_on_every_engine() {
             let got = arr_map.lookup(&i.to_ne_bytes()).unwrap();
             assert_eq!(u64_at(&got, 0), arr[i as usize], "{engine:?}: arr[{i}]");
             let got = pcpu_map.lookup(&i.to_ne_bytes()).unwrap();
-            for c in 0..NCPUS as usize {
+            for (c, counts) in pcpu.iter().enumerate() {
                 assert_eq!(
                     u64_at(&got, c),
-                    pcpu[c][i as usize],
+                    counts[i as usize],
                     "{engine:?}: pcpu[{i}] on cpu {c}"
                 );
             }
