@@ -128,10 +128,7 @@ impl<'a> RunState<'a> {
                 oxbpf_maps::RunGuard::assume_pinned()
             })
         } else {
-            // The caller holds a RunGuard for the whole run (see
-            // `RunState::maps`), which keeps the value alive after this
-            // nested one drops.
-            map.lookup_ptr(key, self.cpu, &oxbpf_maps::RunGuard::pin())
+            lookup_nested(map, key, self.cpu)
         };
         found.map_or(0, |p| p.addr())
     }
@@ -199,4 +196,14 @@ impl<'a> RunState<'a> {
         // SAFETY: as in `read_bytes`, and the region is writable.
         Ok(unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len as usize) })
     }
+}
+
+/// A lookup under a nested pin, for runs not marked pinned: out of line, so
+/// the pinned path of [`RunState::lookup_value`] needs no registers for it.
+#[cold]
+#[inline(never)]
+fn lookup_nested(map: &dyn oxbpf_maps::Map, key: &[u8], cpu: u32) -> Option<oxbpf_maps::ValuePtr> {
+    // The caller holds a RunGuard for the whole run (see `RunState::maps`),
+    // which keeps the value alive after this nested one drops.
+    map.lookup_ptr(key, cpu, &oxbpf_maps::RunGuard::pin())
 }
