@@ -54,7 +54,9 @@ pub(crate) struct JitCtx {
     /// Like `read_cache`, for writes (the region is writable).
     pub write_cache: [u64; 2],
     /// Scratch memory for generated code.
-    pub spill: [u64; SPILL_SLOTS],
+    /// Written before read by generated code only, so never initialised
+    /// on the Rust side (a run saves the stores).
+    pub spill: [core::mem::MaybeUninit<u64>; SPILL_SLOTS],
     /// The run's state, lent for the duration of the run.
     pub state: *mut RunState<'static>,
     /// The program's helper table (for `callx`).

@@ -205,7 +205,7 @@ impl JitExecutable {
             callx_id: 0,
             read_cache: [0, 0],
             write_cache: [0, 0],
-            spill: [0; SPILL_SLOTS],
+            spill: [MaybeUninit::uninit(); SPILL_SLOTS],
             state: (state as *mut RunState<'_>).cast::<RunState<'static>>(),
             helpers: Arc::as_ptr(&self.helpers),
             cpu: state.cpu.into(),
