@@ -41,7 +41,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use oxbpf_abi::context::skb_slot;
-use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
+use oxbpf_maps::{MapHandle, MapOptions};
 use oxbpf_runtime::maps::LinkedMaps;
 use oxbpf_runtime::packet::XdpBuff;
 use oxbpf_runtime::skb::SkBuff;
@@ -61,6 +61,8 @@ pub use oxbpf_runtime::tail_call::Redirect;
 mod calls;
 
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
+/// The pin a batch of runs holds ([`XdpSession::run_loaded_in`]).
+pub use oxbpf_maps::RunGuard;
 pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
 

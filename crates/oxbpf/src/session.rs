@@ -85,9 +85,17 @@ impl XdpSession<'_> {
     /// the kernel's test runner repeats a run on one buffer). Returns `r0`
     /// as `u32`.
     pub fn run_loaded(&mut self) -> Result<u32, Error> {
-        // The kept state was recycled after the last run: it holds no
-        // memory of that run, and a `'static` state is one for any shorter
-        // lifetime.
+        let guard = RunGuard::pin();
+        self.run_loaded_in(&guard)
+    }
+
+    /// [`XdpSession::run_loaded`] under the caller's pin: a caller running
+    /// a batch of packets pins once for the batch, as the kernel takes the
+    /// RCU read lock once per NAPI poll (and once around its test runner's
+    /// timer), instead of once per packet. `guard` keeps every map value
+    /// the run is handed alive until it drops; hold it no longer than a
+    /// batch (see [`RunGuard`]).
+    pub fn run_loaded_in(&mut self, guard: &RunGuard) -> Result<u32, Error> {
         let mut state: Box<RunState<'_>> = match self.state.take() {
             Some(s) => s,
             None => {
@@ -102,13 +110,13 @@ impl XdpSession<'_> {
             state.regions.push(*r);
         }
         let ctx = self.buf.attach(&mut state);
-        let guard = RunGuard::pin();
-        // SAFETY: `guard` pins this thread from before the run until after
-        // it returns; the flag is cleared by `recycle` before the state is
-        // used again.
+        // The borrow of `guard` is what proves the pin: a RunGuard is tied
+        // to its thread, and it lives at least as long as this call.
+        let _: &RunGuard = guard;
+        // SAFETY: `guard` pins this thread for the whole run (above); the
+        // flag is cleared by `recycle` before the state is used again.
         unsafe { state.set_pinned(true) };
         let r = self.runner.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
-        drop(guard);
         if !state.log.is_empty() {
             self.log.append(&mut state.log);
         }
