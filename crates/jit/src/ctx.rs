@@ -54,11 +54,16 @@ pub(crate) struct JitCtx {
     /// Like `read_cache`, for writes (the region is writable).
     pub write_cache: [u64; 2],
     /// Scratch memory for generated code.
-    pub spill: [u64; SPILL_SLOTS],
+    /// Written before read by generated code only, so never initialised
+    /// on the Rust side (a run saves the stores).
+    pub spill: [core::mem::MaybeUninit<u64>; SPILL_SLOTS],
     /// The run's state, lent for the duration of the run.
     pub state: *mut RunState<'static>,
     /// The program's helper table (for `callx`).
     pub helpers: *const HelperTable,
+    /// The CPU the run executes as ([`RunState::cpu`]): inlined lookups in
+    /// per-CPU arrays pick this CPU's copy.
+    pub cpu: u64,
 }
 
 /// Displacements of [`JitCtx`] fields, as generated code addresses them.
@@ -76,6 +81,7 @@ pub(crate) const OFF_CALLX_ID: i32 = offset_of!(JitCtx, callx_id) as i32;
 pub(crate) const OFF_READ_CACHE: i32 = offset_of!(JitCtx, read_cache) as i32;
 pub(crate) const OFF_WRITE_CACHE: i32 = offset_of!(JitCtx, write_cache) as i32;
 pub(crate) const OFF_SPILL: i32 = offset_of!(JitCtx, spill) as i32;
+pub(crate) const OFF_CPU: i32 = offset_of!(JitCtx, cpu) as i32;
 
 /// Displacement of spill slot `i`.
 pub(crate) const fn spill(i: usize) -> i32 {
@@ -172,6 +178,33 @@ pub(crate) unsafe extern "sysv64" fn call_helper(
             }
         })
     }
+}
+
+/// Called by generated code for a `bpf_map_lookup_elem` whose map the JIT
+/// resolved when it compiled the call (verified mode: see
+/// `Compiler::direct_lookup`): the lookup without the helper's dispatch,
+/// handle check and result conversion. Returns `r0`: the value's address
+/// or 0. A lookup never traps or exits.
+///
+/// # Safety
+/// Only generated code calls it, with the context of the current run,
+/// `slot` a slot of the table the executable keeps alive, and `key`
+/// readable for the map's key size (the verifier proved it).
+pub(crate) unsafe extern "sysv64" fn map_lookup(
+    slot: *const oxbpf_runtime::maps::MapSlot,
+    key: *const u8,
+    key_size: u64,
+    ctx: *const JitCtx,
+) -> u64 {
+    // SAFETY: generated code passes the live context (r12) and a slot of
+    // the table `JitExecutable` holds; the state is not otherwise borrowed
+    // while generated code runs.
+    let (map, state) = unsafe { (&*(*slot).map, &*(*ctx).state) };
+    // SAFETY: the verifier proved `key` readable for the map's key size,
+    // which the code passes (`key_size`, read from the map's spec when the
+    // call was compiled).
+    let key = unsafe { core::slice::from_raw_parts(key, key_size as usize) };
+    state.lookup_value(map, key)
 }
 
 /// Called by generated code for `callx reg`: the register's value (stored

@@ -68,10 +68,28 @@ pub struct JitExecutable {
     helpers: Arc<HelperTable>,
     stack_len: usize,
     code_len: usize,
+    /// What inlined array lookups point into: the maps (kept alive so the
+    /// value addresses in the code stay valid) and the per-CPU base tables
+    /// the code reads.
+    _inlined: Inlined,
 }
 
-// The stack of the largest mode, in 8-byte units so it is 8-aligned.
+/// Memory the generated code addresses directly (see
+/// [`JitExecutable::_inlined`]).
+#[derive(Debug, Default)]
+pub(crate) struct Inlined {
+    /// Held, never read: keeps the arrays' values alive.
+    pub(crate) _maps: Option<Arc<oxbpf_runtime::maps::LinkedMaps>>,
+    /// Held, never read here: the code reads them.
+    pub(crate) _cpu_tables: Vec<Box<[u64]>>,
+}
+
+// The stack of the largest mode, in 8-byte units.
 const MAX_STACK_WORDS: usize = CHECKED_MAX_FRAMES * STACK_PER_FRAME / 8;
+
+/// A run's eBPF stack, 16-byte aligned for [`zero_stack`]'s stores.
+#[repr(C, align(16))]
+struct Stack([u64; MAX_STACK_WORDS]);
 
 impl JitExecutable {
     /// Compiles `program` with the best options for this processor.
@@ -85,7 +103,10 @@ impl JitExecutable {
         options: JitOptions,
     ) -> Result<JitExecutable, EngineError> {
         let Compiled {
-            code, stack_len, ..
+            code,
+            stack_len,
+            cpu_tables,
+            ..
         } = codegen::compile(program, frames(program), options)?;
         Ok(JitExecutable {
             code: CodeMemory::new(&code)?,
@@ -93,6 +114,10 @@ impl JitExecutable {
             helpers: program.helpers().clone(),
             stack_len,
             code_len: code.len(),
+            _inlined: Inlined {
+                _maps: program.maps().cloned(),
+                _cpu_tables: cpu_tables,
+            },
         })
     }
 
@@ -117,15 +142,45 @@ impl Executable for JitExecutable {
     }
 }
 
+/// Zeroes the first `len` bytes (a multiple of 64: whole 512-byte frames)
+/// of the run's stack (16-byte aligned: [`Stack`]) with 16-byte SSE2
+/// stores. Not `write_bytes`: for a
+/// few hundred bytes libc's `memset` picks 512-bit stores on processors
+/// with AVX-512, and on this Xeon a run that zeroed its frame that way took
+/// 50 ns where the kernel's empty program takes 10.
+#[inline]
+fn zero_stack(stack: *mut u8, len: usize) {
+    use core::arch::x86_64::{__m128i, _mm_setzero_si128};
+    debug_assert!(len.is_multiple_of(64));
+    // SAFETY: SSE2 is part of the x86-64 baseline.
+    let zero = unsafe { _mm_setzero_si128() };
+    let p = stack.cast::<__m128i>();
+    let mut i = 0;
+    // Four stores per step: `len` is whole 512-byte frames.
+    while i < len / 16 {
+        // SAFETY: the caller's buffer (a `Stack`, 16-byte aligned) holds
+        // `len` bytes, a multiple of 64, so the four 16-byte stores at
+        // `i..i + 4` (i < len / 16, a multiple of 4) are aligned and stay
+        // inside it. Volatile, or the compiler turns the loop back into
+        // `memset`.
+        unsafe {
+            p.add(i).write_volatile(zero);
+            p.add(i + 1).write_volatile(zero);
+            p.add(i + 2).write_volatile(zero);
+            p.add(i + 3).write_volatile(zero);
+        }
+        i += 4;
+    }
+}
+
 impl JitExecutable {
     /// One program of a tail-call chain.
     fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         // A fresh zeroed stack per run, as the interpreter gives; only the
         // frames this program can use are zeroed.
-        let mut stack = MaybeUninit::<[u64; MAX_STACK_WORDS]>::uninit();
+        let mut stack = MaybeUninit::<Stack>::uninit();
         let stack_ptr = stack.as_mut_ptr().cast::<u8>();
-        // SAFETY: `stack_len` is at most the array's size in bytes.
-        unsafe { stack_ptr.write_bytes(0, self.stack_len) };
+        zero_stack(stack_ptr, self.stack_len);
         let stack_base = stack_ptr as u64;
         let stack_len = self.stack_len as u64;
         let regions_before = state.regions.len();
@@ -150,9 +205,10 @@ impl JitExecutable {
             callx_id: 0,
             read_cache: [0, 0],
             write_cache: [0, 0],
-            spill: [0; SPILL_SLOTS],
+            spill: [MaybeUninit::uninit(); SPILL_SLOTS],
             state: (state as *mut RunState<'_>).cast::<RunState<'static>>(),
             helpers: Arc::as_ptr(&self.helpers),
+            cpu: state.cpu.into(),
         };
         let entry = self.code.entry();
         // SAFETY: the code was generated for this context layout and this

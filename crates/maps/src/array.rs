@@ -241,6 +241,16 @@ impl Map for ArrayMap {
         })
     }
 
+    fn array_layout(&self) -> Option<crate::ArrayLayout> {
+        // One allocation of max_entries slots that lives as long as the
+        // map (its words are never reallocated; drop retires them).
+        Some(crate::ArrayLayout {
+            max_entries: self.common.spec.max_entries,
+            stride: (self.slot_words * 8) as u32,
+            bases: vec![self.words.as_ptr() as u64],
+        })
+    }
+
     fn direct_value(&self) -> Option<ValuePtr> {
         // array_map_direct_value_addr() only serves single-element arrays.
         (self.common.spec.max_entries == 1).then(|| self.value_ptr(0))

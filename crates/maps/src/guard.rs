@@ -39,6 +39,7 @@ use crossbeam_epoch as epoch;
 /// drop(guard);
 /// ```
 #[derive(Debug)]
+#[repr(transparent)] // `assume_pinned` reinterprets an `epoch::Guard`
 pub struct RunGuard {
     inner: epoch::Guard,
 }
@@ -51,6 +52,25 @@ impl RunGuard {
         RunGuard {
             inner: epoch::pin(),
         }
+    }
+
+    /// A guard that pins nothing, for a lookup made while another
+    /// [`RunGuard`] pins the calling thread: saves the thread-local access
+    /// of a nested [`RunGuard::pin`] on every map helper call of a run.
+    /// Lookups ([`Map::lookup_ptr`](crate::Map::lookup_ptr)) only read
+    /// under their guard, so the pin that protects them is the one the
+    /// thread already holds; memory retired under this guard would be freed
+    /// at once, so it must not be passed to anything that retires.
+    ///
+    /// # Safety
+    /// The calling thread must hold a live [`RunGuard`] for as long as the
+    /// returned reference, and every pointer looked up under it, is used.
+    #[inline]
+    pub unsafe fn assume_pinned() -> &'static RunGuard {
+        // SAFETY: the caller guarantees the thread is pinned by another
+        // guard for the whole use (see above); `RunGuard` is a transparent
+        // wrapper of `epoch::Guard`, so the cast keeps layout and validity.
+        unsafe { &*(epoch::unprotected() as *const epoch::Guard).cast::<RunGuard>() }
     }
 
     /// Hands memory this thread retired to the global reclaimer and tries

@@ -210,6 +210,23 @@ impl ValuePtr {
     }
 }
 
+/// Where a program finds an array's values without calling into the map:
+/// what an engine needs to inline `bpf_map_lookup_elem` on `array` and
+/// `percpu_array` maps, as the kernel's JIT does with `map_gen_lookup`
+/// (`array_map_gen_lookup`, `percpu_array_map_gen_lookup`). The value of
+/// index `i < max_entries` for CPU `c < bases.len()` is at
+/// `bases[c] + i * stride`, valid (8-byte aligned, `value_size` bytes) for
+/// as long as the map lives; any other index or CPU has no value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArrayLayout {
+    /// Entries (`max_entries`).
+    pub max_entries: u32,
+    /// Bytes from one value to the next (`value_size` rounded up to 8).
+    pub stride: u32,
+    /// Address of value 0, per CPU copy (one for a plain array).
+    pub bases: Vec<u64>,
+}
+
 /// Counters of a map, for observability and tests.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MapStats {
@@ -330,6 +347,12 @@ pub trait Map: Send + Sync + fmt::Debug + Any {
     /// `BPF_PSEUDO_MAP_VALUE` (global data: `.data`, `.rodata`, `.bss`).
     /// Valid for the map's lifetime. `None` for map types without it.
     fn direct_value(&self) -> Option<ValuePtr> {
+        None
+    }
+
+    /// The value layout of an array map, for engines that inline its
+    /// lookups ([`ArrayLayout`]); `None` for other map types (default).
+    fn array_layout(&self) -> Option<ArrayLayout> {
         None
     }
 

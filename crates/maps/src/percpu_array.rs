@@ -176,6 +176,15 @@ impl Map for PercpuArrayMap {
         ))
     }
 
+    fn array_layout(&self) -> Option<crate::ArrayLayout> {
+        // One allocation per CPU, each living as long as the map.
+        Some(crate::ArrayLayout {
+            max_entries: self.common.spec.max_entries,
+            stride: (self.slot_words * 8) as u32,
+            bases: self.cpus.iter().map(|c| c.as_ptr() as u64).collect(),
+        })
+    }
+
     fn prog_update(&self, key: &[u8], value: &[u8], flags: u64, cpu: u32) -> Result<(), MapError> {
         self.common.check_prog_write("update")?;
         self.common.check_key(key)?;

@@ -83,17 +83,42 @@ pub(crate) fn load_bytes(words: &[AtomicU64], out: &mut [u8]) {
     }
 }
 
-/// Whether the first `bytes.len()` bytes of `words` equal `bytes`.
+/// The last `1..=7` bytes of a key as a little-endian word, zero above
+/// them: what [`store_bytes`] leaves in the key's last word. Built from two
+/// overlapping loads instead of a copy into a buffer (a `memcpy` call for a
+/// variable length), since key lookups are the map helpers' hot path.
+#[inline]
+pub(crate) fn tail_le(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    debug_assert!((1..8).contains(&n));
+    let le32 = |b: &[u8]| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let le16 = |b: &[u8]| u64::from(u16::from_le_bytes([b[0], b[1]]));
+    // The two loads overlap when n is not 8 or 4: the shared bytes land at
+    // the same positions, so OR-ing them is exact.
+    if n >= 4 {
+        le32(rest) | le32(&rest[n - 4..]) << ((n - 4) * 8)
+    } else if n >= 2 {
+        le16(rest) | le16(&rest[n - 2..]) << ((n - 2) * 8)
+    } else {
+        u64::from(rest[0])
+    }
+}
+
+/// Whether the first `bytes.len()` bytes of `words` equal `bytes`. The
+/// bytes of the last word past `bytes.len()` must be zero (as
+/// [`store_bytes`] leaves them).
 #[inline]
 pub(crate) fn eq_bytes(words: &[AtomicU64], bytes: &[u8]) -> bool {
     let mut chunks = bytes.chunks_exact(8);
     for (w, c) in words.iter().zip(&mut chunks) {
-        if w.load(Relaxed).to_ne_bytes() != c {
+        let c: [u8; 8] = [c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]];
+        if w.load(Relaxed) != u64::from_ne_bytes(c) {
             return false;
         }
     }
     let rest = chunks.remainder();
-    rest.is_empty() || words[bytes.len() / 8].load(Relaxed).to_ne_bytes()[..rest.len()] == *rest
+    rest.is_empty()
+        || u64::from_le_bytes(words[bytes.len() / 8].load(Relaxed).to_ne_bytes()) == tail_le(rest)
 }
 
 /// The pattern freed map memory is filled with in debug builds, so that a
@@ -137,6 +162,30 @@ mod tests {
         assert_eq!(all[11..], [0; 5]);
         assert!(eq_bytes(&words, &value));
         assert!(!eq_bytes(&words, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12]));
+    }
+
+    #[test]
+    fn tail_words_and_equality_for_every_tail_length() {
+        for n in 1..8usize {
+            let bytes: Vec<u8> = (0..n as u8).map(|i| 0xa0 | i).collect();
+            // The expected word, byte by byte: byte i at bits 8i..8i+8.
+            let want = bytes
+                .iter()
+                .enumerate()
+                .fold(0u64, |w, (i, &b)| w | u64::from(b) << (8 * i));
+            assert_eq!(tail_le(&bytes), want, "tail of {n} bytes");
+            // Keys of 8 + n bytes: equal to themselves, unequal when any
+            // byte differs.
+            let key: Vec<u8> = (0..8 + n as u8).map(|i| i.wrapping_mul(37)).collect();
+            let words = alloc_words(2).unwrap();
+            store_bytes(&words, &key);
+            assert!(eq_bytes(&words, &key), "{n}");
+            for i in 0..key.len() {
+                let mut other = key.clone();
+                other[i] ^= 1;
+                assert!(!eq_bytes(&words, &other), "{n}: byte {i}");
+            }
+        }
     }
 
     #[test]

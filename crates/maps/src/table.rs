@@ -11,9 +11,10 @@
 //! reaches the rest of the list, and it is freed only after every guard
 //! pinned before the unlink has dropped ([`Table::retire`]).
 //!
-//! An element is one allocation of 8-byte words: the key (padded to a whole
-//! word) and then `nslots` value slots of `slot_words` words each (one slot
-//! for `hash`, one per CPU for `percpu_hash`).
+//! An element holds 8-byte words: the key (padded to a whole word) and then
+//! `nslots` value slots of `slot_words` words each (one slot for `hash`, one
+//! per CPU for `percpu_hash`); up to [`INLINE_WORDS`] of them live inside
+//! the element's own allocation, more in a second one.
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -24,7 +25,7 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 use crate::MapError;
-use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, words_for};
+use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, tail_le, words_for};
 
 /// Most buckets a table allocates. The kernel uses
 /// `roundup_pow_of_two(max_entries)` buckets; past this many (16 MiB of
@@ -46,7 +47,45 @@ pub(crate) struct Node {
     /// LRU tables: the table clock when the element was last used (inserted
     /// or looked up); smaller is older. Unused by the other tables.
     used: AtomicU64,
-    words: Box<[AtomicU64]>,
+    words: Words,
+}
+
+/// Words of an element up to which they live inside the element itself:
+/// a small key and value (a 5-tuple and a per-CPU counter pair, say) then
+/// cost one allocation per insert instead of two.
+const INLINE_WORDS: usize = 8;
+
+/// An element's key and value words.
+enum Words {
+    /// The first `len` words are the element's.
+    Inline {
+        len: usize,
+        words: [AtomicU64; INLINE_WORDS],
+    },
+    /// A separate allocation, for larger elements.
+    Heap(Box<[AtomicU64]>),
+}
+
+impl Words {
+    /// `n` zeroed words.
+    fn zeroed(n: usize) -> Result<Words, MapError> {
+        Ok(if n <= INLINE_WORDS {
+            Words::Inline {
+                len: n,
+                words: Default::default(),
+            }
+        } else {
+            Words::Heap(alloc_words(n)?)
+        })
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[AtomicU64] {
+        match self {
+            Words::Inline { len, words } => &words[..*len],
+            Words::Heap(words) => words,
+        }
+    }
 }
 
 impl Drop for Node {
@@ -54,7 +93,7 @@ impl Drop for Node {
         // Poison freed elements in debug builds: a run that still read this
         // memory after it was reclaimed would see the pattern instead of
         // plausible stale data, and the tests would notice.
-        poison(&self.words);
+        poison(self.words.as_slice());
     }
 }
 
@@ -178,14 +217,21 @@ impl Table {
         self
     }
 
-    /// Marks an element used now (LRU tables only).
+    /// Marks an element used now (LRU tables only). An element that is
+    /// already the most recently used one keeps its stamp: the order does
+    /// not change, and a hot flow's lookups then cost two loads instead of
+    /// an atomic increment of the table-wide clock (the kernel's LRU, too,
+    /// only sets a reference bit that is not set yet, `bpf_lru_node_set_ref`).
     #[inline]
     fn touch(&self, node: &Node) {
         if self.lru {
-            node.used.store(
-                self.clock.fetch_add(1, Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
+            let newest = self.clock.load(Ordering::Relaxed).wrapping_sub(1);
+            if node.used.load(Ordering::Relaxed) != newest {
+                node.used.store(
+                    self.clock.fetch_add(1, Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+            }
         }
     }
 
@@ -202,7 +248,7 @@ impl Table {
     /// A seeded multiply-fold hash of the key. Like the kernel's jhash with
     /// a random seed it is fast and not guessable from outside without the
     /// seed; it is not a cryptographic hash.
-    #[inline]
+    #[inline(always)]
     fn hash(&self, key: &[u8]) -> u64 {
         #[inline]
         fn fold(a: u64, b: u64) -> u64 {
@@ -212,15 +258,16 @@ impl Table {
         const K1: u64 = 0x9e37_79b9_7f4a_7c15;
         const K2: u64 = 0xd6e8_feb8_6659_fd93;
         let mut h = self.seed ^ K1;
+        let k = K2 ^ self.seed.rotate_left(17);
         let mut chunks = key.chunks_exact(8);
         for c in &mut chunks {
-            let w = u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
-            h = fold(h ^ w, K2 ^ self.seed.rotate_left(17));
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            h = fold(h ^ w, k);
         }
         let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
-        h = fold(h ^ u64::from_le_bytes(last), K2);
+        if !rest.is_empty() {
+            h = fold(h ^ tail_le(rest), K2);
+        }
         fold(h ^ key.len() as u64, K1)
     }
 
@@ -232,14 +279,14 @@ impl Table {
     /// The key words of an element.
     #[inline]
     fn key_of<'a>(&self, node: &'a Node) -> &'a [AtomicU64] {
-        &node.words[..self.key_words]
+        &node.words.as_slice()[..self.key_words]
     }
 
     /// Value slot `slot` of an element.
     #[inline]
     pub(crate) fn slot<'a>(&self, node: &'a Node, slot: usize) -> &'a [AtomicU64] {
         let start = self.key_words + slot * self.slot_words;
-        &node.words[start..start + self.slot_words]
+        &node.words.as_slice()[start..start + self.slot_words]
     }
 
     /// Address of value slot `slot` of an element.
@@ -263,7 +310,9 @@ impl Table {
     }
 
     /// The element for `key`, valid while `guard` lives. Lock-free.
-    #[inline]
+    /// Inlined into each map type's `lookup_ptr`: the program's lookups
+    /// call nothing deeper.
+    #[inline(always)]
     pub(crate) fn find<'g>(&self, key: &[u8], guard: &'g Guard) -> Option<&'g Node> {
         let hash = self.hash(key);
         let mut cur = self.bucket(hash).head.load(Ordering::Acquire, guard);
@@ -282,8 +331,8 @@ impl Table {
 
     /// A new, unlinked element holding `key` and zeroed values.
     fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
-        let words = alloc_words(self.key_words + self.nslots * self.slot_words)?;
-        store_bytes(&words[..self.key_words], key);
+        let words = Words::zeroed(self.key_words + self.nslots * self.slot_words)?;
+        store_bytes(&words.as_slice()[..self.key_words], key);
         Ok(Owned::new(Node {
             hash,
             next: Atomic::null(),

@@ -41,7 +41,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use oxbpf_abi::context::skb_slot;
-use oxbpf_maps::{MapHandle, MapOptions, RunGuard};
+use oxbpf_maps::{MapHandle, MapOptions};
 use oxbpf_runtime::maps::LinkedMaps;
 use oxbpf_runtime::packet::XdpBuff;
 use oxbpf_runtime::skb::SkBuff;
@@ -61,6 +61,8 @@ pub use oxbpf_runtime::tail_call::Redirect;
 mod calls;
 
 pub use link::{MapImage, MapReloc, ObjectImage, ProgramImage, ProgramKind};
+/// The pin a batch of runs holds ([`XdpSession::run_loaded_in`]).
+pub use oxbpf_maps::RunGuard;
 pub use session::XdpSession;
 pub use typed::{Array, HashMap, Pod};
 
@@ -217,11 +219,13 @@ impl Loader {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
         };
-        let maps = link::create_maps(&image.maps, &opts)?;
+        let maps = Arc::new(link::create_maps(&image.maps, &opts)?);
         let helpers = link::kernel_helpers();
         let mut programs = Vec::new();
         for p in &image.programs {
-            let program = link::link_program(p, &maps, &helpers, verified)?;
+            // The table goes with the program, so engines can resolve its
+            // map handles when they load it (the JIT inlines array lookups).
+            let program = link::link_program(p, &maps, &helpers, verified)?.with_maps(maps.clone());
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
                 name: p.name.clone(),
@@ -230,7 +234,6 @@ impl Loader {
                 program,
             });
         }
-        let maps = Arc::new(maps);
         let regions = Arc::new(link::direct_regions(&maps));
         Ok(Object {
             maps,

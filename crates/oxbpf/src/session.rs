@@ -3,9 +3,9 @@
 //! benchmarks use.
 
 use oxbpf_maps::RunGuard;
+use oxbpf_runtime::RunState;
 use oxbpf_runtime::packet::XdpBuff;
 use oxbpf_runtime::tail_call::Redirect;
-use oxbpf_runtime::{Regions, RunState};
 
 use crate::{Error, ProgramKind, RunOptions, Runner};
 
@@ -29,9 +29,10 @@ pub struct XdpSession<'r> {
     opts: RunOptions,
     buf: XdpBuff,
     log: Vec<String>,
-    /// The region list of the last run, kept for its capacity (helpers
-    /// add regions during a run: map values, stacks).
-    regions: Regions,
+    /// The run state, kept between runs (recycled after each: no memory of
+    /// a past run stays reachable) so a run builds none and clones no
+    /// handle.
+    state: Option<Box<RunState<'static>>>,
     /// Where the last run redirected the packet (`XDP_REDIRECT`).
     redirect: Option<Redirect>,
 }
@@ -54,7 +55,7 @@ impl Runner {
             opts,
             buf,
             log: Vec::new(),
-            regions: Regions::new(),
+            state: None,
             redirect: None,
         })
     }
@@ -63,30 +64,64 @@ impl Runner {
 impl XdpSession<'_> {
     /// Runs the program on `packet`; returns `r0` as `u32` (the XDP
     /// action). The packet as the program left it is then
-    /// [`XdpSession::packet`].
+    /// [`XdpSession::packet`]. The same as [`XdpSession::load`] then
+    /// [`XdpSession::run_loaded`].
     pub fn run(&mut self, packet: &[u8]) -> Result<u32, Error> {
+        self.load(packet)?;
+        self.run_loaded()
+    }
+
+    /// Puts `packet` in the session's frame for the next
+    /// [`XdpSession::run_loaded`], as a fresh frame would hold it (what the
+    /// kernel's `bpf_prog_test_run_xdp` does before it starts its timer).
+    pub fn load(&mut self, packet: &[u8]) -> Result<(), Error> {
         self.buf
             .reload(packet)
-            .map_err(|source| Error::Packet { source })?;
-        let mut state = RunState::new();
-        state.cpu = self.opts.cpu;
-        state.maps = Some(self.runner.maps.clone());
-        state.calls.targets = self.runner.targets.clone();
-        let mut regions = std::mem::take(&mut self.regions);
-        regions.truncate(0);
-        for r in self.runner.regions.iter() {
-            regions.push(*r);
-        }
-        state.regions = regions;
-        let ctx = self.buf.attach(&mut state);
+            .map_err(|source| Error::Packet { source })
+    }
+
+    /// Runs the program on the frame as it is: the packet
+    /// [`XdpSession::load`] put there, or what the last run left of it (as
+    /// the kernel's test runner repeats a run on one buffer). Returns `r0`
+    /// as `u32`.
+    pub fn run_loaded(&mut self) -> Result<u32, Error> {
         let guard = RunGuard::pin();
+        self.run_loaded_in(&guard)
+    }
+
+    /// [`XdpSession::run_loaded`] under the caller's pin: a caller running
+    /// a batch of packets pins once for the batch, as the kernel takes the
+    /// RCU read lock once per NAPI poll (and once around its test runner's
+    /// timer), instead of once per packet. `guard` keeps every map value
+    /// the run is handed alive until it drops; hold it no longer than a
+    /// batch (see [`RunGuard`]).
+    pub fn run_loaded_in(&mut self, guard: &RunGuard) -> Result<u32, Error> {
+        let mut state: Box<RunState<'_>> = match self.state.take() {
+            Some(s) => s,
+            None => {
+                let mut s = Box::new(RunState::new());
+                s.cpu = self.opts.cpu;
+                s.maps = Some(self.runner.maps.clone());
+                s.calls.targets = self.runner.targets.clone();
+                s
+            }
+        };
+        for r in self.runner.regions.iter() {
+            state.regions.push(*r);
+        }
+        let ctx = self.buf.attach(&mut state);
+        // The borrow of `guard` is what proves the pin: a RunGuard is tied
+        // to its thread, and it lives at least as long as this call.
+        let _: &RunGuard = guard;
+        // SAFETY: `guard` pins this thread for the whole run (above); the
+        // flag is cleared by `recycle` before the state is used again.
+        unsafe { state.set_pinned(true) };
         let r = self.runner.exec.run(&mut state, [ctx, 0, 0, 0, 0]);
-        drop(guard);
         if !state.log.is_empty() {
             self.log.append(&mut state.log);
         }
-        self.regions = std::mem::take(&mut state.regions);
         self.redirect = state.calls.redirect;
+        self.state = Some(state.recycle());
         Ok(r? as u32)
     }
 

@@ -54,17 +54,20 @@ impl Regions {
     }
 
     /// Adds a region; returns its index.
+    #[inline]
     pub fn push(&mut self, region: Region) -> usize {
         self.list.push(region);
         self.list.len() - 1
     }
 
     /// Removes regions added after the first `len`.
+    #[inline]
     pub fn truncate(&mut self, len: usize) {
         self.list.truncate(len);
     }
 
     /// Number of regions.
+    #[inline]
     pub fn len(&self) -> usize {
         self.list.len()
     }

@@ -49,6 +49,9 @@ pub struct Program {
     helpers: Arc<HelperTable>,
     blocks: Arc<Blocks>,
     mode: SafetyMode,
+    /// The maps the program's `lddw` handles name, when the linker
+    /// attached them ([`Program::with_maps`]).
+    maps: Option<Arc<crate::maps::LinkedMaps>>,
 }
 
 impl Program {
@@ -82,7 +85,22 @@ impl Program {
             helpers,
             blocks: Arc::new(blocks),
             mode,
+            maps: None,
         }
+    }
+
+    /// Attaches the table of maps the program was linked against: its
+    /// `lddw` map handles are slots of `maps`. Engines may then resolve a
+    /// handle at load time (the JIT inlines lookups in arrays, as the
+    /// kernel's JIT does) and keep the maps alive with the code.
+    pub fn with_maps(mut self, maps: Arc<crate::maps::LinkedMaps>) -> Program {
+        self.maps = Some(maps);
+        self
+    }
+
+    /// The attached table of maps ([`Program::with_maps`]).
+    pub fn maps(&self) -> Option<&Arc<crate::maps::LinkedMaps>> {
+        self.maps.as_ref()
     }
 
     /// The instructions, one per slot.

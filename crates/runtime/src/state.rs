@@ -41,6 +41,12 @@ pub struct RunState<'a> {
     /// The XDP buffer lent with [`crate::packet::XdpBuff::attach`], as an
     /// address (kept as an integer so the state stays `Send`).
     xdp: Option<usize>,
+    /// Whether the thread running the program holds an
+    /// [`oxbpf_maps::RunGuard`] for the whole run (see
+    /// [`RunState::set_pinned`]): map helpers then skip their own pin.
+    pinned: bool,
+    /// Scratch bytes helpers copy arguments into (kept between runs).
+    pub(crate) scratch: Vec<u8>,
     _borrow: PhantomData<&'a mut [u8]>,
 }
 
@@ -62,8 +68,69 @@ impl<'a> RunState<'a> {
             maps: None,
             calls: Default::default(),
             xdp: None,
+            pinned: false,
+            scratch: Vec::new(),
             _borrow: PhantomData,
         }
+    }
+
+    /// The same state, ready for another run with other memory: every
+    /// region is dropped (the memory lent for `'a` is no longer reachable),
+    /// the attached XDP buffer is forgotten, the budget is reset, the log
+    /// emptied and [`RunState::set_pinned`] cleared; the maps, CPU,
+    /// tail-call targets and the allocations (region list, log) are kept.
+    /// Lets a caller that runs packet after packet keep one boxed state
+    /// instead of building one per run (in place: nothing is copied).
+    pub fn recycle<'b>(mut self: Box<Self>) -> Box<RunState<'b>> {
+        self.regions.truncate(0);
+        self.log.clear();
+        self.budget = DEFAULT_BUDGET;
+        self.xdp = None;
+        self.pinned = false;
+        // SAFETY: `RunState<'a>` and `RunState<'b>` differ only in a
+        // lifetime parameter (same layout). 'a bounds only the memory lent
+        // with add_memory/add_readonly/XdpBuff::attach, which is reachable
+        // only through `regions` and `xdp`, both cleared above; nothing
+        // else in the state borrows for 'a.
+        unsafe { Box::from_raw(Box::into_raw(self).cast::<RunState<'b>>()) }
+    }
+
+    /// Declares whether the thread that runs the program holds an
+    /// [`oxbpf_maps::RunGuard`] for the whole of every run made with this
+    /// state. When it does, map helpers look values up under that pin
+    /// instead of pinning again (a thread-local access per call).
+    ///
+    /// # Safety
+    /// While set, every run made with this state must happen on a thread
+    /// that holds a live `RunGuard` from before the run starts until after
+    /// it returns. Clear it before the state can be used otherwise.
+    pub unsafe fn set_pinned(&mut self, pinned: bool) {
+        self.pinned = pinned;
+    }
+
+    /// Whether [`RunState::set_pinned`] declared the run pinned.
+    #[inline]
+    pub fn pinned(&self) -> bool {
+        self.pinned
+    }
+
+    /// `bpf_map_lookup_elem` on `map` with `key` from this run (its CPU,
+    /// under its pin): the value's address, or 0. For engines that resolved
+    /// the map when they compiled the call; the helper itself also checks
+    /// the handle and, in checked mode, registers the value as a region.
+    #[inline]
+    pub fn lookup_value(&self, map: &dyn oxbpf_maps::Map, key: &[u8]) -> u64 {
+        let found = if self.pinned {
+            // SAFETY: set_pinned's contract: this thread holds a live
+            // RunGuard for the whole run, which covers this lookup and the
+            // program's later use of the value.
+            map.lookup_ptr(key, self.cpu, unsafe {
+                oxbpf_maps::RunGuard::assume_pinned()
+            })
+        } else {
+            lookup_nested(map, key, self.cpu)
+        };
+        found.map_or(0, |p| p.addr())
     }
 
     /// Lends writable memory to the runs; returns its address as the
@@ -129,4 +196,14 @@ impl<'a> RunState<'a> {
         // SAFETY: as in `read_bytes`, and the region is writable.
         Ok(unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len as usize) })
     }
+}
+
+/// A lookup under a nested pin, for runs not marked pinned: out of line, so
+/// the pinned path of [`RunState::lookup_value`] needs no registers for it.
+#[cold]
+#[inline(never)]
+fn lookup_nested(map: &dyn oxbpf_maps::Map, key: &[u8], cpu: u32) -> Option<oxbpf_maps::ValuePtr> {
+    // The caller holds a RunGuard for the whole run (see `RunState::maps`),
+    // which keeps the value alive after this nested one drops.
+    map.lookup_ptr(key, cpu, &oxbpf_maps::RunGuard::pin())
 }

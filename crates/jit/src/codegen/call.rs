@@ -8,6 +8,9 @@ impl Compiler<'_> {
             CallTarget::Helper(id) => {
                 let helper = u32::try_from(id).ok().and_then(|id| self.helpers.get(id));
                 match helper {
+                    Some(h)
+                        if h.name == "map_lookup_elem"
+                            && (self.inline_array_lookup(pc) || self.direct_lookup(pc)) => {}
                     Some(h) => {
                         let f = h.func as usize as i64;
                         asm!(self.ops
@@ -36,6 +39,117 @@ impl Compiler<'_> {
                 asm!(self.ops ; jmp =>stub);
             }
         }
+    }
+
+    /// `bpf_map_lookup_elem` on an `array` or `percpu_array` map, inlined
+    /// as the kernel's JIT inlines it (`array_map_gen_lookup`,
+    /// `percpu_array_map_gen_lookup`): `r0 = index < max_entries ?
+    /// base[cpu] + index * stride : NULL`, with no call. Only in verified
+    /// mode, where the verifier proved `r2` points to a readable 4-byte key
+    /// and `r1` holds a map handle, and only where that handle is certain:
+    /// the call directly follows `lddw r1, handle` in the same basic block
+    /// (how clang emits it) and the handle is a slot of the table the
+    /// program was linked against. `r1`..`r5` are scratch after a call
+    /// (RFC 9669 §4.3.1), so the code may use them. Returns whether it
+    /// emitted the lookup.
+    fn inline_array_lookup(&mut self, pc: usize) -> bool {
+        let Some(layout) = self
+            .resolved_map(pc)
+            .and_then(|(_, slot)| slot.map.array_layout())
+        else {
+            return false;
+        };
+        let (Ok(stride), Ok(ncpus)) = (
+            i32::try_from(layout.stride),
+            i32::try_from(layout.bases.len()),
+        ) else {
+            return false;
+        };
+        let max = layout.max_entries as i32;
+        let (null, done) = (self.ops.new_dynamic_label(), self.ops.new_dynamic_label());
+        // The key is a u32 index at r2 (rsi); eax = index, zero-extended.
+        asm!(self.ops
+            ; mov eax, DWORD [rsi]
+            ; mov ecx, DWORD max
+            ; cmp eax, ecx
+            ; jae =>null
+            ; imul rax, rax, stride
+        );
+        if let [base] = layout.bases[..] {
+            asm!(self.ops
+                ; mov rdi, QWORD base as i64
+                ; add rax, rdi
+            );
+        } else {
+            // This run's CPU picks the copy; a CPU the map has no copy for
+            // finds nothing, as `lookup_ptr` answers.
+            let table: Box<[u64]> = layout.bases.into_boxed_slice();
+            let addr = table.as_ptr() as i64;
+            self.cpu_tables.push(table);
+            asm!(self.ops
+                ; mov ecx, DWORD [r12 + OFF_CPU]
+                ; cmp ecx, ncpus
+                ; jae =>null
+                ; mov rdi, QWORD addr
+                ; add rax, [rdi + rcx * 8]
+            );
+        }
+        asm!(self.ops
+            ; jmp =>done
+            ; =>null
+            ; xor eax, eax
+            ; =>done
+        );
+        true
+    }
+
+    /// The map of a `bpf_map_lookup_elem` at `pc` whose handle is certain
+    /// (see [`Compiler::inline_array_lookup`]): its handle and slot.
+    fn resolved_map(&self, pc: usize) -> Option<(u64, &oxbpf_runtime::maps::MapSlot)> {
+        if self.checked || pc < 2 || self.program.blocks().is_leader(pc) {
+            return None;
+        }
+        let Insn::Lddw {
+            dst: Reg::R1,
+            src: LddwSrc::Imm,
+            imm,
+        } = self.insns[pc - 2]
+        else {
+            return None;
+        };
+        let slot = self.program.maps()?.get(imm)?;
+        Some((imm, slot))
+    }
+
+    /// `bpf_map_lookup_elem` on a map resolved at compile time
+    /// ([`Compiler::resolved_map`]) that is not inlined: a direct call of
+    /// [`ctx::map_lookup`] with the slot, the key and the context, skipping
+    /// the helper dispatch (the kernel's JIT, likewise, calls a map type's
+    /// own lookup function directly, `map_gen_lookup` /
+    /// `ops->map_lookup_elem`). Maps of maps keep the helper, which hands
+    /// out inner-map handles.
+    fn direct_lookup(&mut self, pc: usize) -> bool {
+        use oxbpf_abi::map_kind::MapKind;
+        let Some((handle, slot)) = self.resolved_map(pc) else {
+            return false;
+        };
+        if matches!(
+            slot.map.spec().kind,
+            MapKind::ArrayOfMaps | MapKind::HashOfMaps
+        ) {
+            return false;
+        }
+        let key_size = slot.map.spec().key_size as i32;
+        // rdi = the slot (r1 already holds it), rsi = the key (r2), rdx =
+        // the key size, rcx = the context.
+        asm!(self.ops
+            ; mov rdi, QWORD handle as i64
+            ; mov edx, DWORD key_size
+            ; mov rcx, r12
+            ; mov rax, QWORD ctx::map_lookup as *const () as i64
+            ; call rax
+        );
+        true
     }
 
     /// Calls a trampoline with `r1`..`r5` in place and the context as the

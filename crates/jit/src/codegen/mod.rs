@@ -47,6 +47,7 @@ use oxbpf_isa::{
 };
 use oxbpf_runtime::{EngineError, HelperTable, Program, SafetyMode};
 
+use crate::ctx::OFF_CPU;
 use crate::ctx::{
     self, OFF_ARGS, OFF_BUDGET, OFF_CALLX_ID, OFF_CUR_FP, OFF_FRAME_TOP, OFF_HELPER_FN,
     OFF_MIN_CALL_FP, OFF_READ_CACHE, OFF_SAVED_RSP, OFF_STACK_BASE, OFF_TRAP_CODE, OFF_TRAP_PC,
@@ -167,6 +168,9 @@ pub(crate) struct Compiled {
     pub fused_into: Vec<Option<usize>>,
     /// Bytes of eBPF stack the code expects (`frames * 512`).
     pub stack_len: usize,
+    /// Per-CPU value base tables that inlined lookups in per-CPU arrays
+    /// read (their addresses are in the code): the executable keeps them.
+    pub cpu_tables: Vec<Box<[u64]>>,
 }
 
 /// The compiler state for one program.
@@ -205,6 +209,8 @@ struct Compiler<'p> {
     /// Per function entry slot: the r6..r9 its code may write, once
     /// computed (`Compiler::callee_writes`).
     callee_writes: std::collections::HashMap<usize, u8>,
+    /// See [`Compiled::cpu_tables`].
+    cpu_tables: Vec<Box<[u64]>>,
 }
 
 fn unsupported(index: usize, what: &'static str) -> EngineError {
@@ -284,6 +290,7 @@ fn compile_with(
         fused_until: 0,
         fused_into: vec![None; insns.len()],
         callee_writes: std::collections::HashMap::new(),
+        cpu_tables: Vec::new(),
     };
     c.prologue();
     for pc in 0..insns.len() {
@@ -302,6 +309,7 @@ fn compile_with(
         slot_offsets,
         stack_len,
         fused_into,
+        cpu_tables,
         ..
     } = c;
     let code = ops.finalize().map_err(|e| EngineError::Resource {
@@ -314,6 +322,7 @@ fn compile_with(
         slots_end,
         stack_len,
         fused_into,
+        cpu_tables,
     })
 }
 

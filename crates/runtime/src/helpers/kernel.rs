@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use oxbpf_abi::Trap;
 use oxbpf_abi::helper::kernel::{self as ids, PROTOTYPES};
-use oxbpf_maps::{MapHandle, RunGuard};
+use oxbpf_maps::{Map, MapHandle, RunGuard};
 
 use crate::helper::{Helper, HelperExit, HelperFn, HelperTable};
 use crate::memory::{Region, RegionKind};
@@ -68,7 +68,9 @@ pub(crate) fn neg(errno: i32) -> u64 {
     (-i64::from(errno)) as u64
 }
 
-/// The map behind the handle in `r1`.
+/// The map behind the handle in `r1`, as a shared handle (for helpers
+/// that keep it past the state borrow; the hot map helpers borrow it with
+/// [`map_ref`] instead).
 pub(crate) fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
     // An inner map a lookup in a map of maps returned during this run.
     if let Some(inner) = state.calls.inner_map(handle) {
@@ -84,27 +86,62 @@ pub(crate) fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, Hel
             .map(|s| s.map.clone())
             .ok_or(HelperExit::Trap(Trap::HelperFault));
     }
-    // SAFETY: in verified mode the verifier proved `handle` is a map
-    // pointer from a linked `lddw`, i.e. the address of a slot of the
-    // attached table, which `maps` keeps alive.
+    // SAFETY: as in `map_ref`.
     Ok(unsafe { &*(handle as *const crate::maps::MapSlot) }
         .map
         .clone())
 }
 
+/// The map behind the handle in `r1`, borrowed from the run's state: no
+/// reference count is touched, so a map helper costs no atomic operation
+/// to find its map (the kernel passes the `struct bpf_map *` itself).
+#[inline]
+pub(crate) fn map_ref<'s>(state: &'s RunState<'_>, handle: u64) -> Result<&'s dyn Map, HelperExit> {
+    // An inner map a lookup in a map of maps returned during this run.
+    if let Some(inner) = state.calls.inner_map(handle) {
+        return Ok(&**inner);
+    }
+    let maps = state
+        .maps
+        .as_ref()
+        .ok_or(HelperExit::Trap(Trap::HelperFault))?;
+    if state.mode == SafetyMode::Checked {
+        return maps
+            .get(handle)
+            .map(|s| &*s.map)
+            .ok_or(HelperExit::Trap(Trap::HelperFault));
+    }
+    // SAFETY: in verified mode the verifier proved `handle` is a map
+    // pointer from a linked `lddw`, i.e. the address of a boxed slot of the
+    // attached table, which `maps` (borrowed for 's) keeps alive.
+    Ok(&*unsafe { &*(handle as *const crate::maps::MapSlot) }.map)
+}
+
 /// `void *bpf_map_lookup_elem(map, key)`.
+#[inline]
 pub(crate) fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
-    let map = map_of(state, a[0])?;
-    let key = state
-        .read_bytes(a[1], map.spec().key_size.into())
-        .map_err(fault)?
-        .to_vec();
-    // A nested pin: the caller holds a RunGuard on this thread for the whole
-    // run (see RunState::maps), which keeps the value alive after this one
-    // drops.
-    let guard = RunGuard::pin();
-    let Some(ptr) = map.lookup_ptr(&key, state.cpu, &guard) else {
-        return Ok(0);
+    let ptr = {
+        let map = map_ref(state, a[0])?;
+        // The key is read in place (no copy): map lookups only read it.
+        let key = state
+            .read_bytes(a[1], map.spec().key_size.into())
+            .map_err(fault)?;
+        // The caller holds a RunGuard on this thread for the whole run (see
+        // RunState::maps), which keeps the value alive after the helper
+        // returns. When it said so (set_pinned), the lookup runs under that
+        // pin; otherwise under a nested one.
+        let found = if state.pinned() {
+            // SAFETY: set_pinned's contract: this thread holds a live
+            // RunGuard for the whole run, which covers this lookup and the
+            // program's later use of the value.
+            map.lookup_ptr(key, state.cpu, unsafe { RunGuard::assume_pinned() })
+        } else {
+            map.lookup_ptr(key, state.cpu, &RunGuard::pin())
+        };
+        match found {
+            Some(ptr) => ptr,
+            None => return Ok(0),
+        }
     };
     if state.mode == SafetyMode::Checked {
         let region = Region {
@@ -122,30 +159,40 @@ pub(crate) fn map_lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u
 
 /// `long bpf_map_update_elem(map, key, value, flags)`.
 fn map_update_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
-    let map = map_of(state, a[0])?;
-    let spec = map.spec();
-    let key = state
-        .read_bytes(a[1], spec.key_size.into())
-        .map_err(fault)?
-        .to_vec();
-    let value = state
-        .read_bytes(a[2], spec.value_size.into())
-        .map_err(fault)?
-        .to_vec();
-    Ok(match map.prog_update(&key, &value, a[3], state.cpu) {
-        Ok(()) => 0,
-        Err(e) => neg(e.errno()),
-    })
+    // Key and value are copied before the map sees them, as the kernel
+    // copies them out of the program's memory: either may lie in a value
+    // of this very map (or one another run writes), which the update may
+    // overwrite while reading it. The copy goes to the state's scratch
+    // buffer, allocated once.
+    let mut scratch = std::mem::take(&mut state.scratch);
+    scratch.clear();
+    let r = (|| {
+        let map = map_ref(state, a[0])?;
+        let spec = map.spec();
+        let ks = spec.key_size as usize;
+        scratch.extend_from_slice(state.read_bytes(a[1], ks as u64).map_err(fault)?);
+        scratch.extend_from_slice(
+            state
+                .read_bytes(a[2], spec.value_size.into())
+                .map_err(fault)?,
+        );
+        let (k, v) = scratch.split_at(ks);
+        Ok(match map.prog_update(k, v, a[3], state.cpu) {
+            Ok(()) => 0,
+            Err(e) => neg(e.errno()),
+        })
+    })();
+    state.scratch = scratch;
+    r
 }
 
 /// `long bpf_map_delete_elem(map, key)`.
 fn map_delete_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
-    let map = map_of(state, a[0])?;
+    let map = map_ref(state, a[0])?;
     let key = state
         .read_bytes(a[1], map.spec().key_size.into())
-        .map_err(fault)?
-        .to_vec();
-    Ok(match map.prog_delete(&key) {
+        .map_err(fault)?;
+    Ok(match map.prog_delete(key) {
         Ok(()) => 0,
         Err(e) => neg(e.errno()),
     })

@@ -29,7 +29,7 @@ use oxbpf_abi::helper::kernel as ids;
 use oxbpf_abi::map_kind::MapKind;
 use oxbpf_maps::{FdArray, MapOfMaps};
 
-use super::kernel::{fault, map_lookup_elem, map_of, neg};
+use super::kernel::{fault, map_lookup_elem, map_of, map_ref, neg};
 use crate::helper::{Helper, HelperExit, HelperFn, HelperTable};
 use crate::memory::RegionKind;
 use crate::program::SafetyMode;
@@ -103,6 +103,14 @@ pub fn register(t: &mut HelperTable) {
 /// `void *bpf_map_lookup_elem(map, key)`, where a map of maps yields the
 /// inner map's handle (kernel: `array_of_map_lookup_elem`).
 fn lookup_elem(state: &mut RunState<'_>, a: [u64; 5]) -> Result<u64, HelperExit> {
+    // Every other map type takes the plain lookup, decided by its kind
+    // without cloning the handle.
+    if !matches!(
+        map_ref(state, a[0])?.spec().kind,
+        MapKind::ArrayOfMaps | MapKind::HashOfMaps
+    ) {
+        return map_lookup_elem(state, a);
+    }
     let map = map_of(state, a[0])?;
     let Some(outer) = map.as_any().downcast_ref::<MapOfMaps>() else {
         return map_lookup_elem(state, a);
