@@ -1,0 +1,52 @@
+/* Backend-side decapsulation for the load balancer's direct server return
+ * (issue 11), for hosts whose kernel has no ipip/ip6tnl devices
+ * (CONFIG_NET_IPIP / CONFIG_IPV6_TUNNEL off, as on the machine the
+ * end-to-end test runs on). Attached to the backend's receiving
+ * interface, it strips the outer IPv4 header of IPIP (protocol 4) and
+ * IPv6-in-IPv4 (protocol 41) packets and passes the inner packet to the
+ * stack, which delivers it because the VIP is a local address (on lo).
+ * Everything else passes untouched.
+ *
+ * Only an outer header without options is stripped (the balancer never
+ * adds options); the Ethernet header is moved forward over it. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/in.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+SEC("xdp")
+int decap(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *outer = (void *)(eth + 1);
+	struct ethhdr copy;
+	__u16 inner_proto;
+
+	if ((void *)(outer + 1) > data_end)
+		return XDP_PASS;
+	if (eth->h_proto != bpf_htons(ETH_P_IP) || outer->ihl != 5)
+		return XDP_PASS;
+	if (outer->protocol == IPPROTO_IPIP)
+		inner_proto = bpf_htons(ETH_P_IP);
+	else if (outer->protocol == IPPROTO_IPV6)
+		inner_proto = bpf_htons(ETH_P_IPV6);
+	else
+		return XDP_PASS;
+	__builtin_memcpy(&copy, eth, sizeof(copy));
+	copy.h_proto = inner_proto;
+	if (bpf_xdp_adjust_head(ctx, (int)sizeof(struct iphdr)))
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	eth = data;
+	if ((void *)(eth + 1) > data_end)
+		return XDP_DROP;
+	__builtin_memcpy(eth, &copy, sizeof(copy));
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";
