@@ -49,4 +49,15 @@ int decap(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+
+/* Passes every packet. Attached natively to the router's end of the load
+ * balancer's veth, it turns on that veth's NAPI receive path, which a veth
+ * peer needs to accept the balancer's native-mode XDP_TX (veth_xdp_xmit
+ * drops frames for a peer without it). */
+SEC("xdp")
+int pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
+
 char _license[] SEC("license") = "GPL";

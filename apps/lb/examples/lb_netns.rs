@@ -52,10 +52,9 @@ fn run(args: &[String]) -> Result<(), String> {
             let n: u8 = opt(rest, "--backends", 3)?;
             let mut net = LbNet::create(&prefix, n)?;
             // Backends without ipip devices decapsulate in XDP.
-            if let (Some(oxbpf), Some(obj)) = (
-                opt_str(rest, "--oxbpf"),
-                opt_str(rest, "--decap-object"),
-            ) {
+            if let (Some(oxbpf), Some(obj)) =
+                (opt_str(rest, "--oxbpf"), opt_str(rest, "--decap-object"))
+            {
                 net.attach_xdp_decap(Path::new(&oxbpf), Path::new(&obj))?;
             }
             net.keep();
@@ -194,7 +193,11 @@ fn fill(rest: &[String]) -> Result<(), String> {
     let list = opt_str(rest, "--backends").ok_or("fill: --backends is required")?;
     let backends: Vec<(std::net::IpAddr, u32)> = list
         .split(',')
-        .map(|a| a.parse().map(|a| (a, 1)).map_err(|_| format!("--backends: {a:?} is not an address")))
+        .map(|a| {
+            a.parse()
+                .map(|a| (a, 1))
+                .map_err(|_| format!("--backends: {a:?} is not an address"))
+        })
         .collect::<Result<_, _>>()?;
     let t = PinnedMaps(pins.into());
     let mut lb = Balancer::new(GlobalConfig {
@@ -212,7 +215,10 @@ fn fill(rest: &[String]) -> Result<(), String> {
     let n = lb
         .set_backends(&t, &vip, &backends)
         .map_err(|e| e.to_string())?;
-    println!("vip {vip}: {} backends, {n} ring slots written", backends.len());
+    println!(
+        "vip {vip}: {} backends, {n} ring slots written",
+        backends.len()
+    );
     Ok(())
 }
 

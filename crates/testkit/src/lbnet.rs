@@ -124,7 +124,16 @@ pub enum Decap {
 }
 
 fn sysctl(ns: &str, key: &str, value: &str) -> Result<(), String> {
-    ip(&["netns", "exec", ns, "sysctl", "-q", "-w", &format!("{key}={value}")]).map(|_| ())
+    ip(&[
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-q",
+        "-w",
+        &format!("{key}={value}"),
+    ])
+    .map(|_| ())
 }
 
 fn rp_filter_off(ns: &str, devs: &[&str]) -> Result<(), String> {
@@ -145,6 +154,62 @@ fn addr_up(ns: &str, dev: &str, cidr: &str) -> Result<(), String> {
     ip(&["-n", ns, "addr", "add", cidr, "dev", dev])?;
     ip(&["-n", ns, "link", "set", dev, "up"])?;
     Ok(())
+}
+
+/// `struct ethtool_value` of linux/ethtool.h.
+#[repr(C)]
+struct EthtoolValue {
+    cmd: u32,
+    data: u32,
+}
+
+/// `ETHTOOL_STXCSUM`: set transmit checksum offload (linux/ethtool.h).
+const ETHTOOL_STXCSUM: u32 = 0x17;
+/// `SIOCETHTOOL` (linux/sockios.h).
+const SIOCETHTOOL: libc::c_ulong = 0x8946;
+
+/// Turns transmit checksum offload off on `dev` in namespace `ns` (what
+/// `ethtool -K DEV tx off` does), so its packets carry complete TCP and
+/// UDP checksums as packets from a real network do. A veth otherwise
+/// leaves them `CHECKSUM_PARTIAL` (only the pseudo-header sum in the
+/// field), which an XDP program that sends the frame on from user space
+/// (AF_XDP) would forward unfinished.
+pub fn tx_checksum_off(ns: &str, dev: &str) -> Result<(), String> {
+    let dev = dev.to_string();
+    crate::netns::in_netns(ns, move || {
+        // SAFETY: plain socket(2); the fd is closed below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0) };
+        if fd < 0 {
+            return Err(format!("socket: {}", std::io::Error::last_os_error()));
+        }
+        let mut value = EthtoolValue {
+            cmd: ETHTOOL_STXCSUM,
+            data: 0,
+        };
+        // SAFETY: an all-zero ifreq is valid (a name and a union of plain
+        // data and pointers).
+        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (d, b) in ifr
+            .ifr_name
+            .iter_mut()
+            .zip(dev.bytes().take(libc::IFNAMSIZ - 1))
+        {
+            *d = b as libc::c_char;
+        }
+        ifr.ifr_ifru.ifru_data = (&mut value as *mut EthtoolValue).cast();
+        // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it
+        // points to, both alive for the call.
+        let rc = unsafe { libc::ioctl(fd, SIOCETHTOOL, &mut ifr) };
+        let err = std::io::Error::last_os_error();
+        // SAFETY: closing the socket we opened.
+        unsafe { libc::close(fd) };
+        if rc != 0 {
+            return Err(format!("ethtool tx off on {dev}: {err}"));
+        }
+        Ok(())
+    })
+    .join()
+    .map_err(|_| "ethtool thread panicked".to_string())?
 }
 
 /// The MAC address of `dev` in namespace `ns`.
@@ -201,9 +266,18 @@ impl LbNet {
         let rc = format!("{p}rc");
         veth(&net.client_if, &net.client, &rc, &r)?;
         let mtu = CLIENT_MTU.to_string();
-        ip(&["-n", &net.client, "link", "set", &net.client_if, "mtu", &mtu])?;
+        ip(&[
+            "-n",
+            &net.client,
+            "link",
+            "set",
+            &net.client_if,
+            "mtu",
+            &mtu,
+        ])?;
         ip(&["-n", &r, "link", "set", &rc, "mtu", &mtu])?;
         addr_up(&net.client, &net.client_if, &format!("{CLIENT_IP}/24"))?;
+        tx_checksum_off(&net.client, &net.client_if)?;
         addr_up(&r, &rc, &format!("{ROUTER_CLIENT_IP}/24"))?;
         #[rustfmt::skip]
         ip(&["-n", &net.client, "route", "add", "default", "via", &ROUTER_CLIENT_IP.to_string()])?;
@@ -235,11 +309,21 @@ impl LbNet {
             // built without CONFIG_NET_IPIP have no such device: the VIP
             // goes on lo and an XDP program decapsulates
             // ([`LbNet::attach_xdp_decap`]).
-            match ip(&["-n", &b.ns, "link", "add", &b.tunnel, "type", "ipip", "external"]) {
+            match ip(&[
+                "-n", &b.ns, "link", "add", &b.tunnel, "type", "ipip", "external",
+            ]) {
                 Ok(_) => addr_up(&b.ns, &b.tunnel, &format!("{VIP}/32"))?,
                 Err(e) if e.contains("Unknown device type") => {
                     net.decap = Decap::Xdp;
-                    ip(&["-n", &b.ns, "addr", "add", &format!("{VIP}/32"), "dev", "lo"])?;
+                    ip(&[
+                        "-n",
+                        &b.ns,
+                        "addr",
+                        "add",
+                        &format!("{VIP}/32"),
+                        "dev",
+                        "lo",
+                    ])?;
                 }
                 Err(e) => return Err(e),
             }
@@ -274,7 +358,14 @@ impl LbNet {
                 .arg(oxbpf)
                 .args(["xdp", "attach", &b.iface])
                 .arg(object)
-                .args(["--mode", "kernel", "--xdp-mode", "generic"])
+                .args([
+                    "--prog",
+                    "decap",
+                    "--mode",
+                    "kernel",
+                    "--xdp-mode",
+                    "generic",
+                ])
                 .output()
                 .map_err(|e| format!("nsenter {}: {e}", oxbpf.display()))?;
             if !out.status.success() {
@@ -328,7 +419,11 @@ impl LbNet {
         s += &format!("export LB_BACKEND_NS=\"{}\"\n", names.join(" "));
         s += &format!("export LB_BACKEND_IPS=\"{}\"\n", addrs.join(" "));
         s += &format!("export LB_VIP={VIP}\n");
-        let decap = if self.decap == Decap::Xdp { "xdp" } else { "ipip" };
+        let decap = if self.decap == Decap::Xdp {
+            "xdp"
+        } else {
+            "ipip"
+        };
         s += &format!("export LB_DECAP={decap}\n");
         s
     }
@@ -434,12 +529,74 @@ pub struct LongConn {
     pub local_port: u16,
 }
 
+/// Connects to `to` from local port `port` (0: any) with a connect
+/// timeout; in the calling thread's network namespace.
+pub fn connect_from(port: u16, to: SocketAddrV4, timeout: Duration) -> Result<TcpStream, String> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket(2); ownership passes to the TcpStream below or
+    // the fd is closed on error.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is ours; the TcpStream closes it on drop.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    let sin = |a: SocketAddrV4| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: a.port().to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(a.ip().octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    if port != 0 {
+        let local = sin(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+        // SAFETY: a sockaddr_in of the length passed.
+        if unsafe { libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) } != 0 {
+            return Err(format!("bind :{port}: {}", std::io::Error::last_os_error()));
+        }
+    }
+    // SO_SNDTIMEO bounds a blocking connect(2) (tcp_sendmsg's timeout is
+    // the one inet_stream_connect waits with).
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    let remote = sin(to);
+    // SAFETY: a sockaddr_in of the length passed.
+    if unsafe { libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) } != 0 {
+        return Err(format!(
+            "connect {to} from port {port}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(stream)
+}
+
+/// The next client port of [`next_port`].
+static NEXT_PORT: AtomicU64 = AtomicU64::new(20_000);
+
+/// A client port not used before by this process (20000 up to 60999):
+/// the balancer's connection table remembers a flow after it closes, so a
+/// reused port would follow the old flow's backend, not the ring.
+pub fn next_port() -> Result<u16, String> {
+    let p = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
+    u16::try_from(p)
+        .ok()
+        .filter(|p| *p <= 60_999)
+        .ok_or_else(|| "out of unused client ports".to_string())
+}
+
 impl LongConn {
     /// Connects to `to` and sends the start of a request (no blank line,
     /// so the server waits for more).
     pub fn open(to: SocketAddrV4, timeout: Duration) -> Result<LongConn, String> {
-        let mut stream = TcpStream::connect_timeout(&to.into(), timeout)
-            .map_err(|e| format!("connect {to}: {e}"))?;
+        LongConn::open_from(0, to, timeout)
+    }
+
+    /// [`LongConn::open`] from local port `port` (0: any).
+    pub fn open_from(port: u16, to: SocketAddrV4, timeout: Duration) -> Result<LongConn, String> {
+        let mut stream = connect_from(port, to, timeout)?;
         let local_port = stream.local_addr().map_err(|e| e.to_string())?.port();
         stream
             .set_read_timeout(Some(timeout))
@@ -466,7 +623,16 @@ impl LongConn {
 
 /// One complete request to `to`: the client port and the body.
 pub fn request(to: SocketAddrV4, timeout: Duration) -> Result<(u16, String), String> {
-    let c = LongConn::open(to, timeout)?;
+    request_from(0, to, timeout)
+}
+
+/// [`request`] from local port `port` (0: any).
+pub fn request_from(
+    port: u16,
+    to: SocketAddrV4,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
+    let c = LongConn::open_from(port, to, timeout)?;
     let port = c.local_port;
     Ok((port, c.finish()?))
 }
@@ -479,5 +645,6 @@ pub fn vip_addr() -> SocketAddrV4 {
 /// Binds the HTTP port of a backend (all addresses, so it answers on the
 /// VIP and its own address for health checks).
 pub fn bind_http(port: u16) -> Result<TcpListener, String> {
-    TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port))).map_err(|e| format!("bind :{port}: {e}"))
+    TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
+        .map_err(|e| format!("bind :{port}: {e}"))
 }
