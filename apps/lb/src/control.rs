@@ -192,6 +192,15 @@ pub struct VipOptions {
 }
 
 impl VipOptions {
+    /// The options of `vip_meta.flags` bits (unknown bits are ignored).
+    pub fn from_flags(flags: u32) -> VipOptions {
+        VipOptions {
+            all_ports: flags & abi::F_ALL_PORTS != 0,
+            src_only: flags & abi::F_SRC_ONLY != 0,
+            quic: flags & abi::F_QUIC != 0,
+        }
+    }
+
     fn flags(self) -> u32 {
         (if self.all_ports { abi::F_ALL_PORTS } else { 0 })
             | (if self.src_only { abi::F_SRC_ONLY } else { 0 })
@@ -254,7 +263,9 @@ impl Balancer {
         if let Some(&id) = self.backend_ids.get(&addr) {
             return Ok(id);
         }
-        let id = self.backend_ids.len() as u32 + 1;
+        // One above the highest id in use: ids adopted from a pinned
+        // datapath may have gaps.
+        let id = self.backend_ids.values().max().copied().unwrap_or(0) + 1;
         t.update("backends", &id.to_le_bytes(), &abi::backend(addr))?;
         self.backend_ids.insert(addr, id);
         Ok(id)
@@ -391,6 +402,57 @@ impl Balancer {
             &u32::from(sid).to_le_bytes(),
             &id.to_le_bytes(),
         )
+    }
+
+    /// Replaces the global settings (the ring size must stay; the caller
+    /// checks) and writes them.
+    pub fn set_global(
+        &mut self,
+        t: &dyn MapTarget,
+        config: GlobalConfig,
+    ) -> Result<(), ControlError> {
+        self.config = config;
+        self.write_global(t)
+    }
+
+    /// Records that backend `addr` has id `id` in the datapath (read back
+    /// from a pinned `backends` map), so the same id is used again.
+    pub fn adopt_backend(&mut self, addr: IpAddr, id: u32) {
+        self.backend_ids.insert(addr, id);
+    }
+
+    /// Records a VIP the datapath already has (read back from a pinned
+    /// `vips` map) under its number `num`, with an empty ring and no
+    /// backends; [`Balancer::adopt_ring`] then gives it the pinned ring.
+    /// Writes nothing.
+    pub fn adopt_vip(&mut self, vip: Vip, options: VipOptions, num: u32) {
+        self.vips.insert(
+            vip,
+            VipState {
+                num,
+                options,
+                backends: BTreeMap::new(),
+                ring: vec![maglev::NO_BACKEND; self.config.ring_size as usize],
+            },
+        );
+    }
+
+    /// The VIPs with their options and numbers.
+    pub fn vip_list(&self) -> Vec<(Vip, VipOptions, u32)> {
+        self.vips
+            .iter()
+            .map(|(v, s)| (*v, s.options, s.num))
+            .collect()
+    }
+
+    /// The VIP's backends and weights as last set.
+    pub fn backends_of(&self, vip: &Vip) -> Option<&BTreeMap<IpAddr, u32>> {
+        self.vips.get(vip).map(|s| &s.backends)
+    }
+
+    /// The id of backend `addr`, if it has one.
+    pub fn known_backend_id(&self, addr: IpAddr) -> Option<u32> {
+        self.backend_ids.get(&addr).copied()
     }
 
     /// The VIP's number and current ring.

@@ -8,11 +8,15 @@
 //!   encapsulation, next hop) and the control plane that writes it into the
 //!   datapath's maps on any engine (oxbpf map handles) or in the kernel.
 //!
+//! - [`daemon`]: the `oxbpf lb` daemon: configuration file, control API,
+//!   health checks, metrics, adoption of a pinned datapath.
+//!
 //! The datapath itself is C in `apps/lb/bpf/balancer.bpf.c`; [`abi`] mirrors
 //! its map layouts.
 
 pub mod abi;
 pub mod control;
+pub mod daemon;
 pub mod flow;
 pub mod maglev;
 

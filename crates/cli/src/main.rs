@@ -67,6 +67,8 @@ enum Command {
     Load(cmd::load::LoadArgs),
     /// Verify a program (object, .s or bytecode) and explain a rejection.
     Verify(cmd::verify::VerifyArgs),
+    /// The load balancer: `lb run` (the daemon), `lb vip|backend|stats|stop`.
+    Lb(cmd::lb::LbArgs),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +86,7 @@ fn main() -> ExitCode {
         Command::Xdp(a) => cmd::xdp::run(a),
         Command::Load(a) => cmd::load::run(a),
         Command::Verify(a) => cmd::verify::run(a),
+        Command::Lb(a) => cmd::lb::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,6 +67,8 @@ const KINDS: &[(&str, usize)] = &[
     ("stale_packet_pointer", 10),
     ("pointer_leak", 10),
     ("uninit_stack", 10),
+    ("reference_leak", 10),
+    ("lock_not_released", 10),
 ];
 
 /// Kinds only the strict profile reports: their files must say so.
@@ -149,6 +151,23 @@ const KERNEL_SAYS: &[(&str, &[&str])] = &[
         &["cannot use helper", "invalid func unknown"],
     ),
     ("stale_packet_pointer", &["invalid mem access 'scalar'"]),
+    (
+        "reference_leak",
+        &[
+            // At exit ("BPF_EXIT instruction in main prog would lead to
+            // reference leak") and at a tail call.
+            "would lead to reference leak",
+        ],
+    ),
+    (
+        "lock_not_released",
+        &[
+            "cannot be used inside bpf_spin_lock-ed region",
+            "function calls are not allowed while holding a lock",
+            "bpf_spin_unlock without taking a lock",
+            "bpf_spin_unlock of different lock",
+        ],
+    ),
 ];
 
 /// Minimum number of safe programs.

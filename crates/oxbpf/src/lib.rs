@@ -192,7 +192,7 @@ impl Loader {
 
     fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
         if !self.no_verify {
-            verify_elf(elf)?;
+            verify_elf(elf, &self.globals)?;
         }
         let parsed = object::parse(elf, &self.globals)?;
         let obj = self.link_image(parsed.image, !self.no_verify)?;
@@ -631,11 +631,34 @@ pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
         .collect()
 }
 
-/// Runs the verifier on every program of an ELF object.
-fn verify_elf(elf: &[u8]) -> Result<(), Error> {
-    let obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
+/// Runs the verifier on every program of an ELF object, with `globals`
+/// applied to the initial data first: the verifier reads `.rodata` as
+/// constants, so it must see exactly the bytes the maps will hold.
+fn verify_elf(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<(), Error> {
+    let mut obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
         reason: e.to_string(),
     })?;
+    for (name, bytes) in globals {
+        // Unknown names and wrong sizes are refused by `object::parse`.
+        let found = obj.maps.iter_mut().find_map(|m| {
+            let var = m.globals.iter().find(|g| &g.name == name)?;
+            let (start, end) = (var.offset as usize, (var.offset + var.size) as usize);
+            Some((m, start, end))
+        });
+        if let Some((m, start, end)) = found
+            && bytes.len() == end - start
+        {
+            if !matches!(m.init, oxbpf_object::MapInit::Data(_)) {
+                m.init = oxbpf_object::MapInit::Data(Vec::new());
+            }
+            if let oxbpf_object::MapInit::Data(d) = &mut m.init {
+                if d.len() < end {
+                    d.resize(end, 0);
+                }
+                d[start..end].copy_from_slice(bytes);
+            }
+        }
+    }
     for p in &obj.programs {
         oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
             .map_err(|source| Error::Verify {

@@ -93,6 +93,7 @@ fn accepted_programs_never_trap_on_memory_safety() {
         max_entries: 64,
         readonly: false,
         inner: None,
+        rodata: None,
     };
     let (mut accepted, mut accepted_mutants, mut rejected_mutants, mut runs) =
         (0u64, 0u64, 0u64, 0u64);

@@ -9,9 +9,15 @@ use crate::paths::workspace_root;
 
 /// Compiles `src` to the object `out`.
 pub fn compile(src: &Path, out: &Path) -> Result<(), String> {
+    compile_with(src, out, &[])
+}
+
+/// [`compile`] with extra clang arguments (`-DNAME` for a build variant).
+pub fn compile_with(src: &Path, out: &Path, extra: &[&str]) -> Result<(), String> {
     let o = Command::new("clang")
         .args(["-O2", "-g", "-target", "bpf", "-mcpu=v3"])
         .arg("-I/usr/include/x86_64-linux-gnu")
+        .args(extra)
         .arg("-c")
         .arg(src)
         .arg("-o")

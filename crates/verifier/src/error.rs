@@ -51,8 +51,16 @@ pub enum ErrorKind {
     UnboundedLoop,
     /// The processed-instruction budget ran out.
     ComplexityLimit,
-    /// Calls nested deeper than the kernel allows.
+    /// Calls nested deeper than the kernel allows (or, with tail calls,
+    /// callers' frames using more stack than a tail call allows).
     CallDepth,
+    /// A reference (ring buffer record) still held at the main program's
+    /// `exit`, at a tail call or at the end of a callback.
+    ReferenceLeak,
+    /// Spin lock discipline broken: a lock still held at `exit` or a
+    /// tail call, a helper called while holding it, or an unlock without
+    /// the matching lock.
+    LockNotReleased,
 }
 
 impl ErrorKind {
@@ -81,11 +89,13 @@ impl ErrorKind {
             ErrorKind::UnboundedLoop => "unbounded_loop",
             ErrorKind::ComplexityLimit => "complexity_limit",
             ErrorKind::CallDepth => "call_depth",
+            ErrorKind::ReferenceLeak => "reference_leak",
+            ErrorKind::LockNotReleased => "lock_not_released",
         }
     }
 
     /// Every kind.
-    pub const ALL: [ErrorKind; 22] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::UninitRegister,
         ErrorKind::ScratchedRegister,
         ErrorKind::WriteR10,
@@ -108,6 +118,8 @@ impl ErrorKind {
         ErrorKind::UnboundedLoop,
         ErrorKind::ComplexityLimit,
         ErrorKind::CallDepth,
+        ErrorKind::ReferenceLeak,
+        ErrorKind::LockNotReleased,
     ];
 
     /// The kind named `s`.

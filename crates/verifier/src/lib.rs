@@ -26,6 +26,9 @@
 //! - **Errors carry the facts** ([`VerifyError`]): kind, instruction,
 //!   source line, the registers involved in words, the branch decisions on
 //!   the path.
+//! - **Frozen read-only maps are constants** ([`MapInfo::rodata`]): loads
+//!   at constant offsets of `.rodata` give known numbers, so branches on
+//!   configuration are decided, as the kernel's `bpf_map_direct_read`.
 //! - **The result is a type** ([`VerifiedProgram`]) carrying facts per
 //!   instruction that engines may rely on.
 //!
@@ -92,6 +95,14 @@ pub struct MapInfo {
     /// Map-in-map: index (in the same map list) of the inner map
     /// template, whose pointer a lookup returns.
     pub inner: Option<u32>,
+    /// The value's bytes when they are fixed for the program's lifetime:
+    /// a single-entry array, read-only to programs and frozen (`.rodata`;
+    /// the kernel's `bpf_map_is_rdonly` with `map_direct_value_addr`).
+    /// Loads of 1, 2, 4 or 8 bytes at a constant offset then give known
+    /// numbers, as `bpf_map_direct_read` does, so branches on
+    /// configuration constants are decided. Must be exactly what the map
+    /// holds when the program runs (after a loader's `set_global`).
+    pub rodata: Option<Vec<u8>>,
 }
 
 impl MapInfo {
@@ -106,6 +117,7 @@ impl MapInfo {
             max_entries: m.max_entries,
             readonly: m.map_flags & BPF_F_RDONLY_PROG != 0 || m.frozen,
             inner: None,
+            rodata: rodata_of(m),
         }
     }
 
@@ -121,6 +133,27 @@ impl MapInfo {
         }
         v
     }
+}
+
+/// The fixed contents of a map the kernel would read as constants
+/// (`bpf_map_is_rdonly`: `BPF_F_RDONLY_PROG` and frozen; an array with one
+/// entry, as `array_map_direct_value_addr` requires), padded with zeros to
+/// the value size (`.bss`-style short initial data).
+fn rodata_of(m: &oxbpf_object::MapSpec) -> Option<Vec<u8>> {
+    use oxbpf_abi::map_kind::flags::BPF_F_RDONLY_PROG;
+    if !(m.frozen
+        && m.map_flags & BPF_F_RDONLY_PROG != 0
+        && m.kind == MapKind::Array
+        && m.max_entries == 1)
+    {
+        return None;
+    }
+    let mut bytes = match &m.init {
+        oxbpf_object::MapInit::Data(d) => d.clone(),
+        _ => Vec::new(),
+    };
+    bytes.resize(m.value_size as usize, 0);
+    Some(bytes)
 }
 
 /// Verification options.
@@ -297,6 +330,13 @@ pub fn verify_object_program_logged(
     maps: &[oxbpf_object::MapSpec],
     options: Options,
 ) -> Outcome {
+    if let Some(e) = unloadable(prog) {
+        return Outcome {
+            result: Err(e),
+            log: Vec::new(),
+            stats: Stats::default(),
+        };
+    }
     let infos = MapInfo::from_specs(maps);
     let lines = |pc: usize| {
         prog.line_at(pc).filter(|l| l.line != 0).map(|l| {
@@ -311,6 +351,38 @@ pub fn verify_object_program_logged(
         lines: Some(&lines),
         options,
     })
+}
+
+/// Programs the kernel refuses before its verifier runs (`bpf_prog_load`):
+/// a section that names no program type (`find_prog_type` fails on
+/// `BPF_PROG_TYPE_UNSPEC`), or one whose program is verified against a
+/// kernel function or type given by BTF id (`fentry/F`, `lsm/F`, `iter/T`:
+/// `bpf_check_attach_target`), which oxbpf does not resolve, so the
+/// program's context is unknown.
+fn unloadable(prog: &oxbpf_object::Program) -> Option<Box<VerifyError>> {
+    let message = if prog.program_type == ProgramType::Unspec {
+        format!(
+            "section {:?} names no program type; the kernel loads no program of type unspec",
+            prog.section
+        )
+    } else if oxbpf_abi::program_type::section_def(&prog.section).is_some_and(|d| d.attach_btf) {
+        format!(
+            "section {:?} attaches to a kernel function or type by BTF id, which oxbpf does not resolve; its context cannot be checked",
+            prog.section
+        )
+    } else {
+        return None;
+    };
+    Some(Box::new(VerifyError {
+        kind: ErrorKind::Malformed,
+        pc: None,
+        insn: None,
+        source: None,
+        message,
+        regs: vec![],
+        detail: None,
+        path: vec![],
+    }))
 }
 
 /// The verifier's view of a decoding error: jumps out of the program or

@@ -57,6 +57,10 @@ pub struct Ptr {
     pub id: u32,
     /// Whether the pointer may be null (`*_OR_NULL`).
     pub maybe_null: bool,
+    /// The reference this pointer carries (the kernel's `ref_obj_id`):
+    /// the id of an entry of [`Refs::held`], shared by every copy of a
+    /// ring buffer record; 0 for pointers that need no release.
+    pub ref_obj: u32,
 }
 
 impl Ptr {
@@ -69,6 +73,7 @@ impl Ptr {
             range: 0,
             id: 0,
             maybe_null: false,
+            ref_obj: 0,
         }
     }
 
@@ -172,6 +177,9 @@ fn describe_ptr(p: &Ptr, maps: &[crate::MapInfo]) -> String {
     if !p.fixed() {
         s += &format!(" plus a variable offset, {}", p.var);
     }
+    if p.ref_obj != 0 {
+        s += &format!(" (reference {})", p.ref_obj);
+    }
     s
 }
 
@@ -263,6 +271,12 @@ impl Frame {
         &mut self.stack[j]
     }
 
+    /// Number of 8-byte slots below r10 written so far (the frame's stack
+    /// use, in slots).
+    pub fn stack_len(&self) -> usize {
+        self.stack.len()
+    }
+
     /// Every written slot.
     pub fn slots_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
         self.stack.iter_mut()
@@ -277,10 +291,52 @@ pub struct PathNode {
     pub prev: Option<Rc<PathNode>>,
 }
 
+/// A reference a path holds: a ring buffer record reserved and not yet
+/// submitted or discarded (the kernel's `struct bpf_reference_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Held {
+    /// The id every copy of the pointer carries in [`Ptr::ref_obj`].
+    pub id: u32,
+    /// Slot of the acquiring call.
+    pub pc: usize,
+}
+
+/// The spin lock a path holds (the kernel's `active_lock`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Lock {
+    /// The map whose value holds the `struct bpf_spin_lock`.
+    pub map: u32,
+    /// Offset of the lock in the value.
+    pub off: i64,
+    /// Id of the lookup the value came from (copies share it): a lock in
+    /// another lookup's value is another lock, as for the kernel's
+    /// `active_lock_id`.
+    pub id: u32,
+    /// Slot of the `spin_lock` call.
+    pub pc: usize,
+}
+
+/// References and the lock a path holds. Like the kernel's (since 6.13
+/// in `bpf_verifier_state`, not per frame) they belong to the path, not to
+/// a frame: a subprogram may release what its caller acquired and the
+/// reverse.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Refs {
+    /// Held references, oldest first.
+    pub held: Vec<Held>,
+    /// The spin lock held, if any (at most one).
+    pub lock: Option<Lock>,
+    /// In a `bpf_loop` callback: ids up to this one were handed out before
+    /// the callback started, so they belong to its caller.
+    pub callback_floor: Option<u32>,
+}
+
 /// The whole abstract state at an instruction.
 #[derive(Clone, Debug)]
 pub struct State {
     pub frames: Vec<Frame>,
+    /// References and lock held (frame-independent).
+    pub refs: Refs,
     /// Branch decisions so far, newest first (for diagnostics only; not
     /// part of the state's meaning).
     pub path: Option<Rc<PathNode>>,
@@ -389,7 +445,27 @@ pub fn subsumes(old: &State, new: &State) -> bool {
             }
         }
     }
-    true
+    refs_subsume(&old.refs, &new.refs, &mut ids)
+}
+
+/// Held references and locks must correspond one to one: a state holding
+/// a reference the other does not would leak (or release) differently,
+/// so pruning must not hide it (the kernel's `refsafe`).
+fn refs_subsume(old: &Refs, new: &Refs, ids: &mut IdMap) -> bool {
+    let lock_key = |l: &Option<Lock>| l.map(|l| (l.map, l.off));
+    if old.held.len() != new.held.len() || lock_key(&old.lock) != lock_key(&new.lock) {
+        return false;
+    }
+    if let (Some(o), Some(n)) = (old.lock, new.lock)
+        && ((o.id == 0) != (n.id == 0) || !ids.check(o.id, n.id))
+    {
+        return false;
+    }
+    let callers = |r: &Refs, id: u32| r.callback_floor.is_some_and(|f| id <= f);
+    old.held
+        .iter()
+        .zip(&new.held)
+        .all(|(o, n)| callers(old, o.id) == callers(new, n.id) && ids.check(o.id, n.id))
 }
 
 fn reg_subsumes(old: &RegState, new: &RegState, ids: &mut IdMap) -> bool {
@@ -404,6 +480,8 @@ fn reg_subsumes(old: &RegState, new: &RegState, ids: &mut IdMap) -> bool {
                 && a.var.contains(&b.var)
                 && b.range >= a.range
                 && ids.check(a.id, b.id)
+                && (a.ref_obj == 0) == (b.ref_obj == 0)
+                && ids.check(a.ref_obj, b.ref_obj)
         }
         _ => false,
     }

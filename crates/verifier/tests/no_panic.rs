@@ -128,6 +128,7 @@ proptest! {
             max_entries: 4,
             readonly: false,
             inner: None,
+            rodata: None,
         }];
         let mut input = Input::new(&insns, ProgramType::Xdp);
         input.maps = &maps;

@@ -14,6 +14,7 @@ fn maps() -> Vec<MapInfo> {
         max_entries: 16,
         readonly,
         inner: None,
+        rodata: None,
     };
     vec![
         m("hash", MapKind::Hash, 4, 8, false),

@@ -6,6 +6,7 @@ pub mod bench_verify;
 pub mod conformance;
 pub mod disasm;
 pub mod keygen;
+pub mod lb;
 pub mod load;
 pub mod map;
 pub mod maps_calls;

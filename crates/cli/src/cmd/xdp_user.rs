@@ -137,9 +137,19 @@ fn snapshot_line(s: &CounterSnapshot, secs: f64) -> String {
     }
 }
 
-/// Runs the program in userspace on `t.iface` until stopped.
-pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
-    let engine = parse_engine(&args.engine)?;
+/// The engine of `--engine`.
+pub fn engine_of(args: &UserspaceArgs) -> Result<EngineKind> {
+    parse_engine(&args.engine)
+}
+
+/// The worker configuration of `args` (packet source, binding, steering)
+/// for `queues` queues; shared by `xdp attach --mode userspace` and `lb
+/// run --mode userspace`.
+pub fn userspace_config(
+    args: &UserspaceArgs,
+    queues: u32,
+    xdp_mode: XdpMode,
+) -> Result<UserspaceConfig> {
     let backend = match args.source.as_str() {
         "auto" => Backend::Auto,
         "af_xdp" => Backend::AfXdp,
@@ -173,9 +183,23 @@ pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
                 .map_err(|e| CliError::malformed(anyhow::Error::new(e)))?,
         )
     };
+    Ok(UserspaceConfig {
+        backend,
+        queues: Some(queues),
+        selection,
+        steer_mode: xdp_mode,
+        bind,
+        pass_to_stack: !args.no_pass,
+    })
+}
+
+/// Runs the program in userspace on `t.iface` until stopped.
+pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
+    let engine = parse_engine(&args.engine)?;
     let queues = args
         .queues
         .unwrap_or_else(|| oxbpf::userspace::rx_queues(t.iface));
+    let cfg = userspace_config(args, queues, t.xdp_mode)?;
     let obj = Loader::new()
         .ncpus(queues.max(1))
         .load_file(t.file)
@@ -190,14 +214,6 @@ pub fn attach(t: &Target<'_>, args: &UserspaceArgs) -> Result<()> {
             .and_then(|p| p.load(engine))
             .map_err(|e| CliError::failed(anyhow::Error::new(e)))?,
     );
-    let cfg = UserspaceConfig {
-        backend,
-        queues: Some(queues),
-        selection,
-        steer_mode: t.xdp_mode,
-        bind,
-        pass_to_stack: !args.no_pass,
-    };
     install_signal_handlers();
     let running = UserspaceXdp::attach(runner, t.iface, &cfg)
         .map_err(|e| CliError::failed(anyhow::Error::new(e)))?;

@@ -41,6 +41,7 @@ impl Checker<'_> {
             st,
             State {
                 frames: Vec::new(),
+                refs: Default::default(),
                 path: None,
             },
         );
@@ -75,6 +76,7 @@ impl Checker<'_> {
                         (&mut fall, &mut taken)
                     };
                     mark_null(null_st, p.id, true);
+                    self.keep_lock_id(ok_st, &p);
                     mark_null(ok_st, p.id, false);
                     (true, true)
                 } else if matches!(p.kind, PtrKind::MapValue { .. } | PtrKind::Mem { .. }) {
@@ -216,6 +218,10 @@ pub(super) fn set_scalar(st: &mut State, r: Reg, s: Scalar) {
 /// After a null check: every copy of the maybe-null pointer `id` becomes
 /// the number 0 (`null`) or a valid pointer.
 pub(super) fn mark_null(st: &mut State, id: u32, null: bool) {
+    if null {
+        // A null ring buffer record reserved nothing.
+        super::refs::drop_ref(st, id);
+    }
     st.for_each_reg(|r| {
         if let RegState::Ptr(p) = r
             && p.maybe_null

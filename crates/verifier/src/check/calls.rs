@@ -24,6 +24,7 @@ impl Checker<'_> {
                         None,
                     ));
                 }
+                self.check_callback_leaks(pc, st)?;
                 return Ok(Flow::End);
             }
             // As the kernel's `prepare_func_exit`, r0 is handed back as
@@ -53,6 +54,8 @@ impl Checker<'_> {
             }
             return Ok(Flow::Next(ret));
         }
+        // As the kernel, leaks are checked before the return value.
+        self.check_leaks(pc, st, refs::LeakAt::Exit)?;
         let r0 = self.read(pc, st, Reg::R0)?;
         match r0 {
             RegState::Ptr(_) | RegState::Stale { .. } if self.strict => {
@@ -82,6 +85,7 @@ impl Checker<'_> {
 
     pub(super) fn call_helper(&mut self, pc: usize, st: &mut State, id: i32) -> R<Flow> {
         let t = self.input.program_type;
+        self.lock_allows_helper(pc, st, id)?;
         let Some(spec) = helpers::spec(id) else {
             return Err(self.error(
                 ErrorKind::HelperNotAllowed,
@@ -105,6 +109,7 @@ impl Checker<'_> {
         let mut map: Option<u32> = None;
         let mut callback: Option<usize> = None;
         let mut ret_size: u32 = 0;
+        let mut release: Option<u32> = None;
         for (i, arg) in spec.args.iter().enumerate() {
             let r = Reg::new(i as u8 + 1).expect("at most 5 arguments");
             let v = self.read(pc, st, r)?;
@@ -238,7 +243,11 @@ impl Checker<'_> {
                         if matches!(p.kind, PtrKind::Mem { .. })
                             && !p.maybe_null
                             && p.off == 0
-                            && p.fixed() => {}
+                            && p.fixed() =>
+                    {
+                        self.check_release(pc, st, r, &p)?;
+                        release = Some(p.ref_obj);
+                    }
                     _ => return bad(self, "a ring buffer record (checked against null)"),
                 },
             }
@@ -260,6 +269,17 @@ impl Checker<'_> {
                 }
             }
         }
+        match u32::try_from(id).ok() {
+            Some(oxbpf_abi::helper::kernel::TAIL_CALL) => {
+                self.check_leaks(pc, st, refs::LeakAt::TailCall)?;
+            }
+            Some(helpers::extra_ids::SPIN_LOCK) => self.spin_lock(pc, st, true)?,
+            Some(helpers::extra_ids::SPIN_UNLOCK) => self.spin_lock(pc, st, false)?,
+            _ => {}
+        }
+        if let Some(r) = release {
+            self.release(st, r);
+        }
         // The callback of bpf_loop runs as a function of its own with the
         // index in r1 and the context argument in r2; its effects are
         // explored as a separate path.
@@ -276,6 +296,8 @@ impl Checker<'_> {
                 ));
             }
             let mut cb = st.clone();
+            // What the callback reserves from here on is its own to release.
+            cb.refs.callback_floor = Some(self.next_id);
             let depth = cb.frames.len() as u8;
             let mut f = Frame::new(depth, entry, Some(CALLBACK_RET));
             f.regs[1] = RegState::Scalar(Scalar::unsigned_upto(u64::from(u32::MAX)));
@@ -316,14 +338,15 @@ impl Checker<'_> {
                 if !always {
                     p.maybe_null = true;
                     p.id = self.fresh_id();
+                } else if self.uses_locks {
+                    // Which lookup a value came from names its lock.
+                    p.id = self.fresh_id();
                 }
                 RegState::Ptr(p)
             }
             Ret::RingbufMemOrNull => {
-                let mut p = Ptr::new(PtrKind::Mem { size: ret_size });
-                p.maybe_null = true;
-                p.id = self.fresh_id();
-                RegState::Ptr(p)
+                let p = Ptr::new(PtrKind::Mem { size: ret_size });
+                RegState::Ptr(self.acquire(pc, st, p))
             }
         };
         let f = st.cur_mut();

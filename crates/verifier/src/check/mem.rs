@@ -142,6 +142,23 @@ impl Checker<'_> {
                         )),
                     ));
                 }
+                // `check_mem_access` → `bpf_map_direct_read`: a load at a
+                // constant offset of a frozen read-only map reads the value
+                // itself (little-endian, the object's byte order).
+                if let (Access::Load, Some(bytes), Some(var)) =
+                    (access, info.rodata.as_deref(), p.var.as_const())
+                    && matches!(size, 1 | 2 | 4 | 8)
+                {
+                    let at = p.off + off + var as i64;
+                    if let Some(b) = usize::try_from(at)
+                        .ok()
+                        .and_then(|at| bytes.get(at..at.checked_add(size)?))
+                    {
+                        let mut le = [0u8; 8];
+                        le[..size].copy_from_slice(b);
+                        return Ok(RegState::Scalar(Scalar::constant(u64::from_le_bytes(le))));
+                    }
+                }
                 Ok(unknown(size))
             }
             PtrKind::Mem { size: total } => {

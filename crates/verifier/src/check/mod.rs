@@ -21,6 +21,7 @@ mod alu;
 mod branch;
 mod calls;
 mod mem;
+mod refs;
 
 use mem::{set_stack_byte, stack_byte, stack_const};
 
@@ -73,6 +74,12 @@ struct Checker<'a> {
     next_id: u32,
     log: Vec<String>,
     warnings: Vec<String>,
+    /// Stack bytes each function's frame uses, by entry slot (for the
+    /// tail call rule in `refs.rs`).
+    fn_stack: Vec<usize>,
+    /// The program calls `spin_lock`: map value pointers keep the id of
+    /// their lookup, which names their lock (see `refs.rs`).
+    uses_locks: bool,
 }
 
 pub(crate) fn run(input: &Input<'_>) -> Outcome {
@@ -92,8 +99,13 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         next_id: 1,
         log: Vec::new(),
         warnings: Vec::new(),
+        fn_stack: vec![0; input.insns.len()],
+        uses_locks: refs::uses_locks(input.insns),
     };
-    let result = c.cfg().and_then(|()| c.explore());
+    let result = c
+        .cfg()
+        .and_then(|()| c.explore())
+        .and_then(|()| c.check_tail_call_stacks());
     let stats = c.stats;
     let log = std::mem::take(&mut c.log);
     let result = result.map(|()| VerifiedProgram {
@@ -389,6 +401,7 @@ impl<'a> Checker<'a> {
     fn explore(&mut self) -> R<()> {
         let mut init = State {
             frames: vec![Frame::new(0, 0, None)],
+            refs: Default::default(),
             path: None,
         };
         init.cur_mut().regs[1] = RegState::Ptr(Ptr::new(PtrKind::Ctx));
@@ -520,6 +533,7 @@ impl<'a> Checker<'a> {
 
     /// Records facts (and the log line) for an instruction about to run.
     fn note(&mut self, pc: usize, st: &State) {
+        self.note_stack(st);
         let f = &mut self.facts[pc];
         let regs = &st.cur().regs;
         for (i, r) in regs.iter().enumerate() {

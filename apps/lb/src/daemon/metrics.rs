@@ -1,0 +1,407 @@
+//! Counters read from the datapath's per-CPU maps (`vip_stats`,
+//! `backend_stats`, `counters`; summed over CPUs), as JSON (`/v1/stats`)
+//! and as Prometheus text (`/metrics`).
+
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use serde_json::{Value, json};
+
+use crate::abi::counter;
+use crate::control::ControlError;
+use crate::daemon::config::vip_string;
+use crate::daemon::state::Daemon;
+use crate::daemon::sum_percpu_u64;
+
+/// Packets and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
+}
+
+/// Names of the `counters` entries, by index (`enum lb_counter`).
+pub const COUNTER_NAMES: [&str; counter::MAX as usize] = [
+    "conn_local_hit",
+    "conn_shared_hit",
+    "conn_miss",
+    "conn_recorded",
+    "rate_limited",
+    "rst_not_recorded",
+    "quic_routed",
+    "quic_fallback",
+    "icmp_echo",
+    "icmp_too_big",
+    "pass_non_vip",
+    "drop_malformed",
+    "drop_ip_options",
+    "drop_fragment",
+    "drop_no_backend",
+    "drop_encap",
+];
+
+/// A backend's counters within a VIP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendStats {
+    /// Its address.
+    pub addr: IpAddr,
+    /// Configured weight.
+    pub weight: u32,
+    /// Health.
+    pub healthy: bool,
+    /// Ring slots it owns now.
+    pub slots: usize,
+    /// Traffic sent to it (over every VIP it serves: the datapath counts
+    /// per backend).
+    pub traffic: Traffic,
+}
+
+/// A VIP's counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VipStats {
+    /// `10.0.0.1:80/tcp`.
+    pub vip: String,
+    /// Traffic to it.
+    pub traffic: Traffic,
+    /// Its backends.
+    pub backends: Vec<BackendStats>,
+}
+
+/// Everything `/v1/stats` and `/metrics` report.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// Per VIP.
+    pub vips: Vec<VipStats>,
+    /// The global counters, by [`COUNTER_NAMES`].
+    pub counters: Vec<u64>,
+}
+
+fn traffic(d: &Daemon, map: &str, idx: u32) -> Result<Traffic, ControlError> {
+    let raw = d.datapath().lookup(map, &idx.to_le_bytes())?;
+    let v = raw.map(|r| sum_percpu_u64(&r, 16)).unwrap_or_default();
+    Ok(Traffic {
+        packets: v.first().copied().unwrap_or(0),
+        bytes: v.get(1).copied().unwrap_or(0),
+    })
+}
+
+/// Reads the counters.
+pub fn collect(d: &Daemon) -> Result<Stats, ControlError> {
+    let bal = d.balancer();
+    let mut vips = Vec::new();
+    for vc in &d.config().vips {
+        let Some((num, ring)) = bal.ring(&vc.vip) else {
+            continue;
+        };
+        let mut backends = Vec::new();
+        for b in &vc.backends {
+            let id = bal.known_backend_id(b.addr);
+            let traffic = match id {
+                Some(id) => traffic(d, "backend_stats", id)?,
+                None => Traffic::default(),
+            };
+            backends.push(BackendStats {
+                addr: b.addr,
+                weight: b.weight,
+                healthy: d.is_healthy(&vc.vip, b.addr),
+                slots: id.map_or(0, |id| ring.iter().filter(|&&s| s == id).count()),
+                traffic,
+            });
+        }
+        vips.push(VipStats {
+            vip: vip_string(&vc.vip),
+            traffic: traffic(d, "vip_stats", num)?,
+            backends,
+        });
+    }
+    let mut counters = Vec::new();
+    for i in 0..counter::MAX {
+        let raw = d.datapath().lookup("counters", &i.to_le_bytes())?;
+        counters.push(
+            raw.map(|r| sum_percpu_u64(&r, 8))
+                .and_then(|v| v.first().copied())
+                .unwrap_or(0),
+        );
+    }
+    Ok(Stats { vips, counters })
+}
+
+impl Stats {
+    fn counter(&self, i: u32) -> u64 {
+        self.counters.get(i as usize).copied().unwrap_or(0)
+    }
+
+    /// Connection-table hits (this CPU's table or the shared one).
+    pub fn conn_hits(&self) -> u64 {
+        self.counter(counter::CONN_LOCAL_HIT) + self.counter(counter::CONN_SHARED_HIT)
+    }
+
+    /// Connection-table misses (new flows picked from a ring).
+    pub fn conn_misses(&self) -> u64 {
+        self.counter(counter::CONN_MISS)
+    }
+
+    /// New flows recorded in the connection tables.
+    pub fn new_connections(&self) -> u64 {
+        self.counter(counter::CONN_RECORDED)
+    }
+
+    /// Drops by reason.
+    pub fn drops(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("malformed", counter::DROP_MALFORMED),
+            ("ip_options", counter::DROP_IP_OPTIONS),
+            ("fragment", counter::DROP_FRAGMENT),
+            ("no_backend", counter::DROP_NO_BACKEND),
+            ("encap", counter::DROP_ENCAP),
+        ]
+        .into_iter()
+        .map(|(n, i)| (n, self.counter(i)))
+        .collect()
+    }
+
+    /// The JSON of `/v1/stats`.
+    pub fn to_json(&self) -> Value {
+        let vips: Vec<Value> = self
+            .vips
+            .iter()
+            .map(|v| {
+                json!({
+                    "vip": v.vip,
+                    "packets": v.traffic.packets,
+                    "bytes": v.traffic.bytes,
+                    "backends": v.backends.iter().map(|b| json!({
+                        "address": b.addr.to_string(),
+                        "weight": b.weight,
+                        "healthy": b.healthy,
+                        "slots": b.slots,
+                        "packets": b.traffic.packets,
+                        "bytes": b.traffic.bytes,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let counters: serde_json::Map<String, Value> = COUNTER_NAMES
+            .iter()
+            .zip(&self.counters)
+            .map(|(n, v)| ((*n).to_string(), Value::from(*v)))
+            .collect();
+        let drops: serde_json::Map<String, Value> = self
+            .drops()
+            .into_iter()
+            .map(|(n, v)| (n.to_string(), Value::from(v)))
+            .collect();
+        let lookups = self.conn_hits() + self.conn_misses();
+        json!({
+            "vips": vips,
+            "new_connections": self.new_connections(),
+            "conn_table_hits": self.conn_hits(),
+            "conn_table_misses": self.conn_misses(),
+            "conn_table_hit_ratio": if lookups == 0 { 0.0 } else { self.conn_hits() as f64 / lookups as f64 },
+            "drops": drops,
+            "counters": counters,
+        })
+    }
+
+    /// Prometheus text exposition (version 0.0.4).
+    pub fn to_prometheus(&self) -> String {
+        let mut o = String::new();
+        let family = |o: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(o, "# HELP oxbpf_lb_{name} {help}");
+            let _ = writeln!(o, "# TYPE oxbpf_lb_{name} {kind}");
+        };
+        family(
+            &mut o,
+            "vip_packets_total",
+            "counter",
+            "Packets to the VIP.",
+        );
+        for v in &self.vips {
+            let _ = writeln!(
+                o,
+                "oxbpf_lb_vip_packets_total{{vip=\"{}\"}} {}",
+                v.vip, v.traffic.packets
+            );
+        }
+        family(&mut o, "vip_bytes_total", "counter", "Bytes to the VIP.");
+        for v in &self.vips {
+            let _ = writeln!(
+                o,
+                "oxbpf_lb_vip_bytes_total{{vip=\"{}\"}} {}",
+                v.vip, v.traffic.bytes
+            );
+        }
+        let per_backend = |o: &mut String, metric: &str, f: &dyn Fn(&BackendStats) -> String| {
+            for v in &self.vips {
+                for b in &v.backends {
+                    let _ = writeln!(
+                        o,
+                        "oxbpf_lb_{metric}{{vip=\"{}\",backend=\"{}\"}} {}",
+                        v.vip,
+                        b.addr,
+                        f(b)
+                    );
+                }
+            }
+        };
+        family(
+            &mut o,
+            "backend_packets_total",
+            "counter",
+            "Packets sent to the backend (over every VIP it serves).",
+        );
+        per_backend(&mut o, "backend_packets_total", &|b| {
+            b.traffic.packets.to_string()
+        });
+        family(
+            &mut o,
+            "backend_bytes_total",
+            "counter",
+            "Bytes sent to the backend (over every VIP it serves).",
+        );
+        per_backend(&mut o, "backend_bytes_total", &|b| {
+            b.traffic.bytes.to_string()
+        });
+        family(
+            &mut o,
+            "backend_healthy",
+            "gauge",
+            "1 if the backend passes its health check.",
+        );
+        per_backend(&mut o, "backend_healthy", &|b| {
+            u8::from(b.healthy).to_string()
+        });
+        family(
+            &mut o,
+            "backend_weight",
+            "gauge",
+            "The backend's configured weight (0: drained).",
+        );
+        per_backend(&mut o, "backend_weight", &|b| b.weight.to_string());
+        family(
+            &mut o,
+            "backend_ring_slots",
+            "gauge",
+            "Ring slots the backend owns.",
+        );
+        per_backend(&mut o, "backend_ring_slots", &|b| b.slots.to_string());
+        for (name, help, value) in [
+            (
+                "new_connections_total",
+                "New flows recorded in the connection tables.",
+                self.new_connections(),
+            ),
+            (
+                "conn_table_hits_total",
+                "Packets whose flow was in a connection table.",
+                self.conn_hits(),
+            ),
+            (
+                "conn_table_misses_total",
+                "Packets of flows not in a connection table (picked from a ring).",
+                self.conn_misses(),
+            ),
+        ] {
+            family(&mut o, name, "counter", help);
+            let _ = writeln!(o, "oxbpf_lb_{name} {value}");
+        }
+        family(
+            &mut o,
+            "drops_total",
+            "counter",
+            "Packets dropped, by reason.",
+        );
+        for (reason, n) in self.drops() {
+            let _ = writeln!(o, "oxbpf_lb_drops_total{{reason=\"{reason}\"}} {n}");
+        }
+        family(
+            &mut o,
+            "datapath_events_total",
+            "counter",
+            "Every datapath counter, by name.",
+        );
+        for (n, v) in COUNTER_NAMES.iter().zip(&self.counters) {
+            let _ = writeln!(o, "oxbpf_lb_datapath_events_total{{event=\"{n}\"}} {v}");
+        }
+        o
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::MapTarget;
+    use crate::daemon::config::LbConfig;
+    use crate::daemon::state::DaemonInfo;
+    use crate::daemon::state::tests::{CFG, mem};
+
+    fn stats_value(packets: u64, bytes: u64) -> Vec<u8> {
+        // Two CPUs, each half.
+        let mut v = Vec::new();
+        for _ in 0..2 {
+            v.extend_from_slice(&(packets / 2).to_le_bytes());
+            v.extend_from_slice(&(bytes / 2).to_le_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn counters_become_prometheus_text_and_json() {
+        let dp = mem();
+        let d = Daemon::start(
+            dp.clone(),
+            LbConfig::parse(CFG).unwrap(),
+            false,
+            DaemonInfo::default(),
+        )
+        .unwrap();
+        let vip = crate::daemon::config::parse_vip("10.200.0.1:80/tcp").unwrap();
+        let num = d.balancer().ring(&vip).unwrap().0;
+        let id = d
+            .balancer()
+            .known_backend_id("10.201.0.3".parse().unwrap())
+            .unwrap();
+        dp.update("vip_stats", &num.to_le_bytes(), &stats_value(10, 1000))
+            .unwrap();
+        dp.update("backend_stats", &id.to_le_bytes(), &stats_value(4, 400))
+            .unwrap();
+        for (i, n) in [
+            (counter::CONN_LOCAL_HIT, 6u64),
+            (counter::CONN_SHARED_HIT, 1),
+            (counter::CONN_MISS, 3),
+            (counter::CONN_RECORDED, 2),
+            (counter::DROP_FRAGMENT, 5),
+        ] {
+            dp.update("counters", &i.to_le_bytes(), &n.to_le_bytes())
+                .unwrap();
+        }
+        let s = collect(&d).unwrap();
+        let text = s.to_prometheus();
+        for line in [
+            "oxbpf_lb_vip_packets_total{vip=\"10.200.0.1:80/tcp\"} 10",
+            "oxbpf_lb_vip_bytes_total{vip=\"10.200.0.1:80/tcp\"} 1000",
+            "oxbpf_lb_backend_packets_total{vip=\"10.200.0.1:80/tcp\",backend=\"10.201.0.3\"} 4",
+            "oxbpf_lb_backend_bytes_total{vip=\"10.200.0.1:80/tcp\",backend=\"10.201.0.3\"} 400",
+            "oxbpf_lb_backend_packets_total{vip=\"10.200.0.1:80/tcp\",backend=\"10.201.0.2\"} 0",
+            "oxbpf_lb_backend_healthy{vip=\"10.200.0.1:80/tcp\",backend=\"10.201.0.2\"} 1",
+            "oxbpf_lb_new_connections_total 2",
+            "oxbpf_lb_conn_table_hits_total 7",
+            "oxbpf_lb_conn_table_misses_total 3",
+            "oxbpf_lb_drops_total{reason=\"fragment\"} 5",
+            "oxbpf_lb_drops_total{reason=\"no_backend\"} 0",
+            "# TYPE oxbpf_lb_vip_packets_total counter",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
+        }
+        let j = s.to_json();
+        assert_eq!(j["vips"][0]["packets"], 10);
+        assert_eq!(j["conn_table_hits"], 7);
+        assert_eq!(j["drops"]["fragment"], 5);
+        assert_eq!(j["conn_table_hit_ratio"], 0.7);
+    }
+}

@@ -1,0 +1,45 @@
+// prog-type: xdp
+// why: a record is held across a locked region (no helper calls inside), then submitted
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+
+struct val {
+	struct bpf_spin_lock lock;
+	__u64 count;
+	__u64 other;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct val);
+} locked SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u64 *e = bpf_ringbuf_reserve(&rb, 8, 0);
+
+	if (!e)
+		return XDP_PASS;
+	__u32 key = 0;
+	struct val *v = bpf_map_lookup_elem(&locked, &key);
+	if (!v) {
+		bpf_ringbuf_discard(e, 0);
+		return XDP_PASS;
+	}
+	bpf_spin_lock(&v->lock);
+	*e = ++v->count;
+	bpf_spin_unlock(&v->lock);
+	bpf_ringbuf_submit(e, 0);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

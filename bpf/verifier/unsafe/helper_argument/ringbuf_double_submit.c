@@ -1,0 +1,26 @@
+// prog-type: xdp
+// expect: helper_argument
+// why: a record is submitted twice: after the first submit every copy is a plain number
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 *e = bpf_ringbuf_reserve(&rb, 8, 0);
+
+	if (!e)
+		return XDP_PASS;
+	*e = 1;
+	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_discard(e, 0);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

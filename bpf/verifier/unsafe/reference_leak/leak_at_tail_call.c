@@ -1,0 +1,33 @@
+// prog-type: xdp
+// expect: reference_leak
+// why: a tail call while a reserved record is held: if it succeeds the record is never submitted
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, __u32);
+} jumps SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 *e = bpf_ringbuf_reserve(&rb, 8, 0);
+
+	if (!e)
+		return XDP_PASS;
+	*e = 1;
+	bpf_tail_call(ctx, &jumps, 0);
+	bpf_ringbuf_submit(e, 0);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

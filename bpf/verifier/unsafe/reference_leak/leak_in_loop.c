@@ -1,0 +1,28 @@
+// prog-type: xdp
+// expect: reference_leak
+// why: a bounded loop reserves a record per iteration and submits only the last one
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 *e = 0;
+
+	for (int i = 0; i < 3; i++) {
+		e = bpf_ringbuf_reserve(&rb, 8, 0);
+		if (!e)
+			return XDP_PASS;
+		*e = i;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";

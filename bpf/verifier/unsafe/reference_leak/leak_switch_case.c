@@ -1,0 +1,33 @@
+// prog-type: xdp
+// expect: reference_leak
+// why: a switch submits or discards the record in two cases, the default case forgets it
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	__u32 q = ctx->rx_queue_index;
+	__u32 *e = bpf_ringbuf_reserve(&rb, 8, 0);
+
+	if (!e)
+		return XDP_PASS;
+	*e = q;
+	if (q == 0) {
+		bpf_ringbuf_submit(e, 0);
+		return XDP_PASS;
+	}
+	if (q == 1) {
+		bpf_ringbuf_discard(e, 0);
+		return XDP_DROP;
+	}
+	return XDP_TX;
+}
+
+char _license[] SEC("license") = "GPL";

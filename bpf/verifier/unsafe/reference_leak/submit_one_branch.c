@@ -1,0 +1,28 @@
+// prog-type: xdp
+// expect: reference_leak
+// why: the record is submitted only for long packets; the short-packet path exits holding it
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <bpf/bpf_helpers.h>
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} rb SEC(".maps");
+
+SEC("xdp")
+int prog(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u32 *e = bpf_ringbuf_reserve(&rb, 8, 0);
+
+	if (!e)
+		return XDP_PASS;
+	*e = data_end - data;
+	if (data + 100 < data_end)
+		bpf_ringbuf_submit(e, 0);
+	return XDP_PASS;
+}
+
+char _license[] SEC("license") = "GPL";
