@@ -275,6 +275,10 @@ impl Open {
     /// Completes every request: each must be answered by its backend.
     fn finish(self, what: &str) -> R<usize> {
         let n = self.0.len();
+        let mut per: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, want) in &self.0 {
+            *per.entry(want.clone()).or_default() += 1;
+        }
         let mut bad = Vec::new();
         for (c, want) in self.0 {
             let port = c.local_port;
@@ -291,7 +295,7 @@ impl Open {
                 bad.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
             ));
         }
-        eprintln!("{what}: {n} long-lived connections completed on their backends");
+        eprintln!("{what}: {n} long-lived connections completed on their backends {per:?}");
         Ok(n)
     }
 }
@@ -564,8 +568,8 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_file(&self.api);
-        // Kernel mode leaves the datapath pinned by design: remove it.
-        let _ = oxbpf_in(&self.lb_ns, &["lb", "stop", "--iface", &self.iface]);
+        // A kernel-mode datapath stays pinned by design (the next daemon
+        // adopts it); `LbNet`'s drop removes what a failed test leaves.
     }
 }
 
@@ -640,10 +644,25 @@ fn daemon_scenario(mode: &'static str) -> Result<(), Failed> {
         check_spread(&s, &m, &requests(&s, 40)?, what)?;
         open.add(&s, &m, 20)?;
         d = Daemon::start(&s, mode, &cfg)?;
-        check_spread(&s, &m, &requests(&s, 80)?, "kernel: after restart")?;
+        let got = requests(&s, 80).map_err(|e| format!("{e}; daemon said: {}", d.log()))?;
+        check_spread(&s, &m, &got, "kernel: after restart")?;
     }
     open.finish(mode)?;
     d.stop(libc::SIGTERM)?;
+    if mode == "kernel" {
+        let pins = Path::new(lbnet::PIN_ROOT).join("lb").join(&d.iface);
+        if !pins.exists() {
+            return Err(format!(
+                "{} gone after SIGTERM: kernel mode must leave it",
+                pins.display()
+            )
+            .into());
+        }
+        oxbpf_in(&d.lb_ns, &["lb", "stop", "--iface", &d.iface])?;
+        if pins.exists() {
+            return Err(format!("{} left after lb stop", pins.display()).into());
+        }
+    }
     Ok(())
 }
 

@@ -490,7 +490,12 @@ pub fn serve(listener: TcpListener, name: &str, stop: &AtomicBool, stats: Arc<Se
     if listener.set_nonblocking(true).is_err() {
         return;
     }
-    while !stop.load(Ordering::Relaxed) {
+    loop {
+        // Checked before accepting: after `stop`, the connections already
+        // established (waiting in the accept queue) are still taken and
+        // answered, and only then the listener closes; closing it with
+        // connections queued would reset them.
+        let stopping = stop.load(Ordering::Relaxed);
         match listener.accept() {
             Ok((s, _)) => {
                 let name = name.to_string();
@@ -501,8 +506,12 @@ pub fn serve(listener: TcpListener, name: &str, stop: &AtomicBool, stats: Arc<Se
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if stopping {
+                    return;
+                }
                 std::thread::sleep(Duration::from_millis(2));
             }
+            Err(_) if stopping => return,
             Err(_) => std::thread::sleep(Duration::from_millis(10)),
         }
     }
