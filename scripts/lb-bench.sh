@@ -35,7 +35,7 @@ netns="$PWD/target/release/examples/lb_netns"
 work="$(mktemp -d)"
 clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
     -c apps/lb/bpf/decap.bpf.c -o "$work/decap.o"
-prefix=oxlbbench
+prefix=oxlbb
 pids=()
 daemon=""
 stop_all() {

@@ -29,7 +29,7 @@ work="$(mktemp -d)"
 clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
     -c apps/lb/bpf/decap.bpf.c -o "$work/decap.o"
 
-prefix=oxlbdemo
+prefix=oxlbd
 pids=()
 cleanup() {
     set +e

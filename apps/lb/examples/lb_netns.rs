@@ -48,7 +48,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let rest = args.get(1..).unwrap_or(&[]);
     match cmd {
         "up" => {
-            let prefix: String = opt(rest, "--prefix", "oxlbdemo".to_string())?;
+            let prefix: String = opt(rest, "--prefix", "oxlbd".to_string())?;
             let n: u8 = opt(rest, "--backends", 3)?;
             let mut net = LbNet::create(&prefix, n)?;
             // Backends without ipip devices decapsulate in XDP.
@@ -62,7 +62,7 @@ fn run(args: &[String]) -> Result<(), String> {
             Ok(())
         }
         "down" => {
-            let prefix: String = opt(rest, "--prefix", "oxlbdemo".to_string())?;
+            let prefix: String = opt(rest, "--prefix", "oxlbd".to_string())?;
             remove_stale(&prefix);
             Ok(())
         }

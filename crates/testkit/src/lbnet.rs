@@ -230,6 +230,13 @@ impl LbNet {
     pub fn create(prefix: &str, backends: u8) -> Result<LbNet, String> {
         remove_stale(prefix);
         let p = format!("{prefix}{}", std::process::id() % 100_000);
+        // The longest interface name is `<p>rb<k>`; Linux allows 15 bytes.
+        let longest = format!("{p}rb{backends}");
+        if longest.len() > 15 {
+            return Err(format!(
+                "prefix {prefix:?} too long: interface {longest:?} exceeds 15 bytes"
+            ));
+        }
         let mut net = LbNet {
             router: format!("{p}r"),
             client: format!("{p}c"),
