@@ -228,7 +228,6 @@ impl LbNet {
     /// Builds the topology with `backends` backend namespaces (1..=250),
     /// after removing namespaces left with the same prefix.
     pub fn create(prefix: &str, backends: u8) -> Result<LbNet, String> {
-        remove_stale(prefix);
         let p = format!("{prefix}{}", std::process::id() % 100_000);
         // The longest interface name is `<p>rb<k>`; Linux allows 15 bytes.
         let longest = format!("{p}rb{backends}");
@@ -237,6 +236,7 @@ impl LbNet {
                 "prefix {prefix:?} too long: interface {longest:?} exceeds 15 bytes"
             ));
         }
+        remove_stale(prefix);
         let mut net = LbNet {
             router: format!("{p}r"),
             client: format!("{p}c"),
@@ -663,4 +663,32 @@ pub fn vip_addr() -> SocketAddrV4 {
 pub fn bind_http(port: u16) -> Result<TcpListener, String> {
     TcpListener::bind(SocketAddr::from(([0, 0, 0, 0], port)))
         .map_err(|e| format!("bind :{port}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_making_interface_names_too_long_is_refused_before_anything_is_created() {
+        // `<prefix><pid>rb3` must fit IFNAMSIZ - 1 = 15 bytes.
+        let e = LbNet::create("much_too_long_prefix", 3).unwrap_err();
+        assert!(e.contains("exceeds 15 bytes"), "{e}");
+    }
+
+    #[test]
+    fn response_bodies_need_a_200_status_and_the_end_of_headers() {
+        let ok = b"HTTP/1.0 200 OK\r\nContent-Length: 11\r\n\r\nbackend=b2\n";
+        assert_eq!(body_of(ok).unwrap(), "backend=b2");
+        assert!(body_of(b"HTTP/1.0 503 Busy\r\n\r\nx").is_err());
+        assert!(body_of(b"HTTP/1.0 200 OK\r\nbackend=b2").is_err());
+    }
+
+    #[test]
+    fn client_ports_are_never_handed_out_twice() {
+        let a = next_port().unwrap();
+        let b = next_port().unwrap();
+        assert_ne!(a, b);
+        assert!((20_000..=60_999).contains(&a));
+    }
 }
