@@ -8,6 +8,10 @@
 //! lb_netns serve NAME [--port 80]           HTTP backend answering backend=NAME
 //! lb_netns client [--conns N] [--json]      N requests to the VIP, count per backend
 //! lb_netns cps [--seconds S] [--threads T]  connect+request+close loop, connections/s
+//! lb_netns fill --pins DIR --nexthop-mac MAC --backends IP,IP,...
+//!                                            the VIP 10.200.0.1:80/tcp written by the
+//!                                            library into maps pinned by
+//!                                            `oxbpf xdp attach --mode kernel` (no daemon)
 //! ```
 //!
 //! `serve`, `client` and `cps` run in the caller's namespace: start them
@@ -26,7 +30,8 @@ use oxbpf_testkit::lbnet::{self, LbNet, ServerStats};
 use oxbpf_testkit::netns::remove_stale;
 
 const USAGE: &str = "usage: lb_netns up [--prefix P] [--backends N] [--oxbpf BIN --decap-object O] | down [--prefix P] | \
-serve NAME [--port PORT] | client [--conns N] [--json] | cps [--seconds S] [--threads T]";
+serve NAME [--port PORT] | client [--conns N] [--json] | cps [--seconds S] [--threads T] | \
+fill --pins DIR --nexthop-mac MAC --backends IP,IP,...";
 
 fn opt<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T, String> {
     match args.iter().position(|a| a == name) {
