@@ -10,17 +10,22 @@
 #   THREADS threads each looping connect, HTTP request, answer, close
 #   through the VIP (DSR: answers go straight back) for SECONDS.
 #
-#   scripts/lb-bench.sh [SECONDS] [THREADS]      (default 5 s, 4 threads)
+#   scripts/lb-bench.sh [SECONDS] [THREADS] [generic|native]
+#                                   (default 5 s, 4 threads, generic XDP)
 #
-# Prints a table with the kernel/userspace ratio. Both modes attach XDP in
-# generic mode (the balancer's veth peer cannot receive native XDP_TX of
-# TCP from a local stack, see README "Load balancer: demo in namespaces").
+# Prints a table with the kernel/userspace ratio. With `native`, the
+# balancer (kernel mode) or its steering program (userspace mode) attaches
+# in native XDP mode and the router's end of the veth gets the `pass`
+# program of apps/lb/bpf/decap.bpf.c, which a veth needs to receive native
+# XDP_TX (see README "Load balancer: demo in namespaces").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
 secs="${1:-5}"
 threads="${2:-4}"
+xdp_mode="${3:-generic}"
+case "$xdp_mode" in generic | native) ;; *) say "XDP mode: generic or native"; exit 2 ;; esac
 if [ "$(id -u)" -ne 0 ]; then
     say "run as root: the benchmark creates network namespaces and loads XDP programs"
     exit 2
@@ -43,6 +48,7 @@ stop_all() {
     [ -n "$daemon" ] && kill -TERM "$daemon" 2>/dev/null && wait "$daemon" 2>/dev/null
     daemon=""
     [ -n "${LB_NS:-}" ] && nsenter --net="/var/run/netns/$LB_NS" "$oxbpf" lb stop --iface "$LB_IF" >/dev/null 2>&1
+    [ -n "${LB_ROUTER_NS:-}" ] && nsenter --net="/var/run/netns/$LB_ROUTER_NS" "$oxbpf" xdp detach "$LB_ROUTER_LB_IF" >/dev/null 2>&1
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
     pids=()
     "$netns" down --prefix "$prefix"
@@ -67,6 +73,10 @@ for mode in kernel userspace; do
         ip netns exec "$ns" "$netns" serve "b$k" >/dev/null &
         pids+=("$!")
     done
+    if [ "$xdp_mode" = native ]; then
+        nsenter --net="/var/run/netns/$LB_ROUTER_NS" "$oxbpf" xdp attach "$LB_ROUTER_LB_IF" \
+            "$work/decap.o" --prog pass --mode kernel --xdp-mode native >&2
+    fi
     {
         printf 'nexthop_mac: "%s"\nencap: ipip\nvips:\n' "$LB_NEXTHOP_MAC"
         for vip in "port: 80\n    proto: tcp" "port: 9000\n    proto: udp"; do
@@ -75,7 +85,7 @@ for mode in kernel userspace; do
         done
     } >"$work/lb.yaml"
     nsenter --net="/var/run/netns/$LB_NS" "$oxbpf" lb run --config "$work/lb.yaml" \
-        --iface "$LB_IF" --mode "$mode" --xdp-mode generic --api "$work/api.sock" >"$work/daemon.log" 2>&1 &
+        --iface "$LB_IF" --mode "$mode" --xdp-mode "$xdp_mode" --api "$work/api.sock" >"$work/daemon.log" 2>&1 &
     daemon=$!
     for _ in $(seq 600); do
         grep -q '^lb: ready' "$work/daemon.log" && break
@@ -103,6 +113,7 @@ for mode in kernel userspace; do
     stop_all
 done
 
+printf '\n%s XDP, %s s, %s client threads\n' "$xdp_mode" "$secs" "$threads"
 printf '\n| metric | kernel | userspace | kernel / userspace |\n|---|---:|---:|---:|\n'
 for m in pps cps; do
     if [ "$m" = pps ]; then k="${pps[kernel]}" u="${pps[userspace]}" name="packets/s (UDP 64 B, balanced)"

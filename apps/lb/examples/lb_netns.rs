@@ -69,6 +69,18 @@ fn run(args: &[String]) -> Result<(), String> {
         "down" => {
             let prefix: String = opt(rest, "--prefix", "oxlbd".to_string())?;
             remove_stale(&prefix);
+            // Kernel-mode pins (decapsulation, a datapath left by a killed
+            // daemon) live on bpffs, outside the namespaces.
+            for dir in [
+                Path::new(lbnet::PIN_ROOT),
+                &Path::new(lbnet::PIN_ROOT).join("lb"),
+            ] {
+                for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    if e.file_name().to_string_lossy().starts_with(&prefix) {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
             Ok(())
         }
         "serve" => {
