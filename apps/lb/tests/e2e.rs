@@ -23,7 +23,10 @@
 //!   failed backend; in kernel mode the daemon is then stopped (SIGTERM)
 //!   and started again while connections are open: none breaks, the
 //!   datapath answers while no daemon runs, and the adopted rings route
-//!   new connections exactly as before.
+//!   new connections exactly as before;
+//! - `daemon_kernel_mode_native_xdp`: the kernel scenario with the
+//!   datapath in native XDP mode (the router's end of the veth carries a
+//!   pass program, which native `XDP_TX` on a veth needs).
 //!
 //! Needs root, `bpf(2)`, clang, iproute2, nsenter and the `oxbpf`
 //! command built (`cargo build -p oxbpf-cli`, or `OXBPF_BIN`): ignored
@@ -416,14 +419,14 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn start(s: &Setup, mode: &str, cfg: &Path) -> R<Daemon> {
+    fn start(s: &Setup, mode: &str, xdp_mode: &str, cfg: &Path) -> R<Daemon> {
         let api = tmp().join(format!("{}.sock", s.net.lb_if));
         let obj = object("balancer")?;
         let mut child = Command::new("nsenter")
             .arg(format!("--net=/var/run/netns/{}", s.net.lb))
             .arg(oxbpf()?)
             .args(["lb", "run", "--iface", &s.net.lb_if, "--mode", mode])
-            .args(["--xdp-mode", "generic", "--config"])
+            .args(["--xdp-mode", xdp_mode, "--config"])
             .arg(cfg)
             .arg("--api")
             .arg(&api)
@@ -573,16 +576,27 @@ impl Drop for Daemon {
     }
 }
 
-/// The daemon scenario in `mode` (see the module docs).
-fn daemon_scenario(mode: &'static str) -> Result<(), Failed> {
+/// The daemon scenario in `mode` with XDP attached in `xdp_mode` (see
+/// the module docs).
+fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let s = Setup::new(4)?;
+    if xdp_mode == "native" {
+        // A veth drops native XDP_TX frames towards a peer that has no
+        // XDP program of its own: give the router's end a pass program.
+        let decap = object("decap")?;
+        let o = decap.to_str().ok_or("path")?;
+        let ri = s.net.router_lb_if.clone();
+        #[rustfmt::skip]
+        let args = ["xdp", "attach", &ri, o, "--prog", "pass", "--mode", "kernel", "--xdp-mode", "native"];
+        oxbpf_in(&s.net.router, &args)?;
+    }
     let vip_s = format!("{}:80/tcp", lbnet::VIP);
     let (b1, b2, b3, b4) = (s.addr(1), s.addr(2), s.addr(3), s.addr(4));
     let mut m = Mirror::new(vec![(b1, 1), (b2, 1), (b3, 1)])?;
     let cfg = tmp().join(format!("{mode}.yaml"));
     std::fs::write(&cfg, config(&s, &m.list)).map_err(|e| e.to_string())?;
-    let mut d = Daemon::start(&s, mode, &cfg)?;
+    let mut d = Daemon::start(&s, mode, xdp_mode, &cfg)?;
 
     // 1. The spread.
     let got = requests(&s, 200)?;
@@ -643,7 +657,7 @@ fn daemon_scenario(mode: &'static str) -> Result<(), Failed> {
         let what = "kernel: no daemon running";
         check_spread(&s, &m, &requests(&s, 40)?, what)?;
         open.add(&s, &m, 20)?;
-        d = Daemon::start(&s, mode, &cfg)?;
+        d = Daemon::start(&s, mode, xdp_mode, &cfg)?;
         let got = requests(&s, 80).map_err(|e| format!("{e}; daemon said: {}", d.log()))?;
         check_spread(&s, &m, &got, "kernel: after restart")?;
     }
@@ -671,9 +685,14 @@ fn main() {
     let req = [Requirement::Root, Requirement::Bpf];
     let tests = vec![
         privileged_trial("kernel_attach_spread", &req, kernel_attach),
-        privileged_trial("daemon_kernel_mode", &req, || daemon_scenario("kernel")),
+        privileged_trial("daemon_kernel_mode", &req, || {
+            daemon_scenario("kernel", "generic")
+        }),
         privileged_trial("daemon_userspace_mode", &req, || {
-            daemon_scenario("userspace")
+            daemon_scenario("userspace", "generic")
+        }),
+        privileged_trial("daemon_kernel_mode_native_xdp", &req, || {
+            daemon_scenario("kernel", "native")
         }),
     ];
     libtest_mimic::run(&args, tests).exit();

@@ -388,7 +388,7 @@ impl LbNet {
 
     /// Every interface of the topology that may carry kernel-mode pins.
     fn pinned_ifaces(&self) -> Vec<String> {
-        let mut v = vec![self.lb_if.clone()];
+        let mut v = vec![self.lb_if.clone(), self.router_lb_if.clone()];
         v.extend(self.backends.iter().map(|b| b.iface.clone()));
         v
     }
