@@ -32,12 +32,13 @@ impl std::fmt::Display for Endpoint {
 #[derive(Debug, Error)]
 pub enum ClientError {
     /// No daemon answers there.
-    #[error("cannot reach the lb daemon at {endpoint}: {source}")]
+    #[error("cannot reach the lb daemon at {endpoint}: {err} (is `oxbpf lb run` running there?)")]
     Connect {
         /// Where.
         endpoint: String,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a `source`, so a printed
+        /// error chain does not repeat it).
+        err: std::io::Error,
     },
     /// The exchange broke off.
     #[error("lb daemon at {endpoint}: {msg}")]
@@ -87,9 +88,9 @@ pub fn request(
         text.len()
     );
     let endpoint = ep.to_string();
-    let connect = |source| ClientError::Connect {
+    let connect = |err| ClientError::Connect {
         endpoint: endpoint.clone(),
-        source,
+        err,
     };
     let proto = |e: std::io::Error| ClientError::Protocol {
         endpoint: endpoint.clone(),

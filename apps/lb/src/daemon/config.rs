@@ -658,6 +658,97 @@ pub fn vip_string(v: &Vip) -> String {
     }
 }
 
+fn m(pairs: Vec<(&str, Value)>) -> Value {
+    let mut map = Mapping::new();
+    for (k, v) in pairs {
+        map.insert(Value::String(k.to_string()), v);
+    }
+    Value::Mapping(map)
+}
+
+fn params_value(p: &HealthParams) -> Vec<(&'static str, Value)> {
+    vec![
+        ("interval_ms", Value::from(p.interval.as_millis() as u64)),
+        ("timeout_ms", Value::from(p.timeout.as_millis() as u64)),
+        ("rise", Value::from(p.rise)),
+        ("fall", Value::from(p.fall)),
+    ]
+}
+
+impl LbConfig {
+    /// The configuration as the YAML value [`LbConfig::parse`] reads back
+    /// to the same configuration (every health check written with its
+    /// full timing).
+    pub fn to_value(&self) -> Value {
+        let g = &self.global;
+        let mac = g
+            .nexthop_mac
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":");
+        let mut top = vec![("nexthop_mac", Value::String(mac))];
+        match g.encap {
+            Encap::Ip => top.push(("encap", Value::from("ipip"))),
+            Encap::Gue { port } => {
+                top.push(("encap", Value::from("gue")));
+                top.push(("gue_port", Value::from(port)));
+            }
+        }
+        top.push(("src4", Value::String(g.src4.to_string())));
+        top.push(("src6", Value::String(g.src6.to_string())));
+        top.push(("ring_size", Value::from(g.ring_size)));
+        top.push(("max_new_per_sec", Value::from(g.max_new_per_sec)));
+        top.push(("health_defaults", m(params_value(&self.health_defaults))));
+        let vips = self
+            .vips
+            .iter()
+            .map(|vc| {
+                let backends = vc
+                    .backends
+                    .iter()
+                    .map(|b| {
+                        let mut f = vec![
+                            ("address", Value::String(b.addr.to_string())),
+                            ("weight", Value::from(b.weight)),
+                        ];
+                        if let Some(h) = &b.health {
+                            let mut hf = match &h.probe {
+                                Probe::Tcp { port } => vec![("tcp", Value::from(*port))],
+                                Probe::Http { url } => vec![("http", Value::String(url.clone()))],
+                            };
+                            hf.extend(params_value(&h.params));
+                            f.push(("health", m(hf)));
+                        }
+                        if let Some(q) = b.quic_server_id {
+                            f.push(("quic_server_id", Value::from(q)));
+                        }
+                        m(f)
+                    })
+                    .collect();
+                let flags = flag_names(vc.options)
+                    .into_iter()
+                    .map(Value::from)
+                    .collect();
+                m(vec![
+                    ("address", Value::String(vc.vip.addr.to_string())),
+                    ("port", Value::from(vc.vip.port)),
+                    ("proto", Value::String(proto_name(vc.vip.proto))),
+                    ("flags", Value::Sequence(flags)),
+                    ("backends", Value::Sequence(backends)),
+                ])
+            })
+            .collect();
+        top.push(("vips", Value::Sequence(vips)));
+        m(top)
+    }
+
+    /// The configuration as YAML text.
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(&self.to_value()).unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -824,6 +915,15 @@ vips:
         assert!(parse_vip("10.0.0.1:80").is_err());
         assert!(parse_vip("10.0.0.1:80/icmp").is_err());
         assert!(parse_vip("fc00::1:80/tcp").is_err());
+    }
+
+    #[test]
+    fn yaml_written_back_parses_to_the_same_configuration() {
+        let c = LbConfig::parse(GOOD).unwrap();
+        let text = c.to_yaml();
+        assert_eq!(LbConfig::parse(&text).unwrap(), c, "{text}");
+        let ip = LbConfig::parse("nexthop_mac: \"0a:0b:0c:0d:0e:0f\"\n").unwrap();
+        assert_eq!(LbConfig::parse(&ip.to_yaml()).unwrap(), ip);
     }
 
     #[test]

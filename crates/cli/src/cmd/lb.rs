@@ -110,6 +110,11 @@ pub struct RunArgs {
     /// (default: leave it running for the next daemon to adopt).
     #[arg(long)]
     pub detach_on_exit: bool,
+    /// Write changes made through the API back to the configuration file
+    /// (rewritten whole, comments lost), so a restart or a SIGHUP keeps
+    /// them. Without it the file wins: a reload or restart undoes them.
+    #[arg(long)]
+    pub write_back: bool,
     /// How the kernel attaches XDP (the datapath in kernel mode, the
     /// steering program in userspace mode).
     #[arg(long = "xdp-mode", value_enum, default_value = "auto")]
@@ -570,6 +575,7 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
         api_path.display()
     );
     let _ = std::io::stdout().flush();
+    let mut written = shared.lock().config().clone();
     // `--duration` (of the userspace options) bounds any mode's run.
     let started = Instant::now();
     let deadline = a.user.duration.map(Duration::from_secs_f64);
@@ -609,6 +615,19 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
                 ),
             }
         }
+        if a.write_back {
+            let now = shared.lock().config().clone();
+            if now != written {
+                match write_config(&a.config, &now) {
+                    Ok(()) => eprintln!(
+                        "lb: wrote the running configuration to {}",
+                        a.config.display()
+                    ),
+                    Err(e) => eprintln!("lb: cannot write {}: {e:#}", a.config.display()),
+                }
+                written = now;
+            }
+        }
         let wanted = shared.lock().wanted_checks();
         monitor
             .lock()
@@ -635,6 +654,19 @@ fn run_daemon(a: &RunArgs) -> Result<()> {
     } else {
         println!("lb: stopped iface={} (userspace workers ended)", a.iface);
     }
+    Ok(())
+}
+
+/// Replaces the configuration file with `cfg` (a new file renamed over
+/// it, so a reader never sees half of it).
+fn write_config(path: &Path, cfg: &LbConfig) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let text = format!(
+        "# written by `oxbpf lb run --write-back`: the running configuration\n{}",
+        cfg.to_yaml()
+    );
+    std::fs::write(&tmp, text).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("rename onto {}", path.display()))?;
     Ok(())
 }
 
@@ -918,27 +950,49 @@ fn backend(c: &BackendCommand) -> Result<()> {
     }
 }
 
-fn print_stats(v: &Value) {
+/// Packets per second of `now` against the same counter in `prev`
+/// (taken `secs` earlier), or `-` without a previous sample.
+fn rate(now: &Value, prev: Option<&Value>, secs: f64) -> String {
+    match (now.as_u64(), prev.and_then(Value::as_u64)) {
+        (Some(n), Some(p)) if secs > 0.0 => format!("{:.0}", n.saturating_sub(p) as f64 / secs),
+        _ => "-".into(),
+    }
+}
+
+/// The stats table; with a previous sample (`--watch`), packet rates too.
+fn print_stats(v: &Value, prev: Option<(&Value, f64)>) {
     let mut rows = Vec::new();
-    for vip in v["vips"].as_array().map(Vec::as_slice).unwrap_or_default() {
+    let secs = prev.map_or(0.0, |p| p.1);
+    let empty = Vec::new();
+    for vip in v["vips"].as_array().unwrap_or(&empty) {
+        let pvip = prev.and_then(|(p, _)| {
+            p["vips"]
+                .as_array()?
+                .iter()
+                .find(|x| x["vip"] == vip["vip"])
+        });
         rows.push(vec![
             s(&vip["vip"]),
             "-".into(),
             s(&vip["packets"]),
+            rate(&vip["packets"], pvip.map(|p| &p["packets"]), secs),
             s(&vip["bytes"]),
             "-".into(),
             "-".into(),
             "-".into(),
         ]);
-        for b in vip["backends"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+        for b in vip["backends"].as_array().unwrap_or(&empty) {
+            let pb = pvip.and_then(|p| {
+                p["backends"]
+                    .as_array()?
+                    .iter()
+                    .find(|x| x["address"] == b["address"])
+            });
             rows.push(vec![
                 String::new(),
                 s(&b["address"]),
                 s(&b["packets"]),
+                rate(&b["packets"], pb.map(|p| &p["packets"]), secs),
                 s(&b["bytes"]),
                 s(&b["weight"]),
                 if b["healthy"] == true {
@@ -952,7 +1006,7 @@ fn print_stats(v: &Value) {
     }
     table(
         &[
-            "VIP", "BACKEND", "PACKETS", "BYTES", "WEIGHT", "HEALTHY", "SLOTS",
+            "VIP", "BACKEND", "PACKETS", "PKT/S", "BYTES", "WEIGHT", "HEALTHY", "SLOTS",
         ],
         &rows,
     );
@@ -972,13 +1026,19 @@ fn print_stats(v: &Value) {
 
 fn stats(a: &StatsArgs) -> Result<()> {
     install_signal_handlers();
+    let mut prev: Option<(Value, Instant)> = None;
     loop {
         let v = call(&a.api, "GET", "/v1/stats", None)?;
+        let at = Instant::now();
         if a.api.json {
             crate::cmd::print_json(&v)?;
         } else {
-            print_stats(&v);
+            let p = prev
+                .as_ref()
+                .map(|(p, t)| (p, at.duration_since(*t).as_secs_f64()));
+            print_stats(&v, p);
         }
+        prev = Some((v, at));
         let Some(secs) = a.watch else {
             return Ok(());
         };
