@@ -8,14 +8,16 @@
 //!                              Prl 10.202.0.1/24 ──── Pl0 10.202.0.2/24  [XDP balancer]
 //!   backend ns k (P bk)        Prbk 10.201.k.1/24
 //!   Pbk 10.201.k.2/24 ─────────┘
-//!   Ptk ipip (external) holding the VIP 10.200.0.1/32
+//!   Ptk ipip (external) holding the VIP 10.200.0.1/32, or, on kernels
+//!   without ipip, the VIP on lo and XDP decapsulation on Pbk
 //! ```
 //!
 //! The router forwards the VIP's /24 to the load balancer. The balancer's
 //! XDP program encapsulates each packet in IPIP to the backend, sets the
 //! destination MAC to the router's `Prl` and sends it back out (`XDP_TX`);
 //! the router forwards it by the outer destination. The backend's ipip
-//! device decapsulates, its stack answers from the VIP straight to the
+//! device (or [`LbNet::attach_xdp_decap`]'s program) decapsulates, its
+//! stack answers from the VIP straight to the
 //! client through the router (direct server return). `rp_filter` is off
 //! everywhere: the decapsulated packet arrives on the tunnel device while
 //! the route back to the client is the backend's veth, and the outer
@@ -25,19 +27,22 @@
 //! Names carry the prefix and the process id (`<prefix><pid>`), stale
 //! namespaces with the same prefix are removed first, and everything goes
 //! on drop (unless [`LbNet::keep`] is called, for the demo script, which
-//! removes it later with [`remove_stale`](crate::netns::remove_stale)).
+//! removes it later with [`crate::netns::remove_stale`]).
+//!
+//! The client's veth sends complete checksums ([`tx_checksum_off`]) and
+//! has an MTU of [`CLIENT_MTU`], 20 bytes under the rest, for the IPIP
+//! header.
 //!
 //! [`serve`] is a tiny HTTP/1.0 server answering `backend=NAME`, and
 //! [`request`] / [`LongConn`] the client side.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::netns::{ip, remove_stale};
 
