@@ -23,7 +23,9 @@
 //!   failed backend; in kernel mode the daemon is then stopped (SIGTERM)
 //!   and started again while connections are open: none breaks, the
 //!   datapath answers while no daemon runs, and the adopted rings route
-//!   new connections exactly as before;
+//!   new connections exactly as before; finally the failed backend's
+//!   server comes back, its health check returns it to the ring and new
+//!   connections follow the ring with it again;
 //! - `daemon_kernel_mode_native_xdp`: the kernel scenario with the
 //!   datapath in native XDP mode (the router's end of the veth carries a
 //!   pass program, which native `XDP_TX` on a veth needs).
@@ -47,7 +49,7 @@ use libtest_mimic::{Arguments, Failed};
 use oxbpf_kernel::KernelMap;
 use oxbpf_lb::flow::Flow;
 use oxbpf_lb::{Balancer, ControlError, GlobalConfig, MapTarget, Vip, VipOptions};
-use oxbpf_testkit::lbnet::{self, LbNet, LongConn, ServerStats};
+use oxbpf_testkit::lbnet::{self, Backend, LbNet, LongConn, ServerStats};
 use oxbpf_testkit::netns::in_netns;
 use oxbpf_testkit::{Requirement, privileged_trial};
 
@@ -99,22 +101,7 @@ impl Setup {
         net.attach_xdp_decap(&oxbpf()?, &object("decap")?)?;
         let mut servers = Vec::new();
         for b in &net.backends {
-            let stop = Arc::new(AtomicBool::new(false));
-            let stats = Arc::new(ServerStats::default());
-            let (s, st, name) = (stop.clone(), stats.clone(), b.name.clone());
-            let (tx, rx) = mpsc::channel();
-            in_netns(&b.ns, move || {
-                let l = lbnet::bind_http(80);
-                let ok = l.is_ok();
-                let _ = tx.send(l.as_ref().map(|_| ()).map_err(Clone::clone));
-                if let (true, Ok(l)) = (ok, l) {
-                    lbnet::serve(l, &name, &s, st);
-                }
-                Ok(())
-            });
-            rx.recv_timeout(TIMEOUT)
-                .map_err(|_| format!("{}: server did not start", b.name))??;
-            servers.push((stop, stats));
+            servers.push(start_server(b)?);
         }
         Ok(Setup { servers, net })
     }
@@ -123,6 +110,24 @@ impl Setup {
     /// refused, those it accepted are still answered.
     fn fail(&self, k: usize) {
         self.servers[k - 1].0.store(true, Ordering::Relaxed);
+    }
+
+    /// Starts backend `k`'s server again after [`Setup::fail`].
+    fn revive(&mut self, k: usize) -> R<()> {
+        let b = self.net.backends[k - 1].clone();
+        // The stopped loop closes its listener within a few ms; until
+        // then the port is taken.
+        let end = Instant::now() + TIMEOUT;
+        loop {
+            match start_server(&b) {
+                Ok(srv) => {
+                    self.servers[k - 1] = srv;
+                    return Ok(());
+                }
+                Err(e) if Instant::now() > end => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
     }
 
     fn name_of(&self, addr: IpAddr) -> String {
@@ -145,6 +150,30 @@ impl Drop for Setup {
             stop.store(true, Ordering::Relaxed);
         }
     }
+}
+
+/// A backend's HTTP server on a thread in its namespace: its stop flag
+/// and counters, once it listens.
+fn start_server(b: &Backend) -> R<(Arc<AtomicBool>, Arc<ServerStats>)> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let stats = Arc::new(ServerStats::default());
+    let (s, st, name) = (stop.clone(), stats.clone(), b.name.clone());
+    let (tx, rx) = mpsc::channel();
+    in_netns(&b.ns, move || {
+        match lbnet::bind_http(80) {
+            Ok(l) => {
+                let _ = tx.send(Ok(()));
+                lbnet::serve(l, &name, &s, st);
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+        Ok(())
+    });
+    rx.recv_timeout(TIMEOUT)
+        .map_err(|_| format!("{}: server did not start", b.name))??;
+    Ok((stop, stats))
 }
 
 /// Accepts every write: the mirror only needs the rings.
@@ -570,7 +599,8 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
-        let _ = std::fs::remove_file(&self.api);
+        // The API socket stays: a restarted daemon (the same path) may
+        // already own it; a stale one is replaced by the next `lb run`.
         // A kernel-mode datapath stays pinned by design (the next daemon
         // adopts it); `LbNet`'s drop removes what a failed test leaves.
     }
@@ -580,7 +610,7 @@ impl Drop for Daemon {
 /// the module docs).
 fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let s = Setup::new(4)?;
+    let mut s = Setup::new(4)?;
     if xdp_mode == "native" {
         // A veth drops native XDP_TX frames towards a peer that has no
         // XDP program of its own: give the router's end a pass program.
@@ -650,8 +680,16 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
 
     // 3. Kernel mode: restart the daemon with connections open.
     if mode == "kernel" {
-        // The next daemon reads the state this one reached.
-        std::fs::write(&cfg, config(&s, &m.list)).map_err(|e| e.to_string())?;
+        // The next daemon reads the state this one reached: b1 drained,
+        // b4 added; b2 keeps its weight and is out for its health (it owns
+        // no slot of the adopted ring, so it starts unhealthy).
+        let mut wanted = m.list.clone();
+        for e in &mut wanted {
+            if e.0 == b2 {
+                e.1 = 1;
+            }
+        }
+        std::fs::write(&cfg, config(&s, &wanted)).map_err(|e| e.to_string())?;
         d.stop(libc::SIGTERM)?;
         // No daemon: the pinned datapath keeps balancing.
         let what = "kernel: no daemon running";
@@ -660,6 +698,20 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
         d = Daemon::start(&s, mode, xdp_mode, &cfg)?;
         let got = requests(&s, 80).map_err(|e| format!("{e}; daemon said: {}", d.log()))?;
         check_spread(&s, &m, &got, "kernel: after restart")?;
+    }
+    // 4. The failed backend recovers: the health check brings it back and
+    // new connections follow the ring with it again.
+    s.revive(2)?;
+    d.wait_health(b2, true)?;
+    m.set_weight(b2, 1)?;
+    let per = check_spread(
+        &s,
+        &m,
+        &requests(&s, 80)?,
+        &format!("{mode}: b2 healthy again"),
+    )?;
+    if !per.contains_key("backend=b2") {
+        return Err(format!("no new connection reached the recovered backend: {per:?}").into());
     }
     open.finish(mode)?;
     d.stop(libc::SIGTERM)?;
