@@ -87,8 +87,10 @@ lb() { "$oxbpf" lb "$@" --api "$api"; }
 
 say "oxbpf lb backend list $LB_VIP:80/tcp"
 lb backend list "$LB_VIP:80/tcp"
-say "curl http://$LB_VIP/ from the client, three times"
-for _ in 1 2 3; do ip netns exec "$LB_CLIENT_NS" curl -s "http://$LB_VIP/"; done
+if command -v curl >/dev/null 2>&1; then
+    say "curl http://$LB_VIP/ from the client, three times"
+    for _ in 1 2 3; do ip netns exec "$LB_CLIENT_NS" curl -s "http://$LB_VIP/"; done
+fi
 say "300 connections from the client"
 ip netns exec "$LB_CLIENT_NS" "$netns" client --conns 300
 first="$(echo "$LB_BACKEND_IPS" | awk '{print $1}')"
@@ -98,6 +100,8 @@ say "300 more connections: none on the drained backend"
 ip netns exec "$LB_CLIENT_NS" "$netns" client --conns 300
 say "oxbpf lb stats"
 lb stats
-say "metrics (excerpt)"
-lb_metrics() { curl -s --unix-socket "$api" http://lb/metrics; }
-lb_metrics | grep -E '^oxbpf_lb_(vip_packets|backend_packets|backend_healthy|conn_table)' || true
+if command -v curl >/dev/null 2>&1; then
+    say "metrics (excerpt of curl --unix-socket $api http://lb/metrics)"
+    curl -s --unix-socket "$api" http://lb/metrics |
+        grep -E '^oxbpf_lb_(vip_packets|backend_packets|backend_healthy|conn_table)' || true
+fi
