@@ -622,6 +622,7 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
         oxbpf_in(&s.net.router, &args)?;
     }
     let vip_s = format!("{}:80/tcp", lbnet::VIP);
+    let tag = format!("{mode} ({xdp_mode} XDP)");
     let (b1, b2, b3, b4) = (s.addr(1), s.addr(2), s.addr(3), s.addr(4));
     let mut m = Mirror::new(vec![(b1, 1), (b2, 1), (b3, 1)])?;
     let cfg = tmp().join(format!("{mode}.yaml"));
@@ -630,7 +631,7 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
 
     // 1. The spread.
     let got = requests(&s, 200)?;
-    let per = check_spread(&s, &m, &got, &format!("{mode}: spread"))?;
+    let per = check_spread(&s, &m, &got, &format!("{tag}: spread"))?;
     if per.len() != 3 {
         return Err(format!("200 connections reached only {per:?}").into());
     }
@@ -655,7 +656,7 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
         l.push((b4, 1));
         l
     })?;
-    let per = check_spread(&s, &m, &requests(&s, 80)?, &format!("{mode}: b4 added"))?;
+    let per = check_spread(&s, &m, &requests(&s, 80)?, &format!("{tag}: b4 added"))?;
     if !per.contains_key("backend=b4") {
         return Err(format!("no new connection reached the added backend: {per:?}").into());
     }
@@ -663,7 +664,7 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
 
     d.cli(&["backend", "drain", &vip_s, &b1s])?;
     m.set_weight(b1, 0)?;
-    let per = check_spread(&s, &m, &requests(&s, 80)?, &format!("{mode}: b1 drained"))?;
+    let per = check_spread(&s, &m, &requests(&s, 80)?, &format!("{tag}: b1 drained"))?;
     if per.contains_key("backend=b1") {
         return Err(format!("a new connection reached the drained backend: {per:?}").into());
     }
@@ -672,7 +673,7 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
     s.fail(2);
     d.wait_health(b2, false)?;
     m.set_weight(b2, 0)?;
-    let per = check_spread(&s, &m, &requests(&s, 80)?, &format!("{mode}: b2 failed"))?;
+    let per = check_spread(&s, &m, &requests(&s, 80)?, &format!("{tag}: b2 failed"))?;
     if per.contains_key("backend=b1") || per.contains_key("backend=b2") {
         return Err(format!("a new connection reached b1 or b2: {per:?}").into());
     }
@@ -692,12 +693,12 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
         std::fs::write(&cfg, config(&s, &wanted)).map_err(|e| e.to_string())?;
         d.stop(libc::SIGTERM)?;
         // No daemon: the pinned datapath keeps balancing.
-        let what = "kernel: no daemon running";
-        check_spread(&s, &m, &requests(&s, 40)?, what)?;
+        let what = format!("{tag}: no daemon running");
+        check_spread(&s, &m, &requests(&s, 40)?, &what)?;
         open.add(&s, &m, 20)?;
         d = Daemon::start(&s, mode, xdp_mode, &cfg)?;
         let got = requests(&s, 80).map_err(|e| format!("{e}; daemon said: {}", d.log()))?;
-        check_spread(&s, &m, &got, "kernel: after restart")?;
+        check_spread(&s, &m, &got, &format!("{tag}: after restart"))?;
     }
     // 4. The failed backend recovers: the health check brings it back and
     // new connections follow the ring with it again.
@@ -708,12 +709,12 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
         &s,
         &m,
         &requests(&s, 80)?,
-        &format!("{mode}: b2 healthy again"),
+        &format!("{tag}: b2 healthy again"),
     )?;
     if !per.contains_key("backend=b2") {
         return Err(format!("no new connection reached the recovered backend: {per:?}").into());
     }
-    open.finish(mode)?;
+    open.finish(&tag)?;
     d.stop(libc::SIGTERM)?;
     if mode == "kernel" {
         let pins = Path::new(lbnet::PIN_ROOT).join("lb").join(&d.iface);
