@@ -28,7 +28,9 @@
 //!   connections follow the ring with it again;
 //! - `daemon_kernel_mode_native_xdp`: the kernel scenario with the
 //!   datapath in native XDP mode (the router's end of the veth carries a
-//!   pass program, which native `XDP_TX` on a veth needs).
+//!   pass program, which native `XDP_TX` on a veth needs);
+//! - `daemon_gue_encapsulation`: `encap: gue`, backends that decapsulate
+//!   only GUE: 200 connections as the ring says.
 //!
 //! Needs root, `bpf(2)`, clang, iproute2, nsenter and the `oxbpf`
 //! command built (`cargo build -p oxbpf-cli`, or `OXBPF_BIN`): ignored
@@ -97,8 +99,14 @@ struct Setup {
 
 impl Setup {
     fn new(backends: u8) -> R<Setup> {
+        Setup::with_decap(backends, &object("decap")?)
+    }
+
+    /// [`Setup::new`] with backends decapsulating with `decap` (when the
+    /// kernel has no ipip device).
+    fn with_decap(backends: u8, decap: &Path) -> R<Setup> {
         let net = LbNet::create(PREFIX, backends)?;
-        net.attach_xdp_decap(&oxbpf()?, &object("decap")?)?;
+        net.attach_xdp_decap(&oxbpf()?, decap)?;
         let mut servers = Vec::new();
         for b in &net.backends {
             servers.push(start_server(b)?);
@@ -425,8 +433,13 @@ fn kernel_attach() -> Result<(), Failed> {
 /// The daemon's configuration: the VIP with `backends` (address, weight),
 /// each health-checked by TCP connect to port 80.
 fn config(s: &Setup, backends: &[(IpAddr, u32)]) -> String {
+    config_encap(s, "encap: ipip", backends)
+}
+
+/// [`config`] with the encapsulation lines `encap`.
+fn config_encap(s: &Setup, encap: &str, backends: &[(IpAddr, u32)]) -> String {
     let mut y = format!(
-        "nexthop_mac: \"{}\"\nencap: ipip\n\
+        "nexthop_mac: \"{}\"\n{encap}\n\
          health_defaults: {{ interval_ms: 200, timeout_ms: 200, rise: 2, fall: 2 }}\n\
          vips:\n  - address: {}\n    port: 80\n    proto: tcp\n    backends:\n",
         s.net.router_lb_mac,
@@ -733,6 +746,43 @@ fn daemon_scenario(mode: &'static str, xdp_mode: &'static str) -> Result<(), Fai
     Ok(())
 }
 
+/// GUE encapsulation (`encap: gue`): the backends decapsulate with the
+/// GUE-only build of `decap.bpf.c` (IPIP would pass undecapsulated and
+/// never reach a socket), so every answer proves the packets went in GUE.
+fn daemon_gue() -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let src = tmp().join("decap_gue_only.bpf.c");
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf/decap.bpf.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#define LB_DECAP_GUE_ONLY\n#include \"{}\"\n",
+            real.display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let obj = tmp().join("decap_gue_only.o");
+    oxbpf_testkit::bpf::compile(&src, &obj)?;
+    let s = Setup::with_decap(3, &obj)?;
+    if s.net.decap != lbnet::Decap::Xdp {
+        return Err(
+            "this kernel has ipip devices; the GUE scenario needs XDP decapsulation".into(),
+        );
+    }
+    let m = Mirror::new((1..=3).map(|k| (s.addr(k), 1)).collect())?;
+    let cfg = tmp().join("gue.yaml");
+    let text = config_encap(&s, "encap: gue\ngue_port: 6080", &m.list);
+    std::fs::write(&cfg, text).map_err(|e| e.to_string())?;
+    let mut d = Daemon::start(&s, "kernel", "generic", &cfg)?;
+    let per = check_spread(&s, &m, &requests(&s, 200)?, "kernel (GUE)")?;
+    if per.len() != 3 {
+        return Err(format!("200 connections reached only {per:?}").into());
+    }
+    d.stop(libc::SIGTERM)?;
+    oxbpf_in(&d.lb_ns, &["lb", "stop", "--iface", &d.iface])?;
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let req = [Requirement::Root, Requirement::Bpf];
@@ -747,6 +797,7 @@ fn main() {
         privileged_trial("daemon_kernel_mode_native_xdp", &req, || {
             daemon_scenario("kernel", "native")
         }),
+        privileged_trial("daemon_gue_encapsulation", &req, daemon_gue),
     ];
     libtest_mimic::run(&args, tests).exit();
 }
