@@ -68,6 +68,7 @@
 //! crate, which have no `CARGO_BIN_EXE_oxbpf`).
 
 pub mod bpf;
+pub mod lbnet;
 pub mod netns;
 mod paths;
 mod privileged;
