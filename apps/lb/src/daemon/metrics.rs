@@ -121,9 +121,13 @@ pub struct Stats {
 }
 
 /// The fields of entry `idx` of a per-CPU stats map, summed over CPUs.
+/// `size` is this build's value size; a map whose own value size differs
+/// (a pinned datapath of an older build, whose values had only packets
+/// and bytes) is read by its own size, and the fields it lacks are 0.
 fn fields(d: &Daemon, map: &str, idx: u32, size: usize) -> Result<Vec<u64>, ControlError> {
+    let own = d.datapath().value_size(map)?.map_or(size, |s| s as usize);
     let raw = d.datapath().lookup(map, &idx.to_le_bytes())?;
-    let mut v = raw.map(|r| sum_percpu_u64(&r, size)).unwrap_or_default();
+    let mut v = raw.map(|r| sum_percpu_u64(&r, own)).unwrap_or_default();
     v.resize(size / 8, 0);
     Ok(v)
 }
@@ -462,7 +466,8 @@ mod tests {
     use crate::control::MapTarget;
     use crate::daemon::config::LbConfig;
     use crate::daemon::state::DaemonInfo;
-    use crate::daemon::state::tests::{CFG, mem};
+    use crate::daemon::state::tests::{CFG, MemDp, mem};
+    use std::sync::Arc;
 
     /// A per-CPU value of these `u64` fields on two CPUs, each half.
     fn stats_value(fields: &[u64]) -> Vec<u8> {
@@ -556,5 +561,49 @@ mod tests {
         assert_eq!(j["conn_table_hits"], 7);
         assert_eq!(j["drops"]["fragment"], 5);
         assert_eq!(j["conn_table_hit_ratio"], 0.7);
+    }
+
+    #[test]
+    fn a_pinned_datapath_with_the_old_two_field_values_is_read_by_its_size() {
+        let dp = Arc::new(MemDp {
+            ring_slots: 16 * 251,
+            value_sizes: [("vip_stats", 16), ("backend_stats", 16)]
+                .into_iter()
+                .map(|(m, n)| (m.to_string(), n))
+                .collect(),
+            ..MemDp::default()
+        });
+        let d = Daemon::start(
+            dp.clone(),
+            LbConfig::parse(CFG).unwrap(),
+            false,
+            DaemonInfo::default(),
+        )
+        .unwrap();
+        let vip = crate::daemon::config::parse_vip("10.200.0.1:80/tcp").unwrap();
+        let num = d.balancer().ring(&vip).unwrap().0;
+        let id = d
+            .balancer()
+            .known_backend_id("10.201.0.2".parse().unwrap())
+            .unwrap();
+        // Two CPUs of {packets, bytes}.
+        dp.update("vip_stats", &num.to_le_bytes(), &stats_value(&[10, 1000]))
+            .unwrap();
+        dp.update("backend_stats", &id.to_le_bytes(), &stats_value(&[6, 600]))
+            .unwrap();
+        let s = collect(&d).unwrap();
+        let v = &s.vips[0];
+        assert_eq!((v.traffic.packets, v.traffic.bytes), (10, 1000));
+        assert_eq!((v.traffic.new_connections, v.conn_hits), (0, 0));
+        let b = &s.backends[0];
+        assert_eq!(b.addr, "10.201.0.2".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            b.traffic,
+            Traffic {
+                packets: 6,
+                bytes: 600,
+                new_connections: 0
+            }
+        );
     }
 }
