@@ -14,6 +14,7 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket};
 use oxbpf::{EngineKind, Loader, Runner, XdpAction};
 use oxbpf_lb::daemon::api::{Request, Shared, handle};
 use oxbpf_lb::daemon::config::{LbConfig, parse_vip};
+use oxbpf_lb::daemon::metrics;
 use oxbpf_lb::daemon::state::{Daemon, DaemonInfo};
 use oxbpf_lb::daemon::{Datapath, build_datapath};
 use oxbpf_lb::flow::Flow;
@@ -27,6 +28,15 @@ fn setup(engine: EngineKind) -> (Shared, Runner) {
     let path = build_datapath(&cache, RING).expect("clang builds the datapath");
     let obj = Loader::new().ncpus(2).load_file(&path).expect("load");
     let runner = obj.program("balancer").unwrap().load(engine).unwrap();
+    // The metrics' layouts are the object's (`struct lb_vip_stats`,
+    // `struct lb_stats`: 5 and 3 u64 fields).
+    for (map, size) in [
+        ("vip_stats", metrics::VIP_STATS_SIZE),
+        ("backend_stats", metrics::BACKEND_STATS_SIZE),
+    ] {
+        assert_eq!(obj.map(map).unwrap().spec().value_size as usize, size);
+        assert_eq!(size, if map == "vip_stats" { 5 * 8 } else { 3 * 8 });
+    }
     let dp: Arc<dyn Datapath> = Arc::new(obj);
     let cfg = LbConfig::parse(&format!(
         "nexthop_mac: \"02:00:00:00:00:01\"\nring_size: {RING}\n"
