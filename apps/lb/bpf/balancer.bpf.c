@@ -116,7 +116,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, LB_MAX_VIPS);
 	__type(key, __u32);
-	__type(value, struct lb_stats);
+	__type(value, struct lb_vip_stats);
 } vip_stats SEC(".maps");
 
 struct {
@@ -165,14 +165,6 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-static __always_inline void add_stats(void *map, __u32 idx, __u32 bytes)
-{
-	struct lb_stats *s = bpf_map_lookup_elem(map, &idx);
-	if (s) {
-		s->packets += 1;
-		s->bytes += bytes;
-	}
-}
 
 static __always_inline __u32 rotl32(__u32 x, int r)
 {
@@ -538,6 +530,8 @@ int balancer(struct xdp_md *ctx)
 	struct lb_ctl *c;
 	struct conn *cn;
 	__u32 zero = 0, h, backend_id = 0, idx;
+	/* For the per-VIP and per-backend counters (see balancer.h). */
+	__u32 conn_hit = 0, conn_miss = 0, new_conn = 0;
 	__u16 h_proto;
 	void *l3, *l4;
 	int r;
@@ -650,12 +644,14 @@ int balancer(struct xdp_md *ctx)
 		cn = bpf_map_lookup_elem(&conn_local, &p.fk);
 		if (cn && cn->backend) {
 			backend_id = cn->backend;
+			conn_hit = 1;
 			count(CNT_CONN_LOCAL_HIT);
 		} else {
 			cn = bpf_map_lookup_elem(&conn_shared, &p.fk);
 			if (cn && cn->backend) {
 				struct conn v = {.backend = cn->backend};
 				backend_id = cn->backend;
+				conn_hit = 1;
 				count(CNT_CONN_SHARED_HIT);
 				/* The flow moved to this CPU: keep it local from now. */
 				if (p.icmp_kind != ICMP_KIND_TOO_BIG)
@@ -665,6 +661,7 @@ int balancer(struct xdp_md *ctx)
 	}
 	if (!backend_id) {
 		__u32 *slot;
+		conn_miss = 1;
 		count(CNT_CONN_MISS);
 		if (vip->vip_num >= LB_MAX_VIPS)
 			return XDP_DROP;
@@ -685,6 +682,7 @@ int balancer(struct xdp_md *ctx)
 			struct conn v = {.backend = backend_id};
 			bpf_map_update_elem(&conn_local, &p.fk, &v, BPF_ANY);
 			bpf_map_update_elem(&conn_shared, &p.fk, &v, BPF_ANY);
+			new_conn = 1;
 			count(CNT_CONN_RECORDED);
 		}
 	}
@@ -694,8 +692,22 @@ int balancer(struct xdp_md *ctx)
 		count(CNT_DROP_NO_BACKEND);
 		return XDP_DROP;
 	}
-	add_stats(&vip_stats, vip->vip_num, p.bytes);
-	add_stats(&backend_stats, backend_id, p.bytes);
+	/* One lookup per map, as before: the new fields are plain adds. */
+	idx = vip->vip_num;
+	struct lb_vip_stats *vs = bpf_map_lookup_elem(&vip_stats, &idx);
+	if (vs) {
+		vs->packets += 1;
+		vs->bytes += p.bytes;
+		vs->new_conns += new_conn;
+		vs->conn_hits += conn_hit;
+		vs->conn_misses += conn_miss;
+	}
+	struct lb_stats *bs = bpf_map_lookup_elem(&backend_stats, &backend_id);
+	if (bs) {
+		bs->packets += 1;
+		bs->bytes += p.bytes;
+		bs->new_conns += new_conn;
+	}
 	return encap(ctx, &p, be, c, h);
 }
 

@@ -117,9 +117,29 @@ struct conn {
 	__u32 pad;
 };
 
+/* A "new connection" is a packet of a VIP flow found in neither
+ * connection table whose backend was picked from the VIP's ring and whose
+ * flow was then recorded in the tables (the event CNT_CONN_RECORDED counts
+ * globally). Ring picks that are not recorded (a TCP RST, an ICMP error
+ * about a flow, a flow over the per-CPU rate guard) and QUIC packets
+ * routed by server id are not new connections. Every counter here counts
+ * forwarded packets only (drops are in `counters`). */
+
+/* Per backend (`backend_stats`, indexed by backend id; over every VIP the
+ * backend serves). */
 struct lb_stats {
 	__u64 packets;
 	__u64 bytes;
+	__u64 new_conns; /* new connections sent to this backend */
+};
+
+/* Per VIP (`vip_stats`, indexed by vip_num). */
+struct lb_vip_stats {
+	__u64 packets;
+	__u64 bytes;
+	__u64 new_conns;   /* new connections to this VIP */
+	__u64 conn_hits;   /* packets whose flow was in a connection table */
+	__u64 conn_misses; /* packets whose backend came from the ring */
 };
 
 struct rate_guard {

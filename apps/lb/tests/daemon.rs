@@ -14,6 +14,7 @@ use etherparse::{NetSlice, PacketBuilder, SlicedPacket};
 use oxbpf::{EngineKind, Loader, Runner, XdpAction};
 use oxbpf_lb::daemon::api::{Request, Shared, handle};
 use oxbpf_lb::daemon::config::{LbConfig, parse_vip};
+use oxbpf_lb::daemon::metrics;
 use oxbpf_lb::daemon::state::{Daemon, DaemonInfo};
 use oxbpf_lb::daemon::{Datapath, build_datapath};
 use oxbpf_lb::flow::Flow;
@@ -27,6 +28,15 @@ fn setup(engine: EngineKind) -> (Shared, Runner) {
     let path = build_datapath(&cache, RING).expect("clang builds the datapath");
     let obj = Loader::new().ncpus(2).load_file(&path).expect("load");
     let runner = obj.program("balancer").unwrap().load(engine).unwrap();
+    // The metrics' layouts are the object's (`struct lb_vip_stats`,
+    // `struct lb_stats`: 5 and 3 u64 fields).
+    for (map, size) in [
+        ("vip_stats", metrics::VIP_STATS_SIZE),
+        ("backend_stats", metrics::BACKEND_STATS_SIZE),
+    ] {
+        assert_eq!(obj.map(map).unwrap().spec().value_size as usize, size);
+        assert_eq!(size, if map == "vip_stats" { 5 * 8 } else { 3 * 8 });
+    }
     let dp: Arc<dyn Datapath> = Arc::new(obj);
     let cfg = LbConfig::parse(&format!(
         "nexthop_mac: \"02:00:00:00:00:01\"\nring_size: {RING}\n"
@@ -102,10 +112,14 @@ fn run(engine: EngineKind) {
         assert_eq!(st, 201, "{v}");
     }
     // Every flow goes where the ring says; all three backends get some.
+    // New connections per backend, by the ring the control plane holds.
+    let mut new_by_ring = std::collections::BTreeMap::<IpAddr, u64>::new();
     let mut first = Vec::new();
     for sport in 1000..1060 {
+        let want = expected(&s, sport);
+        *new_by_ring.entry(want).or_default() += 1;
         let got = backend_of(&r, sport);
-        assert_eq!(IpAddr::V4(got), expected(&s, sport), "sport {sport}");
+        assert_eq!(IpAddr::V4(got), want, "sport {sport}");
         first.push((sport, got));
     }
     let used: std::collections::BTreeSet<_> = first.iter().map(|f| f.1).collect();
@@ -126,9 +140,11 @@ fn run(engine: EngineKind) {
     }
     let mut moved_new = 0;
     for sport in 2000..2100 {
+        let want = expected(&s, sport);
+        *new_by_ring.entry(want).or_default() += 1;
         let got = backend_of(&r, sport);
         assert_ne!(got, drained, "new flow {sport} went to the drained backend");
-        assert_eq!(IpAddr::V4(got), expected(&s, sport));
+        assert_eq!(IpAddr::V4(got), want);
         moved_new += 1;
     }
     assert_eq!(moved_new, 100);
@@ -142,6 +158,9 @@ fn run(engine: EngineKind) {
     );
     assert_eq!(st, 200);
     for sport in 3000..3050 {
+        *new_by_ring
+            .entry(IpAddr::V4(Ipv4Addr::new(10, 201, 0, 2)))
+            .or_default() += 1;
         let got = backend_of(&r, sport);
         assert_eq!(got, Ipv4Addr::new(10, 201, 0, 2), "sport {sport}");
     }
@@ -155,9 +174,29 @@ fn run(engine: EngineKind) {
             .any(|l| l == "oxbpf_lb_vip_packets_total{vip=\"10.200.0.1:80/tcp\"} 270"),
         "{text}"
     );
+    // 210 new flows (60 + 100 + 50), each a new connection on the VIP and
+    // on the backend the ring gave it; the 60 repeated SYNs are hits.
+    let vip_line = "oxbpf_lb_vip_new_connections_total{vip=\"10.200.0.1:80/tcp\"} 210";
+    assert!(text.lines().any(|l| l == vip_line), "{text}");
     let (_, stats) = call(&s, "GET", "/v1/stats", "");
     assert_eq!(stats["conn_table_hits"], 60, "{stats}");
     assert_eq!(stats["new_connections"], 210, "{stats}");
+    let v = &stats["vips"][0];
+    assert_eq!(v["new_connections"], 210, "{stats}");
+    assert_eq!(v["conn_table_hits"], 60, "{stats}");
+    assert_eq!(v["conn_table_misses"], 210, "{stats}");
+    assert_eq!(v["conn_table_hit_ratio"], 60.0 / 270.0, "{stats}");
+    // Backends still configured: 10.201.0.2 and the drained 10.201.0.3.
+    let listed = stats["backends"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{stats}");
+    for b in listed {
+        let addr: IpAddr = b["address"].as_str().unwrap().parse().unwrap();
+        let want = new_by_ring.get(&addr).copied().unwrap_or(0);
+        assert!(want > 0, "{addr} got no flow by the ring");
+        assert_eq!(b["new_connections"], want, "{addr}: {stats}");
+        let line = format!("oxbpf_lb_backend_new_connections_total{{backend=\"{addr}\"}} {want}");
+        assert!(text.lines().any(|l| l == line), "missing {line}: {text}");
+    }
 }
 
 #[test]

@@ -231,6 +231,9 @@ struct Worlds {
     ip: World,
     gue: World,
     rate: World,
+    /// Held while a case runs: cases check exact counter deltas, so the
+    /// cases of one engine run one at a time (engines still in parallel).
+    serial: Mutex<()>,
 }
 
 fn compile(no_lru: bool) -> PathBuf {
@@ -316,6 +319,7 @@ fn worlds(engine: Option<EngineKind>, no_lru: bool) -> Result<&'static Worlds, F
                 ip: new_world(engine, no_lru, Encap::Ip, 0)?,
                 gue: new_world(engine, no_lru, Encap::Gue { port: GUE_PORT }, 0)?,
                 rate: new_world(engine, no_lru, Encap::Ip, 1)?,
+                serial: Mutex::new(()),
             })
         };
         make().map_err(|e| format!("{e:?}"))
@@ -503,6 +507,21 @@ fn expect_ring(
     vlan: Option<u16>,
     gue: bool,
 ) -> Result<(), Failed> {
+    expect_ring_as(w, v, src, sport, l4, vlan, gue, Conn::of(l4))
+}
+
+/// [`expect_ring`] with the connection-table outcome given.
+#[allow(clippy::too_many_arguments)]
+fn expect_ring_as(
+    w: &World,
+    v: &Vip,
+    src: IpAddr,
+    sport: u16,
+    l4: L4,
+    vlan: Option<u16>,
+    gue: bool,
+    conn: Conn,
+) -> Result<(), Failed> {
     let proto = if matches!(l4, L4::Udp) { UDP } else { TCP };
     let f = Flow {
         src,
@@ -518,7 +537,100 @@ fn expect_ring(
     };
     let pkt = frame(src, sport, v.addr, v.port, l4, vlan, b"hello lb");
     let want = encapsulated(l3(&pkt), backend, flow_hash(&f, src_only), gue);
-    check(w.dp.run(&pkt)?, XDP_TX, &want, "new flow")
+    counted(w, v, backend, pkt.len(), conn, || {
+        check(w.dp.run(&pkt)?, XDP_TX, &want, "new flow")
+    })
+}
+
+/// What the connection tables do with a forwarded packet, for the per-VIP
+/// and per-backend counters (`bpf/balancer.h`).
+#[derive(Clone, Copy, Debug)]
+enum Conn {
+    /// Not in a table, picked from the ring and recorded: a new connection.
+    New,
+    /// Found in a table.
+    Hit,
+    /// Picked from the ring but not recorded (RST, ICMP error, rate guard).
+    Unrecorded,
+    /// Routed by QUIC server id: no table lookup.
+    Routed,
+}
+
+impl Conn {
+    /// The packet's flow kind by its first packet's TCP flags: a SYN or a
+    /// UDP datagram of a fresh flow is new, an ACK follows a recorded flow,
+    /// a RST is never recorded.
+    fn of(l4: L4) -> Conn {
+        match l4 {
+            L4::Syn | L4::Udp => Conn::New,
+            L4::Ack => Conn::Hit,
+            L4::Rst => Conn::Unrecorded,
+        }
+    }
+}
+
+/// Entry `idx` of a per-CPU stats map: its `u64` fields summed over CPUs.
+fn stat_fields(w: &World, map: &str, idx: u32, n: usize) -> Result<Vec<u64>, Failed> {
+    let raw =
+        w.dp.lookup(map, &idx.to_le_bytes())?
+            .ok_or_else(|| format!("no {map} entry {idx}"))?;
+    let mut out = vec![0u64; n];
+    for cpu in raw.chunks(n * 8) {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o += u64::from_le_bytes(cpu[i * 8..i * 8 + 8].try_into().unwrap());
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `run` (one packet of `len` bytes to VIP `v`, sent to `backend`)
+/// and checks the deltas of the VIP's counters (packets, bytes, new
+/// connections, table hits, misses) and the backend's (packets, bytes,
+/// new connections), expected from the case's `conn`.
+fn counted(
+    w: &World,
+    v: &Vip,
+    backend: IpAddr,
+    len: usize,
+    conn: Conn,
+    run: impl FnOnce() -> Result<(), Failed>,
+) -> Result<(), Failed> {
+    let (num, id) = {
+        let b = w.bal.lock().unwrap();
+        let num = b.ring(v).ok_or("no vip")?.0;
+        (num, b.known_backend_id(backend).ok_or("unknown backend")?)
+    };
+    let vip0 = stat_fields(w, "vip_stats", num, 5)?;
+    let be0 = stat_fields(w, "backend_stats", id, 3)?;
+    run()?;
+    let vip1 = stat_fields(w, "vip_stats", num, 5)?;
+    let be1 = stat_fields(w, "backend_stats", id, 3)?;
+    let len = len as u64;
+    let (new, hit, miss) = match conn {
+        Conn::New => (1, 0, 1),
+        Conn::Hit => (0, 1, 0),
+        Conn::Unrecorded => (0, 0, 1),
+        Conn::Routed => (0, 0, 0),
+    };
+    let dv: Vec<u64> = vip1.iter().zip(&vip0).map(|(a, b)| a - b).collect();
+    let db: Vec<u64> = be1.iter().zip(&be0).map(|(a, b)| a - b).collect();
+    if dv != [1, len, new, hit, miss] {
+        return Err(format!(
+            "{conn:?}: vip {num} counters moved by {dv:?} (packets, bytes, new, hits, misses), \
+             expected {:?}",
+            [1, len, new, hit, miss]
+        )
+        .into());
+    }
+    if db != [1, len, new] {
+        return Err(format!(
+            "{conn:?}: backend {backend} counters moved by {db:?} (packets, bytes, new), \
+             expected {:?}",
+            [1, len, new]
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn unchanged(w: &World, pkt: Vec<u8>, verdict: u32) -> Result<(), Failed> {
@@ -590,7 +702,10 @@ fn quic_case(
         &quic_payload(long, dcid),
     );
     let want = encapsulated(l3(&pkt), backend, flow_hash(&f, false), false);
-    check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "quic")
+    let conn = if routed { Conn::Routed } else { Conn::New };
+    counted(&w.ip, &v, backend, pkt.len(), conn, || {
+        check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "quic")
+    })
 }
 
 /// An ICMP error quoting a VIP->client packet of `f` (the client->VIP flow).
@@ -778,7 +893,9 @@ fn cases() -> Vec<(&'static str, Case)> {
                     .set_backends(w.ip.dp.target(), &v, &bs)?;
                 let pkt = frame(client4(), 40015, v.addr, 80, L4::Ack, None, b"more");
                 let want = encapsulated(l3(&pkt), first, flow_hash(&f, false), false);
-                check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "established flow")?;
+                counted(&w.ip, &v, first, pkt.len(), Conn::Hit, || {
+                    check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "established flow")
+                })?;
                 // A new flow never lands on the drained backend.
                 for p in 0..16u16 {
                     let nf = flow(&v, client4(), 45000 + p);
@@ -870,7 +987,14 @@ fn cases() -> Vec<(&'static str, Case)> {
             let backend = w.ip.bal.lock().unwrap().pick(&v_tcp4(), &f).unwrap();
             let pkt = frag_needed(&f);
             let want = encapsulated(l3(&pkt), backend, flow_hash(&f, false), false);
-            check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "frag needed")?;
+            counted(
+                &w.ip,
+                &v_tcp4(),
+                backend,
+                pkt.len(),
+                Conn::Unrecorded,
+                || check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "frag needed"),
+            )?;
             if w.ip.dp.lookup("conn_shared", &abi::flow_key(&f))?.is_some() {
                 return Err("an ICMP error was recorded as a flow".into());
             }
@@ -885,12 +1009,14 @@ fn cases() -> Vec<(&'static str, Case)> {
                 .update("conn_shared", &abi::flow_key(&f), &abi::conn(id))?;
             let pkt = frag_needed(&f);
             let want = encapsulated(l3(&pkt), other, flow_hash(&f, false), false);
-            check(
-                w.ip.dp.run(&pkt)?,
-                XDP_TX,
-                &want,
-                "frag needed via conn table",
-            )
+            counted(&w.ip, &v_tcp4(), other, pkt.len(), Conn::Hit, || {
+                check(
+                    w.ip.dp.run(&pkt)?,
+                    XDP_TX,
+                    &want,
+                    "frag needed via conn table",
+                )
+            })
         }),
         ("icmp6_packet_too_big_goes_to_the_flows_backend", |w| {
             let f = flow(&v_tcp6(), client6(), 40020);
@@ -901,7 +1027,14 @@ fn cases() -> Vec<(&'static str, Case)> {
             let mut pkt = Vec::new();
             b.write(&mut pkt, &quoted6(&f)).unwrap();
             let want = encapsulated(l3(&pkt), backend, flow_hash(&f, false), false);
-            check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "packet too big")
+            counted(
+                &w.ip,
+                &v_tcp6(),
+                backend,
+                pkt.len(),
+                Conn::Unrecorded,
+                || check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "packet too big"),
+            )
         }),
         ("non_vip_tcp4_passes", |w| {
             unchanged(
@@ -1021,8 +1154,12 @@ fn cases() -> Vec<(&'static str, Case)> {
             pin_to_cpu0();
             // Limit 1 per CPU per second: the first new flow is recorded,
             // the next ones in the same second are forwarded unrecorded.
-            for p in [40029u16, 40030, 40031] {
-                expect_ring(&w.rate, &v_tcp4(), client4(), p, L4::Syn, None, false)?;
+            for (p, conn) in [
+                (40029u16, Conn::New),
+                (40030, Conn::Unrecorded),
+                (40031, Conn::Unrecorded),
+            ] {
+                expect_ring_as(&w.rate, &v_tcp4(), client4(), p, L4::Syn, None, false, conn)?;
             }
             let recorded = [40029u16, 40030, 40031]
                 .iter()
@@ -1041,27 +1178,57 @@ fn cases() -> Vec<(&'static str, Case)> {
             }
             Ok(())
         }),
-        ("counters_count_per_vip_and_per_backend", |w| {
-            let v = v_udp6();
-            let before = vip_packets(&w.ip, 10)?;
-            expect_ring(&w.ip, &v, client6(), 5400, L4::Udp, None, false)?;
-            let after = vip_packets(&w.ip, 10)?;
-            if after != before + 1 {
-                return Err(format!("vip 10 packets {before} -> {after}").into());
-            }
-            Ok(())
-        }),
+        (
+            "counters_count_new_connections_per_vip_and_per_backend",
+            |w| {
+                // 12 new UDP flows to v_udp6, then a second datagram of each:
+                // the VIP gets 12 new connections and 12 hits; each backend
+                // the new connections its ring picks give it (the Rust ring).
+                let v = v_udp6();
+                let ports: Vec<u16> = (5400..5412).collect();
+                let mut want_new = std::collections::BTreeMap::new();
+                for &p in &ports {
+                    let b = w.ip.bal.lock().unwrap().pick(&v, &flow(&v, client6(), p));
+                    *want_new.entry(b.ok_or("no backend")?).or_insert(0u64) += 1;
+                }
+                let num = w.ip.bal.lock().unwrap().ring(&v).ok_or("no vip")?.0;
+                let ids: Vec<(IpAddr, u32)> = backends6()
+                    .into_iter()
+                    .map(|(a, _)| (a, backend_id(&w.ip, a)))
+                    .collect();
+                let vip0 = stat_fields(&w.ip, "vip_stats", num, 5)?;
+                let mut be0 = Vec::new();
+                for &(_, id) in &ids {
+                    be0.push(stat_fields(&w.ip, "backend_stats", id, 3)?[2]);
+                }
+                for &p in &ports {
+                    expect_ring(&w.ip, &v, client6(), p, L4::Udp, None, false)?;
+                }
+                for &p in &ports {
+                    expect_ring_as(&w.ip, &v, client6(), p, L4::Udp, None, false, Conn::Hit)?;
+                }
+                let vip1 = stat_fields(&w.ip, "vip_stats", num, 5)?;
+                let n = ports.len() as u64;
+                if [vip1[2] - vip0[2], vip1[3] - vip0[3], vip1[4] - vip0[4]] != [n, n, n] {
+                    return Err(format!(
+                        "vip {num}: {vip0:?} -> {vip1:?}, expected +{n} new, hits, misses"
+                    )
+                    .into());
+                }
+                for (&(addr, id), before) in ids.iter().zip(be0) {
+                    let got = stat_fields(&w.ip, "backend_stats", id, 3)?[2] - before;
+                    let want = want_new.get(&addr).copied().unwrap_or(0);
+                    if got != want {
+                        return Err(format!(
+                            "backend {addr}: {got} new connections, expected {want}"
+                        )
+                        .into());
+                    }
+                }
+                Ok(())
+            },
+        ),
     ]
-}
-
-/// Sum over CPUs of the packets counter of `vip_stats[num]`.
-fn vip_packets(w: &World, num: u32) -> Result<u64, Failed> {
-    let v =
-        w.dp.lookup("vip_stats", &num.to_le_bytes())?
-            .ok_or("no vip_stats entry")?;
-    Ok(v.chunks(16)
-        .map(|c| u64::from_le_bytes(c[..8].try_into().unwrap()))
-        .sum())
 }
 
 fn pin_to_cpu0() {
@@ -1102,7 +1269,9 @@ fn conn_entry_case(w: &Worlds, map: &str, sport: u16) -> Result<(), Failed> {
     }
     let pkt = frame(client4(), sport, v_tcp4().addr, 80, L4::Ack, None, b"data");
     let want = encapsulated(l3(&pkt), other, flow_hash(&f, false), false);
-    check(w.ip.dp.run(&pkt)?, XDP_TX, &want, map)
+    counted(&w.ip, &v_tcp4(), other, pkt.len(), Conn::Hit, || {
+        check(w.ip.dp.run(&pkt)?, XDP_TX, &want, map)
+    })
 }
 
 fn expect_all_ports(w: &Worlds, v: Vip, sport: u16) -> Result<(), Failed> {
@@ -1118,7 +1287,14 @@ fn expect_all_ports(w: &Worlds, v: Vip, sport: u16) -> Result<(), Failed> {
     };
     let pkt = frame(client4(), sport, v.addr, v.port, L4::Syn, None, b"all");
     let want = encapsulated(l3(&pkt), backend, flow_hash(&f, false), false);
-    check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "all ports")
+    counted(&w.ip, &v_all_ports(), backend, pkt.len(), Conn::New, || {
+        check(w.ip.dp.run(&pkt)?, XDP_TX, &want, "all ports")
+    })
+}
+
+fn serially(w: &Worlds, case: Case) -> Result<(), Failed> {
+    let _g = w.serial.lock().unwrap_or_else(|e| e.into_inner());
+    case(w)
 }
 
 fn main() {
@@ -1134,13 +1310,13 @@ fn main() {
             ("jit-nolru", EngineKind::Jit, true),
         ] {
             trials.push(Trial::test(format!("{name}::{label}"), move || {
-                case(worlds(Some(engine), no_lru)?)
+                serially(worlds(Some(engine), no_lru)?, case)
             }));
         }
         trials.push(privileged_trial(
             format!("{name}::kernel"),
             &[Requirement::Root, Requirement::Bpf],
-            move || case(worlds(None, false)?),
+            move || serially(worlds(None, false)?, case),
         ));
     }
     libtest_mimic::run(&args, trials).exit();

@@ -35,6 +35,13 @@ pub trait Datapath: MapTarget + Send + Sync {
     fn keys(&self, map: &str) -> Result<Vec<Vec<u8>>, ControlError>;
     /// `max_entries` of `map`.
     fn max_entries(&self, map: &str) -> Result<u32, ControlError>;
+    /// `value_size` of `map` (one CPU's value for a per-CPU map), if the
+    /// datapath knows it: the metrics read a pinned datapath of another
+    /// build by its own layout.
+    fn value_size(&self, map: &str) -> Result<Option<u32>, ControlError> {
+        let _ = map;
+        Ok(None)
+    }
 }
 
 fn read_err(map: &str, e: impl std::error::Error + Send + Sync + 'static) -> ControlError {
@@ -70,6 +77,13 @@ impl Datapath for oxbpf::Object {
             .map_err(|_| ControlError::NoMap { map: map.into() })?;
         Ok(m.spec().max_entries)
     }
+
+    fn value_size(&self, map: &str) -> Result<Option<u32>, ControlError> {
+        let m = self
+            .map(map)
+            .map_err(|_| ControlError::NoMap { map: map.into() })?;
+        Ok(Some(m.spec().value_size))
+    }
 }
 
 fn kernel_lookup(m: &KernelMap, map: &str, key: &[u8]) -> Result<Option<Vec<u8>>, ControlError> {
@@ -102,6 +116,13 @@ impl Datapath for KernelObject {
             .map(map)
             .ok_or_else(|| ControlError::NoMap { map: map.into() })?;
         Ok(m.spec().max_entries)
+    }
+
+    fn value_size(&self, map: &str) -> Result<Option<u32>, ControlError> {
+        let m = self
+            .map(map)
+            .ok_or_else(|| ControlError::NoMap { map: map.into() })?;
+        Ok(Some(m.spec().value_size))
     }
 }
 
@@ -170,6 +191,10 @@ impl Datapath for PinnedMaps {
 
     fn max_entries(&self, map: &str) -> Result<u32, ControlError> {
         Ok(self.map(map)?.spec().max_entries)
+    }
+
+    fn value_size(&self, map: &str) -> Result<Option<u32>, ControlError> {
+        Ok(Some(self.map(map)?.spec().value_size))
     }
 }
 

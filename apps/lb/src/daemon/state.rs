@@ -479,6 +479,8 @@ pub(crate) mod tests {
     pub(crate) struct MemDp {
         pub maps: Mutex<BTreeMap<String, MemMap>>,
         pub ring_slots: u32,
+        /// Value sizes the datapath reports, by map (others: unknown).
+        pub value_sizes: BTreeMap<String, u32>,
     }
 
     impl MapTarget for MemDp {
@@ -522,6 +524,9 @@ pub(crate) mod tests {
                 "rings" => self.ring_slots,
                 _ => 64,
             })
+        }
+        fn value_size(&self, map: &str) -> Result<Option<u32>, ControlError> {
+            Ok(self.value_sizes.get(map).copied())
         }
     }
 

@@ -959,41 +959,45 @@ fn rate(now: &Value, prev: Option<&Value>, secs: f64) -> String {
     }
 }
 
-/// The stats table; with a previous sample (`--watch`), packet rates too.
+/// The stats tables (per VIP with its backends' configuration, then per
+/// backend address, whose traffic the datapath counts over every VIP it
+/// serves); with a previous sample (`--watch`), packet rates too.
 fn print_stats(v: &Value, prev: Option<(&Value, f64)>) {
     let mut rows = Vec::new();
     let secs = prev.map_or(0.0, |p| p.1);
     let empty = Vec::new();
-    for vip in v["vips"].as_array().unwrap_or(&empty) {
-        let pvip = prev.and_then(|(p, _)| {
-            p["vips"]
+    let find = |list: &str, key: &str, x: &Value| -> Option<Value> {
+        prev.and_then(|(p, _)| {
+            p[list]
                 .as_array()?
                 .iter()
-                .find(|x| x["vip"] == vip["vip"])
-        });
+                .find(|y| y[key] == x[key])
+                .cloned()
+        })
+    };
+    for vip in v["vips"].as_array().unwrap_or(&empty) {
+        let pvip = find("vips", "vip", vip);
         rows.push(vec![
             s(&vip["vip"]),
             "-".into(),
             s(&vip["packets"]),
-            rate(&vip["packets"], pvip.map(|p| &p["packets"]), secs),
+            rate(&vip["packets"], pvip.as_ref().map(|p| &p["packets"]), secs),
             s(&vip["bytes"]),
+            s(&vip["new_connections"]),
+            format!("{:.3}", vip["conn_table_hit_ratio"].as_f64().unwrap_or(0.0)),
             "-".into(),
             "-".into(),
             "-".into(),
         ]);
         for b in vip["backends"].as_array().unwrap_or(&empty) {
-            let pb = pvip.and_then(|p| {
-                p["backends"]
-                    .as_array()?
-                    .iter()
-                    .find(|x| x["address"] == b["address"])
-            });
             rows.push(vec![
                 String::new(),
                 s(&b["address"]),
-                s(&b["packets"]),
-                rate(&b["packets"], pb.map(|p| &p["packets"]), secs),
-                s(&b["bytes"]),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
                 s(&b["weight"]),
                 if b["healthy"] == true {
                     "yes".into()
@@ -1006,9 +1010,40 @@ fn print_stats(v: &Value, prev: Option<(&Value, f64)>) {
     }
     table(
         &[
-            "VIP", "BACKEND", "PACKETS", "PKT/S", "BYTES", "WEIGHT", "HEALTHY", "SLOTS",
+            "VIP",
+            "BACKEND",
+            "PACKETS",
+            "PKT/S",
+            "BYTES",
+            "NEW CONNS",
+            "HIT RATIO",
+            "WEIGHT",
+            "HEALTHY",
+            "SLOTS",
         ],
         &rows,
+    );
+    let mut brows = Vec::new();
+    for b in v["backends"].as_array().unwrap_or(&empty) {
+        let pb = find("backends", "address", b);
+        brows.push(vec![
+            s(&b["address"]),
+            s(&b["packets"]),
+            rate(&b["packets"], pb.as_ref().map(|p| &p["packets"]), secs),
+            s(&b["bytes"]),
+            s(&b["new_connections"]),
+        ]);
+    }
+    println!();
+    table(
+        &[
+            "BACKEND (ALL VIPS)",
+            "PACKETS",
+            "PKT/S",
+            "BYTES",
+            "NEW CONNS",
+        ],
+        &brows,
     );
     let drops: Vec<String> = v["drops"]
         .as_object()
