@@ -24,8 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use oxbpf_kernel::KernelMap;
-use oxbpf_lb::{Balancer, ControlError, GlobalConfig, MapTarget, Vip, VipOptions};
+use oxbpf_lb::{Balancer, GlobalConfig, Vip, VipOptions};
 use oxbpf_testkit::lbnet::{self, LbNet, ServerStats};
 use oxbpf_testkit::netns::remove_stale;
 
@@ -159,37 +158,6 @@ fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// The maps pinned by `oxbpf xdp attach --mode kernel` (`DIR/NAME`).
-struct PinnedMaps(std::path::PathBuf);
-
-impl PinnedMaps {
-    fn open(&self, map: &str) -> Result<KernelMap, ControlError> {
-        KernelMap::from_pin(&self.0.join(map)).map_err(|_| ControlError::NoMap { map: map.into() })
-    }
-}
-
-impl MapTarget for PinnedMaps {
-    fn update(&self, map: &str, key: &[u8], value: &[u8]) -> Result<(), ControlError> {
-        self.open(map)?
-            .update(key, value, 0)
-            .map_err(|e| ControlError::Map {
-                map: map.into(),
-                op: "update",
-                source: Box::new(e),
-            })
-    }
-    fn delete(&self, map: &str, key: &[u8]) -> Result<(), ControlError> {
-        self.open(map)?
-            .delete(key)
-            .map(|_| ())
-            .map_err(|e| ControlError::Map {
-                map: map.into(),
-                op: "delete",
-                source: Box::new(e),
-            })
-    }
-}
-
 fn parse_mac(s: &str) -> Result<[u8; 6], String> {
     let v: Vec<u8> = s
         .split(':')
@@ -216,7 +184,8 @@ fn fill(rest: &[String]) -> Result<(), String> {
                 .map_err(|_| format!("--backends: {a:?} is not an address"))
         })
         .collect::<Result<_, _>>()?;
-    let t = PinnedMaps(pins.into());
+    let t = oxbpf_lb::daemon::PinnedMaps::open(std::path::Path::new(&pins))
+        .map_err(|e| e.to_string())?;
     let mut lb = Balancer::new(GlobalConfig {
         nexthop_mac: mac,
         ..GlobalConfig::default()

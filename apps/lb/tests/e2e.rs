@@ -48,7 +48,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use libtest_mimic::{Arguments, Failed};
-use oxbpf_kernel::KernelMap;
 use oxbpf_lb::flow::Flow;
 use oxbpf_lb::{Balancer, ControlError, GlobalConfig, MapTarget, Vip, VipOptions};
 use oxbpf_testkit::lbnet::{self, Backend, LbNet, LongConn, ServerStats};
@@ -359,37 +358,6 @@ fn oxbpf_in(ns: &str, args: &[&str]) -> R<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The maps pinned by `oxbpf xdp attach --mode kernel`.
-struct Pinned(PathBuf);
-
-impl Pinned {
-    fn open(&self, map: &str) -> Result<KernelMap, ControlError> {
-        KernelMap::from_pin(&self.0.join(map)).map_err(|_| ControlError::NoMap { map: map.into() })
-    }
-}
-
-impl MapTarget for Pinned {
-    fn update(&self, map: &str, key: &[u8], value: &[u8]) -> Result<(), ControlError> {
-        self.open(map)?
-            .update(key, value, 0)
-            .map_err(|e| ControlError::Map {
-                map: map.into(),
-                op: "update",
-                source: Box::new(e),
-            })
-    }
-    fn delete(&self, map: &str, key: &[u8]) -> Result<(), ControlError> {
-        self.open(map)?
-            .delete(key)
-            .map(|_| ())
-            .map_err(|e| ControlError::Map {
-                map: map.into(),
-                op: "delete",
-                source: Box::new(e),
-            })
-    }
-}
-
 fn parse_mac(s: &str) -> R<[u8; 6]> {
     let v: Vec<u8> = s
         .split(':')
@@ -409,7 +377,7 @@ fn kernel_attach() -> Result<(), Failed> {
     #[rustfmt::skip]
     let args = ["xdp", "attach", &iface, o, "--mode", "kernel", "--xdp-mode", "generic"];
     oxbpf_in(&ns, &args)?;
-    let t = Pinned(lbnet::pin_dir(&iface).join("maps"));
+    let t = oxbpf_lb::daemon::PinnedMaps::open(&lbnet::pin_dir(&iface).join("maps"))?;
     let mut bal = Balancer::new(GlobalConfig {
         nexthop_mac: parse_mac(&s.net.router_lb_mac)?,
         ..GlobalConfig::default()
