@@ -32,97 +32,14 @@
 //! a new client port per run. Both sides load the same object (LRU
 //! connection tables), configured with 10 backends per VIP.
 
-use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
+#[path = "setup.rs"]
+mod setup;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use etherparse::PacketBuilder;
 use oxbpf::{EngineKind, Loader, RunGuard, RunOptions};
 use oxbpf_kernel::{KernelObject, LoadOptions, TestRun};
-use oxbpf_lb::{Balancer, GlobalConfig, MapTarget, Vip, VipOptions};
-
-fn compile() -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf/balancer.bpf.c");
-    let out = std::env::temp_dir().join("oxbpf-lb-bench.o");
-    let ok = Command::new("clang")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-mcpu=v3",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang")
-        .success();
-    assert!(ok, "clang failed");
-    out
-}
-
-fn tcp_vip() -> Vip {
-    Vip {
-        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 10)),
-        port: 80,
-        proto: 6,
-    }
-}
-fn udp_vip() -> Vip {
-    Vip {
-        addr: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 11)),
-        port: 53,
-        proto: 17,
-    }
-}
-
-fn configure(t: &dyn MapTarget) {
-    let mut b = Balancer::new(GlobalConfig {
-        nexthop_mac: [2, 0, 0, 0, 0, 0xfe],
-        ..GlobalConfig::default()
-    });
-    b.write_global(t).unwrap();
-    let bs: Vec<_> = (1..=10)
-        .map(|i| (IpAddr::V4(Ipv4Addr::new(10, 1, 0, i)), 1))
-        .collect();
-    for v in [tcp_vip(), udp_vip()] {
-        b.add_vip(t, v, VipOptions::default()).unwrap();
-        b.set_backends(t, &v, &bs).unwrap();
-    }
-}
-
-fn frame(dst: [u8; 4], sport: u16, dport: u16, udp: bool) -> Vec<u8> {
-    let ip = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(
-        [192, 0, 2, 7],
-        dst,
-        64,
-    );
-    let mut out = Vec::new();
-    if udp {
-        ip.udp(sport, dport).write(&mut out, &[0; 64]).unwrap();
-    } else {
-        ip.tcp(sport, dport, 1, 64240)
-            .syn()
-            .write(&mut out, &[0; 64])
-            .unwrap();
-    }
-    out
-}
-
-/// The input of run `i` of a scenario.
-fn input(scenario: &str, i: u64) -> Vec<u8> {
-    match scenario {
-        "new_tcp_flow" => frame([10, 0, 0, 10], 1024 + (i % 60000) as u16, 80, false),
-        "established_tcp" => frame([10, 0, 0, 10], 999, 80, false),
-        "udp" => frame([10, 0, 0, 11], 999, 53, true),
-        _ => frame([10, 0, 0, 99], 999, 80, false),
-    }
-}
 
 /// The time of `times.len()` runs from per-run times, the slowest 1% (at
 /// least one run when there are 100 or more) replaced by the mean of the
@@ -143,9 +60,9 @@ fn trimmed_total(mut times: Vec<Duration>) -> Duration {
 }
 
 fn packets(c: &mut Criterion) {
-    let obj_path = compile();
+    let obj_path = setup::compile("oxbpf-lb-bench.o");
     let ox = Loader::new().load_file(&obj_path).unwrap();
-    configure(&ox);
+    setup::configure(&ox);
     let runner = ox
         .program("balancer")
         .unwrap()
@@ -155,7 +72,7 @@ fn packets(c: &mut Criterion) {
         let parsed = oxbpf_object::Object::parse(&std::fs::read(&obj_path).unwrap()).unwrap();
         match KernelObject::load_with(&parsed, &LoadOptions::default()) {
             Ok(k) => {
-                configure(&k);
+                setup::configure(&k);
                 Some(k)
             }
             Err(e) => {
@@ -175,7 +92,7 @@ fn packets(c: &mut Criterion) {
                 // its RCU read lock before its timer starts.
                 let guard = RunGuard::pin();
                 for i in 0..iters {
-                    let p = input(scenario, n + i);
+                    let p = setup::input(scenario, n + i);
                     s.load(&p).unwrap();
                     let t = Instant::now();
                     let ret = s.run_loaded_in(&guard);
@@ -193,7 +110,7 @@ fn packets(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut times = Vec::with_capacity(iters as usize);
                 for i in 0..iters {
-                    let p = input(scenario, n + i);
+                    let p = setup::input(scenario, n + i);
                     s.load(&p).unwrap();
                     let t = Instant::now();
                     let ret = s.run_loaded();
@@ -211,7 +128,7 @@ fn packets(c: &mut Criterion) {
                 b.iter_custom(|iters| {
                     let mut times = Vec::with_capacity(iters as usize);
                     for i in 0..iters {
-                        let p = input(scenario, n + i);
+                        let p = setup::input(scenario, n + i);
                         let mut run = TestRun::with_data(&p);
                         run.extra_out = 64;
                         times.push(Duration::from_nanos(u64::from(
