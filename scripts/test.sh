@@ -39,6 +39,13 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
     echo "error: cargo test exited $status before every test ran ($passed passed so far)"
     exit "$status"
 fi
+if [ "$failed" -gt 0 ]; then
+    # The log is long and CI may keep only its end: repeat what each
+    # failing test printed (libtest's "failures:" sections) here.
+    echo "==> the failing tests' output, repeated from above:"
+    awk '/^failures:$/ {on = 1} on {print} /^test result:/ {on = 0}' "$log" | head -n 400
+    echo
+fi
 line="tests: $passed passed, $failed failed"
 if [ "$ignored" -gt 0 ]; then
     line="$line, $ignored skipped"

@@ -261,6 +261,16 @@ fn stats(ns: &str, sock: &Path) -> Result<Value, Failed> {
     Ok(serde_json::from_slice(&o.stdout)?)
 }
 
+/// What the daemon adopted at start, as `/v1/status` reports it (the
+/// "adopted" log line goes to stderr and the ready line to stdout, so
+/// their order as read through two pipes is not fixed).
+fn adopted(sock: &Path) -> Result<(u64, u64), Failed> {
+    let ep = oxbpf_lb::daemon::client::Endpoint::Unix(sock.to_path_buf());
+    let v = oxbpf_lb::daemon::client::call(&ep, "GET", "/v1/status", None)?;
+    let n = |k: &str| v["adopted"][k].as_u64().ok_or(format!("status without adopted.{k}: {v}"));
+    Ok((n("vips")?, n("backends")?))
+}
+
 fn sigterm(mut c: Child) -> Result<(), Failed> {
     // SAFETY: kill(2) on our own child's pid.
     unsafe {
@@ -302,7 +312,7 @@ fn hup_and_wait(c: &Child, ns: &str, sock: &Path, want: usize) -> Result<usize, 
         libc::kill(c.id() as i32, libc::SIGHUP);
     }
     let mut n = 0;
-    for _ in 0..20 {
+    for _ in 0..50 {
         std::thread::sleep(Duration::from_millis(100));
         n = vip_count(ns, sock)?;
         if n == want {
@@ -333,10 +343,11 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         pins: pins.clone(),
     };
 
-    let (child, said) = start(&ns, &iface, &cfg, &sock, &cache)?;
+    let (child, _) = start(&ns, &iface, &cfg, &sock, &cache)?;
     guard.child = Some(child);
-    if said.contains("adopted") {
-        return Err(format!("a fresh start adopted something:\n{said}").into());
+    let got = adopted(&sock)?;
+    if got != (0, 0) {
+        return Err(format!("a fresh start adopted (vips, backends) {got:?}").into());
     }
     let ring1 = ring(&pins)?;
     let ids: std::collections::BTreeSet<u32> = ring1.iter().copied().collect();
@@ -345,7 +356,15 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     }
     let dst = mac_of(&ns, &iface)?;
     send_flows(&pair.client, &pair.client_if, dst)?;
-    let conns1 = conn_keys(&pins)?;
+    // Generic XDP runs in the receive path: wait until every SYN is seen.
+    let mut conns1 = conn_keys(&pins)?;
+    for _ in 0..50 {
+        if conns1.len() >= FLOWS as usize {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        conns1 = conn_keys(&pins)?;
+    }
     if conns1.len() != FLOWS as usize {
         return Err(format!("{} connection entries after {FLOWS} SYNs", conns1.len()).into());
     }
@@ -361,8 +380,12 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     // The datapath kept running without a daemon: the same flows hit.
     let (child, said) = start(&ns, &iface, &cfg, &sock, &cache)?;
     guard.child = Some(child);
-    if !said.contains("adopted the pinned datapath") || !said.contains("(1 vips, 3 backends)") {
-        return Err(format!("the restart did not adopt:\n{said}").into());
+    let got = adopted(&sock)?;
+    if got != (1, 3) {
+        return Err(format!(
+            "the restart adopted (vips, backends) {got:?}, expected (1, 3); the daemon said:\n{said}"
+        )
+        .into());
     }
     let ring2 = ring(&pins)?;
     let moved = ring1.iter().zip(&ring2).filter(|(a, b)| a != b).count();
@@ -379,7 +402,14 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         .into());
     }
     send_flows(&pair.client, &pair.client_if, dst)?;
-    let s2 = stats(&ns, &sock)?;
+    let mut s2 = stats(&ns, &sock)?;
+    for _ in 0..50 {
+        if s2["conn_table_hits"].as_u64().unwrap_or(0) >= u64::from(FLOWS) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        s2 = stats(&ns, &sock)?;
+    }
     let hits = s2["conn_table_hits"].as_u64().unwrap_or(0);
     if hits < u64::from(FLOWS) || s2["new_connections"] != u64::from(FLOWS) {
         return Err(format!("after the restart the same flows should hit: {s2}").into());
