@@ -267,7 +267,11 @@ fn stats(ns: &str, sock: &Path) -> Result<Value, Failed> {
 fn adopted(sock: &Path) -> Result<(u64, u64), Failed> {
     let ep = oxbpf_lb::daemon::client::Endpoint::Unix(sock.to_path_buf());
     let v = oxbpf_lb::daemon::client::call(&ep, "GET", "/v1/status", None)?;
-    let n = |k: &str| v["adopted"][k].as_u64().ok_or(format!("status without adopted.{k}: {v}"));
+    let n = |k: &str| {
+        v["adopted"][k]
+            .as_u64()
+            .ok_or(format!("status without adopted.{k}: {v}"))
+    };
     Ok((n("vips")?, n("backends")?))
 }
 

@@ -67,6 +67,8 @@ pub struct JitExecutable {
     mode: SafetyMode,
     helpers: Arc<HelperTable>,
     stack_len: usize,
+    /// Whether runs zero the stack first ([`Program::zeroed_stack`]).
+    zero_stack: bool,
     code_len: usize,
     /// What inlined array lookups point into: the maps (kept alive so the
     /// value addresses in the code stay valid) and the per-CPU base tables
@@ -113,6 +115,7 @@ impl JitExecutable {
             mode: program.mode(),
             helpers: program.helpers().clone(),
             stack_len,
+            zero_stack: program.zeroed_stack(),
             code_len: code.len(),
             _inlined: Inlined {
                 _maps: program.maps().cloned(),
@@ -177,10 +180,14 @@ impl JitExecutable {
     /// One program of a tail-call chain.
     fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         // A fresh zeroed stack per run, as the interpreter gives; only the
-        // frames this program can use are zeroed.
+        // frames this program can use are zeroed, and none when the
+        // verifier found that no path reads stack it did not write (then
+        // no run can tell).
         let mut stack = MaybeUninit::<Stack>::uninit();
         let stack_ptr = stack.as_mut_ptr().cast::<u8>();
-        zero_stack(stack_ptr, self.stack_len);
+        if self.zero_stack {
+            zero_stack(stack_ptr, self.stack_len);
+        }
         let stack_base = stack_ptr as u64;
         let stack_len = self.stack_len as u64;
         let regions_before = state.regions.len();

@@ -193,11 +193,13 @@ impl Loader {
     }
 
     fn load_unchecked(&self, elf: &[u8]) -> Result<Object, Error> {
-        if !self.no_verify {
-            verify_elf(elf, &self.globals)?;
-        }
+        let verdicts = if self.no_verify {
+            None
+        } else {
+            Some(verify_elf(elf, &self.globals)?)
+        };
         let parsed = object::parse(elf, &self.globals)?;
-        let obj = self.link_image(parsed.image, !self.no_verify)?;
+        let obj = self.link_image(parsed.image, verdicts.as_deref())?;
         calls::fill_initial_slots(&obj, &parsed.slots)?;
         Ok(obj)
     }
@@ -209,12 +211,16 @@ impl Loader {
                 what: "a parsed object image",
             });
         }
-        self.link_image(image, false)
+        self.link_image(image, None)
     }
 
     /// Creates the maps and links the programs, in verified mode when the
-    /// verifier accepted them.
-    fn link_image(&self, image: ObjectImage, verified: bool) -> Result<Object, Error> {
+    /// verifier accepted them (`verdicts`: what it found of each program).
+    fn link_image(
+        &self,
+        image: ObjectImage,
+        verdicts: Option<&[Verdict]>,
+    ) -> Result<Object, Error> {
         let opts = match self.ncpus {
             Some(n) => MapOptions::with_ncpus(n),
             None => MapOptions::default(),
@@ -225,6 +231,13 @@ impl Loader {
         for p in &image.programs {
             // The table goes with the program, so engines can resolve its
             // map handles when they load it (the JIT inlines array lookups).
+            let verified = verdicts.map(|v| {
+                // A program the verifier did not see (none: every program
+                // of the object is verified) keeps the zeroed stack.
+                v.iter()
+                    .find(|d| d.program == p.name)
+                    .is_none_or(|d| d.reads_uninit_stack)
+            });
             let program = link::link_program(p, &maps, &helpers, verified)?.with_maps(maps.clone());
             programs.push(ProgramInfo {
                 functions: p.functions.clone(),
@@ -637,7 +650,14 @@ pub fn maps_by_name(obj: &Object) -> StdHashMap<String, MapHandle> {
 /// Runs the verifier on every program of an ELF object, with `globals`
 /// applied to the initial data first: the verifier reads `.rodata` as
 /// constants, so it must see exactly the bytes the maps will hold.
-fn verify_elf(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<(), Error> {
+/// What the verifier found of one accepted program that the link needs.
+struct Verdict {
+    program: String,
+    /// [`oxbpf_verifier::VerifiedProgram::reads_uninit_stack`] is some.
+    reads_uninit_stack: bool,
+}
+
+fn verify_elf(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<Vec<Verdict>, Error> {
     let mut obj = oxbpf_object::Object::parse(elf).map_err(|e| Error::Object {
         reason: e.to_string(),
     })?;
@@ -662,12 +682,18 @@ fn verify_elf(elf: &[u8], globals: &[(String, Vec<u8>)]) -> Result<(), Error> {
             }
         }
     }
+    let mut verdicts = Vec::with_capacity(obj.programs.len());
     for p in &obj.programs {
-        oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
-            .map_err(|source| Error::Verify {
-                program: p.name.clone(),
-                source,
-            })?;
+        let v =
+            oxbpf_verifier::verify_object_program(p, &obj.maps, oxbpf_verifier::Options::default())
+                .map_err(|source| Error::Verify {
+                    program: p.name.clone(),
+                    source,
+                })?;
+        verdicts.push(Verdict {
+            program: p.name.clone(),
+            reads_uninit_stack: v.reads_uninit_stack.is_some(),
+        });
     }
-    Ok(())
+    Ok(verdicts)
 }

@@ -145,12 +145,14 @@ pub(crate) fn direct_regions(maps: &LinkedMaps) -> Vec<Region> {
         .collect()
 }
 
-/// Links one program against the created maps.
+/// Links one program against the created maps. `verified` is `None` for
+/// checked mode, else whether the verifier found a path that may read
+/// uninitialised stack.
 pub(crate) fn link_program(
     image: &ProgramImage,
     maps: &LinkedMaps,
     helpers: &Arc<HelperTable>,
-    verified: bool,
+    verified: Option<bool>,
 ) -> Result<Program, Error> {
     let program = image.name.clone();
     let mut insns = image.insns.clone();
@@ -205,17 +207,19 @@ pub(crate) fn link_program(
     oxbpf_runtime::loop_inline::inline_bpf_loop(&mut insns);
     let checked = Program::checked(insns, helpers.clone(), &[Reg::R1])
         .map_err(|source| Error::Load { program, source })?;
-    if !verified {
+    let Some(reads_uninit_stack) = verified else {
         return Ok(checked);
-    }
+    };
     // The verifier proved the object's program safe (`Loader::load`); the
     // links above only turn map references into addresses and context
-    // offsets into runtime ones, which preserves what it proved.
+    // offsets into runtime ones, which preserves what it proved (the
+    // appended bpf_loop code writes no stack).
     Ok(Program::new_unchecked(
         checked.insns().to_vec(),
         helpers.clone(),
         oxbpf_runtime::SafetyMode::Verified,
-    ))
+    )
+    .with_zeroed_stack(reads_uninit_stack))
 }
 
 /// The kernel helper table, shared by every program.

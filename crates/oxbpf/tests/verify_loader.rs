@@ -92,3 +92,67 @@ fn verified_objects_run_in_verified_mode() {
         SafetyMode::Checked
     );
 }
+
+/// `dirty` fills 64 bytes of its stack and reads them back (no byte read
+/// before written); `peek` reads 64 stack bytes it writes only for long
+/// packets (the privileged profile accepts that read).
+const STACK_READS: &str = "#include <linux/bpf.h>\n#include <bpf/bpf_helpers.h>\n\
+SEC(\"xdp\") int dirty(struct xdp_md *ctx) {\n\
+    volatile unsigned long long x[8];\n\
+    for (int i = 0; i < 8; i++) x[i] = 0x5a5a5a5a5a5a5a5aULL + i;\n\
+    unsigned long long s = 0;\n\
+    for (int i = 0; i < 8; i++) s += x[i];\n\
+    return s == 0 ? XDP_DROP : XDP_PASS;\n\
+}\n\
+SEC(\"xdp\") int peek(struct xdp_md *ctx) {\n\
+    volatile unsigned long long x[8];\n\
+    if (ctx->data_end - ctx->data > 1000)\n\
+        for (int i = 0; i < 8; i++) x[i] = 0;\n\
+    unsigned long long s = 0;\n\
+    for (int i = 0; i < 8; i++) s |= x[i];\n\
+    return s == 0 ? XDP_PASS : XDP_DROP;\n\
+}\n\
+char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+
+/// The verifier's finding decides whether runs get a zeroed stack: a
+/// program that never reads stack it did not write runs without the
+/// zeroing; one that may still starts on zeros on every engine, even right
+/// after another program left its bytes where its stack will be.
+#[test]
+fn only_programs_that_read_unwritten_stack_get_a_zeroed_one() {
+    let o = compile("loader-stack-reads", STACK_READS);
+    let obj = Loader::new().ncpus(1).load_file(&o).unwrap();
+    let (dirty, peek) = (obj.program("dirty").unwrap(), obj.program("peek").unwrap());
+    assert!(
+        !dirty.program().zeroed_stack(),
+        "dirty reads only what it wrote"
+    );
+    assert!(
+        peek.program().zeroed_stack(),
+        "peek may read unwritten stack"
+    );
+    let unverified = Loader::new().ncpus(1).verify(false).load_file(&o).unwrap();
+    assert!(
+        unverified
+            .program("dirty")
+            .unwrap()
+            .program()
+            .zeroed_stack()
+    );
+    let pkt = [0u8; 64];
+    for engine in [
+        oxbpf::EngineKind::Interp,
+        oxbpf::EngineKind::InterpFast,
+        oxbpf::EngineKind::Jit,
+    ] {
+        let (d, p) = (dirty.load(engine).unwrap(), peek.load(engine).unwrap());
+        for round in 0..3 {
+            assert_eq!(d.run_xdp(&pkt).unwrap().ret, 2, "{engine:?}: dirty");
+            assert_eq!(
+                p.run_xdp(&pkt).unwrap().ret,
+                2,
+                "{engine:?} round {round}: peek saw non-zero stack after dirty ran"
+            );
+        }
+    }
+}

@@ -52,6 +52,8 @@ pub struct Program {
     /// The maps the program's `lddw` handles name, when the linker
     /// attached them ([`Program::with_maps`]).
     maps: Option<Arc<crate::maps::LinkedMaps>>,
+    /// Whether a run must start on a zeroed stack ([`Program::zeroed_stack`]).
+    zeroed_stack: bool,
 }
 
 impl Program {
@@ -86,7 +88,25 @@ impl Program {
             blocks: Arc::new(blocks),
             mode,
             maps: None,
+            zeroed_stack: true,
         }
+    }
+
+    /// Sets whether runs need a zeroed stack. Only the verifier's finding
+    /// may clear it: a verified program none of whose paths reads a stack
+    /// byte before writing it (`VerifiedProgram::reads_uninit_stack` is `None`)
+    /// behaves the same on any stack contents. Checked-mode programs always
+    /// get a zeroed stack.
+    #[doc(hidden)]
+    pub fn with_zeroed_stack(mut self, needed: bool) -> Program {
+        self.zeroed_stack = needed || self.mode == SafetyMode::Checked;
+        self
+    }
+
+    /// Whether an engine must zero the stack before each run (every
+    /// program but verified ones that never read stack they did not write).
+    pub fn zeroed_stack(&self) -> bool {
+        self.zeroed_stack
     }
 
     /// Attaches the table of maps the program was linked against: its

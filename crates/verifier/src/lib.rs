@@ -284,6 +284,13 @@ pub struct VerifiedProgram {
     pub stats: Stats,
     /// Warnings (strict profile: XDP return values outside the actions).
     pub warnings: Vec<String>,
+    /// The first instruction found where some path may read stack bytes
+    /// that no instruction of the run wrote (the privileged profile allows
+    /// it, as the kernel does for `CAP_PERFMON`; the strict profile refuses
+    /// such programs). `None`: an engine need not zero the stack before a
+    /// run, no path can see what it held. Conservative: a state pruned at
+    /// `pc` only thanks to the privileged allowance gives `Some(pc)`.
+    pub reads_uninit_stack: Option<usize>,
     /// State log, when requested.
     pub log: Vec<String>,
 }

@@ -42,7 +42,9 @@ processed instruction with the registers it starts with.
 
 --json prints {\"file\": F, \"programs\": [{\"name\", \"type\",
 \"accepted\", \"insns\", \"processed\", \"states\", \"pruned\",
-\"peak_states\", \"evicted\", \"max_states_per_insn\", \"time_us\", \"warnings\": [..], \"error\": null or
+\"peak_states\", \"evicted\", \"max_states_per_insn\", \"uninit_stack_read\"
+(null, or the first insn where a path may read stack it did not write),
+\"time_us\", \"warnings\": [..], \"error\": null or
 {\"kind\", \"pc\", \"insn\", \"source\", \"message\", \"detail\",
 \"regs\": [{\"reg\", \"state\"}], \"path\": [{\"pc\", \"insn\",
 \"taken\"}]}}]}.
@@ -88,6 +90,9 @@ struct ProgReport {
     peak_states: usize,
     evicted: u64,
     max_states_per_insn: usize,
+    /// The first instruction where some path may read stack it did not
+    /// write (accepted programs, privileged profile).
+    uninit_stack_read: Option<usize>,
     time_us: u128,
     warnings: Vec<String>,
     error: Option<ErrReport>,
@@ -273,9 +278,9 @@ pub fn run(args: &VerifyArgs) -> Result<()> {
 }
 
 fn report(name: &str, t: ProgramType, insns: usize, out: &Outcome, time: u128) -> ProgReport {
-    let (accepted, warnings, error) = match &out.result {
-        Ok(v) => (true, v.warnings.clone(), None),
-        Err(e) => (false, vec![], Some(err_report(e))),
+    let (accepted, warnings, error, uninit) = match &out.result {
+        Ok(v) => (true, v.warnings.clone(), None, v.reads_uninit_stack),
+        Err(e) => (false, vec![], Some(err_report(e)), None),
     };
     ProgReport {
         name: name.to_string(),
@@ -288,6 +293,7 @@ fn report(name: &str, t: ProgramType, insns: usize, out: &Outcome, time: u128) -
         peak_states: out.stats.peak_states,
         evicted: out.stats.evicted,
         max_states_per_insn: out.stats.max_states_per_insn,
+        uninit_stack_read: uninit,
         time_us: time,
         warnings,
         error,
@@ -311,6 +317,11 @@ fn print_text(r: &ProgReport) {
         );
         for w in &r.warnings {
             println!("  warning: {w}");
+        }
+        if let Some(pc) = r.uninit_stack_read {
+            println!(
+                "  note: insn {pc}: some path may read stack bytes the program did not write (allowed in this profile; runs start on a zeroed stack)"
+            );
         }
         return;
     }

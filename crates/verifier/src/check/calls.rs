@@ -520,6 +520,10 @@ impl Checker<'_> {
                             ));
                         }
                     }
+                } else if self.reads_uninit_stack.is_none()
+                    && (lo..hi + max).any(|off| stack_byte(f, off) == ByteState::Uninit)
+                {
+                    self.reads_uninit_stack = Some(pc);
                 }
                 Ok(())
             }

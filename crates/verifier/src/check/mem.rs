@@ -356,7 +356,11 @@ impl Checker<'_> {
                 }
                 return Ok(RegState::UNKNOWN);
             }
-            if strict && (lo..hi).any(|o| stack_byte(f, o) == ByteState::Uninit) {
+            let uninit = (lo..hi).any(|o| stack_byte(f, o) == ByteState::Uninit);
+            if uninit {
+                self.reads_uninit_stack.get_or_insert(pc);
+            }
+            if strict && uninit {
                 return Err(self.error(
                     ErrorKind::UninitStack,
                     pc,
@@ -434,7 +438,11 @@ impl Checker<'_> {
             }
             Access::Atomic => {
                 for o in start..start + size_i {
-                    if stack_byte(f, o) == ByteState::Uninit && strict {
+                    let uninit = stack_byte(f, o) == ByteState::Uninit;
+                    if uninit {
+                        self.reads_uninit_stack.get_or_insert(pc);
+                    }
+                    if uninit && strict {
                         return Err(self.error(
                             ErrorKind::UninitStack,
                             pc,
@@ -486,6 +494,7 @@ impl Checker<'_> {
                     match stack_byte(f, o) {
                         ByteState::Uninit => {
                             all_zero = false;
+                            self.reads_uninit_stack.get_or_insert(pc);
                             if strict {
                                 return Err(self.error(
                                     ErrorKind::UninitStack,

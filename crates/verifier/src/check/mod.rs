@@ -119,6 +119,9 @@ struct Checker<'a> {
     /// The program calls `spin_lock`: map value pointers keep the id of
     /// their lookup, which names their lock (see `refs.rs`).
     uses_locks: bool,
+    /// Some path may read a stack byte no instruction wrote (allowed in
+    /// the privileged profile; see [`VerifiedProgram::reads_uninit_stack`]).
+    reads_uninit_stack: Option<usize>,
 }
 
 pub(crate) fn run(input: &Input<'_>) -> Outcome {
@@ -146,6 +149,7 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         warnings: Vec::new(),
         fn_stack: vec![0; input.insns.len()],
         uses_locks: refs::uses_locks(input.insns),
+        reads_uninit_stack: None,
     };
     let result = c
         .cfg()
@@ -160,6 +164,7 @@ pub(crate) fn run(input: &Input<'_>) -> Outcome {
         facts: c.facts,
         stats,
         warnings: c.warnings,
+        reads_uninit_stack: c.reads_uninit_stack,
         log: if input.options.log_states {
             log.clone()
         } else {
@@ -557,10 +562,18 @@ impl<'a> Checker<'a> {
             if v.done {
                 // Everything reachable from `v` was explored without error,
                 // and its precision marks are complete.
+                // Privileged pruning lets an uninitialised stack byte of
+                // `st` match an initialised one of `v` (reading it gives
+                // an unknown number either way). Until some path is found
+                // to read uninitialised stack, pruning does without that
+                // allowance, so that a path that would read such a byte
+                // is explored and found (`reads_uninit_stack`, which lets
+                // engines skip zeroing the stack when it stays `None`).
+                let uninit_readable = !strict && self.reads_uninit_stack.is_some();
                 let covered = if exact {
                     subsumes_with(&v.state, st, &Precise::ALL, false)
                 } else {
-                    subsumes_with(&v.state, st, &v.precise, !strict)
+                    subsumes_with(&v.state, st, &v.precise, uninit_readable)
                 };
                 if covered {
                     v.hits += 1;
