@@ -69,6 +69,9 @@ pub struct JitExecutable {
     stack_len: usize,
     /// Whether runs zero the stack first ([`Program::zeroed_stack`]).
     zero_stack: bool,
+    /// Whether runs register their stack as a region
+    /// ([`Program::needs_regions`]).
+    regions: bool,
     code_len: usize,
     /// What inlined array lookups point into: the maps (kept alive so the
     /// value addresses in the code stay valid) and the per-CPU base tables
@@ -116,6 +119,7 @@ impl JitExecutable {
             helpers: program.helpers().clone(),
             stack_len,
             zero_stack: program.zeroed_stack(),
+            regions: program.needs_regions(),
             code_len: code.len(),
             _inlined: Inlined {
                 _maps: program.maps().cloned(),
@@ -178,6 +182,7 @@ fn zero_stack(stack: *mut u8, len: usize) {
 
 impl JitExecutable {
     /// One program of a tail-call chain.
+    #[inline]
     fn run_once(&self, state: &mut RunState<'_>, args: [u64; 5]) -> Result<u64, Trapped> {
         // A fresh zeroed stack per run, as the interpreter gives; only the
         // frames this program can use are zeroed, and none when the
@@ -191,12 +196,14 @@ impl JitExecutable {
         let stack_base = stack_ptr as u64;
         let stack_len = self.stack_len as u64;
         let regions_before = state.regions.len();
-        state.regions.push(Region {
-            start: stack_base,
-            len: stack_len,
-            writable: true,
-            kind: RegionKind::Stack,
-        });
+        if self.regions {
+            state.regions.push(Region {
+                start: stack_base,
+                len: stack_len,
+                writable: true,
+                kind: RegionKind::Stack,
+            });
+        }
         state.mode = self.mode;
         let mut ctx = JitCtx {
             args,
@@ -226,7 +233,9 @@ impl JitExecutable {
         // its lifetime, and `stack`); in verified mode the verifier proved
         // the accesses valid.
         let r0 = unsafe { entry(&mut ctx) };
-        state.regions.truncate(regions_before);
+        if self.regions {
+            state.regions.truncate(regions_before);
+        }
         if self.mode == SafetyMode::Checked {
             state.budget = ctx.budget;
         }

@@ -407,6 +407,7 @@ impl<'o> ObjProgram<'o> {
             kind: self.info.kind,
             maps: self.obj.maps.clone(),
             regions: self.obj.regions.clone(),
+            needs_regions: self.info.program.needs_regions(),
         })
     }
 }
@@ -529,6 +530,8 @@ pub struct Runner {
     kind: ProgramKind,
     maps: Arc<LinkedMaps>,
     regions: Arc<Vec<Region>>,
+    /// [`Program::needs_regions`] of the program.
+    needs_regions: bool,
 }
 
 impl Runner {

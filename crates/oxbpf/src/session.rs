@@ -106,10 +106,14 @@ impl XdpSession<'_> {
                 s
             }
         };
-        for r in self.runner.regions.iter() {
-            state.regions.push(*r);
-        }
-        let ctx = self.buf.attach(&mut state);
+        let ctx = if self.runner.needs_regions {
+            for r in self.runner.regions.iter() {
+                state.regions.push(*r);
+            }
+            self.buf.attach(&mut state)
+        } else {
+            self.buf.attach_without_regions(&mut state)
+        };
         // The borrow of `guard` is what proves the pin: a RunGuard is tied
         // to its thread, and it lives at least as long as this call.
         let _: &RunGuard = guard;

@@ -134,6 +134,7 @@ impl XdpBuff {
     }
 
     /// The address of the runtime context: the program's `r1`.
+    #[inline]
     pub fn ctx_addr(&self) -> u64 {
         self.ctx.as_ptr() as u64
     }
@@ -152,6 +153,7 @@ impl XdpBuff {
     /// the packet `[data_meta, data_end)` (writable) as regions for checked
     /// mode, and makes the buffer reachable by the `xdp_adjust_*` helpers.
     /// Returns the context address to pass in `r1`.
+    #[inline]
     pub fn attach<'a>(&'a mut self, state: &mut RunState<'a>) -> u64 {
         state.regions.push(Region {
             start: self.ctx_addr(),
@@ -165,6 +167,19 @@ impl XdpBuff {
         ctx
     }
 
+    /// [`XdpBuff::attach`] without the regions, for a verified program
+    /// that does not need them ([`crate::Program::needs_regions`]): only
+    /// makes the buffer reachable by the `xdp_adjust_*` helpers. Returns
+    /// the context address to pass in `r1`.
+    #[inline]
+    pub fn attach_without_regions<'a>(&'a mut self, state: &mut RunState<'a>) -> u64 {
+        self.packet_region = None;
+        let ctx = self.ctx_addr();
+        state.set_xdp(self);
+        ctx
+    }
+
+    #[inline]
     fn packet_region_value(&self) -> Region {
         let start = self.ctx[xdp_slot::DATA_META];
         Region {

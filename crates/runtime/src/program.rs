@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use oxbpf_isa::{Insn, Reg};
+use oxbpf_isa::{CallTarget, Insn, Reg};
 
 use crate::blocks::Blocks;
 use crate::check::{self, RegSet};
@@ -54,6 +54,9 @@ pub struct Program {
     maps: Option<Arc<crate::maps::LinkedMaps>>,
     /// Whether a run must start on a zeroed stack ([`Program::zeroed_stack`]).
     zeroed_stack: bool,
+    /// Whether runs must register their memory as regions
+    /// ([`Program::needs_regions`]).
+    needs_regions: bool,
 }
 
 impl Program {
@@ -82,6 +85,7 @@ impl Program {
     #[doc(hidden)]
     pub fn new_unchecked(insns: Vec<Insn>, helpers: Arc<HelperTable>, mode: SafetyMode) -> Program {
         let blocks = Blocks::new(&insns);
+        let needs_regions = mode == SafetyMode::Checked || consults_regions(&insns);
         Program {
             insns: insns.into(),
             helpers,
@@ -89,6 +93,7 @@ impl Program {
             mode,
             maps: None,
             zeroed_stack: true,
+            needs_regions,
         }
     }
 
@@ -101,6 +106,16 @@ impl Program {
     pub fn with_zeroed_stack(mut self, needed: bool) -> Program {
         self.zeroed_stack = needed || self.mode == SafetyMode::Checked;
         self
+    }
+
+    /// Whether a run must register the memory it lends (stack, context,
+    /// packet, global data) as regions of its [`crate::RunState`]. Checked
+    /// mode checks every access against them; in verified mode only the
+    /// `probe_read` helpers ask them (whether the source may be read), so a
+    /// verified program that calls none of those, makes no tail call (its
+    /// target might) and no `callx` runs without them.
+    pub fn needs_regions(&self) -> bool {
+        self.needs_regions
     }
 
     /// Whether an engine must zero the stack before each run (every
@@ -142,4 +157,17 @@ impl Program {
     pub fn mode(&self) -> SafetyMode {
         self.mode
     }
+}
+
+/// Whether a verified program may call a helper that consults the run's
+/// regions ([`Program::needs_regions`]).
+fn consults_regions(insns: &[Insn]) -> bool {
+    use oxbpf_abi::helper::kernel::{PROBE_READ_KERNEL, PROBE_READ_USER, TAIL_CALL};
+    insns.iter().any(|i| match i {
+        Insn::Call(CallTarget::Helper(id)) => {
+            [PROBE_READ_USER, PROBE_READ_KERNEL, TAIL_CALL].contains(&(*id as u32))
+        }
+        Insn::Call(CallTarget::Reg(_)) => true,
+        _ => false,
+    })
 }

@@ -81,6 +81,7 @@ impl<'a> RunState<'a> {
     /// tail-call targets and the allocations (region list, log) are kept.
     /// Lets a caller that runs packet after packet keep one boxed state
     /// instead of building one per run (in place: nothing is copied).
+    #[inline]
     pub fn recycle<'b>(mut self: Box<Self>) -> Box<RunState<'b>> {
         self.regions.truncate(0);
         self.log.clear();
@@ -159,6 +160,7 @@ impl<'a> RunState<'a> {
     }
 
     /// Makes `buf` reachable by the `xdp_adjust_*` helpers for the runs.
+    #[inline]
     pub(crate) fn set_xdp(&mut self, buf: &'a mut crate::packet::XdpBuff) {
         self.xdp = Some(buf as *mut crate::packet::XdpBuff as usize);
     }

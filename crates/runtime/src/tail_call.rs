@@ -128,7 +128,10 @@ fn inner_addr(map: &MapHandle) -> u64 {
 /// Runs a program and then the chain of programs it tail-calls. Engines
 /// wrap their `Executable::run` in it: `once` runs the engine's own code.
 /// Nested calls (a tail target's own `run`) only run `once`; the outermost
-/// call drives the chain and resets the per-run counters.
+/// call drives the chain and resets the per-run counters. Inlined into the
+/// engine: a run without a tail call, a held lock or an inner map costs a
+/// few stores and three tests here; the rest is out of line.
+#[inline]
 pub fn drive<'a>(
     state: &mut RunState<'a>,
     args: [u64; 5],
@@ -140,16 +143,37 @@ pub fn drive<'a>(
     state.calls.active = true;
     state.calls.tail_calls = 0;
     state.calls.redirect = None;
-    state.calls.pending = None;
     let mut result = once(state, args);
+    if state.calls.pending.is_some() {
+        result = run_chain(state, result);
+    }
+    state.calls.active = false;
+    if state.calls.held_lock.is_some() || !state.calls.inner_maps.is_empty() {
+        end_run(state);
+    }
+    result
+}
+
+/// The tail-call targets after the first program (`pending` is set).
+#[cold]
+#[inline(never)]
+fn run_chain(state: &mut RunState<'_>, mut result: Result<u64, Trapped>) -> Result<u64, Trapped> {
     while result.is_ok() {
         let Some((exe, ctx)) = state.calls.pending.take() else {
             break;
         };
         result = exe.run(state, [ctx, 0, 0, 0, 0]);
     }
-    state.calls.active = false;
+    // A trap ends the chain; a target it named does not run.
     state.calls.pending = None;
+    result
+}
+
+/// Releases what a run left behind: a lock it still holds, the inner maps
+/// it was handed.
+#[cold]
+#[inline(never)]
+fn end_run(state: &mut RunState<'_>) {
     if let Some(lock) = state.calls.held_lock.take() {
         // A program that ends holding its lock (the kernel's verifier
         // refuses such programs; checked mode runs them): release it so
@@ -163,5 +187,4 @@ pub fn drive<'a>(
             .store(0, core::sync::atomic::Ordering::Release);
     }
     state.calls.inner_maps.clear();
-    result
 }
