@@ -408,7 +408,7 @@ fn config(s: &Setup, backends: &[(IpAddr, u32)]) -> String {
 fn config_encap(s: &Setup, encap: &str, backends: &[(IpAddr, u32)]) -> String {
     let mut y = format!(
         "nexthop_mac: \"{}\"\n{encap}\n\
-         health_defaults: {{ interval_ms: 200, timeout_ms: 200, rise: 2, fall: 2 }}\n\
+         health_defaults: {{ interval_ms: 200, timeout_ms: 1000, rise: 2, fall: 3 }}\n\
          vips:\n  - address: {}\n    port: 80\n    proto: tcp\n    backends:\n",
         s.net.router_lb_mac,
         lbnet::VIP
