@@ -65,11 +65,11 @@ pub fn configure(t: &dyn MapTarget) {
 }
 
 pub fn frame(dst: [u8; 4], sport: u16, dport: u16, udp: bool) -> Vec<u8> {
-    let ip = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(
-        [192, 0, 2, 7],
-        dst,
-        64,
-    );
+    frame_from([192, 0, 2, 7], dst, sport, dport, udp)
+}
+
+pub fn frame_from(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, udp: bool) -> Vec<u8> {
+    let ip = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]).ipv4(src, dst, 64);
     let mut out = Vec::new();
     if udp {
         ip.udp(sport, dport).write(&mut out, &[0; 64]).unwrap();
@@ -86,6 +86,13 @@ pub fn frame(dst: [u8; 4], sport: u16, dport: u16, udp: bool) -> Vec<u8> {
 pub fn input(scenario: &str, i: u64) -> Vec<u8> {
     match scenario {
         "new_tcp_flow" => frame([10, 0, 0, 10], 1024 + (i % 60000) as u16, 80, false),
+        // Never the same flow twice (client address and port): once the
+        // 65,536-entry connection tables are full every insert evicts.
+        "new_tcp_flow_table_full" => {
+            let c = i / 60000;
+            let src = [198, 18, (c >> 8) as u8, c as u8];
+            frame_from(src, [10, 0, 0, 10], 1024 + (i % 60000) as u16, 80, false)
+        }
         "established_tcp" => frame([10, 0, 0, 10], 999, 80, false),
         "udp" => frame([10, 0, 0, 11], 999, 53, true),
         _ => frame([10, 0, 0, 99], 999, 80, false),

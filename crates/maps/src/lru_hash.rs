@@ -24,10 +24,17 @@
 //! - evicts **exactly one** entry per insert into a full map;
 //! - picks it by scanning: with at most 256 entries ([`LRU_SAMPLE`]) the
 //!   scan sees every element, so the eviction is **exact LRU** (the entry
-//!   with the oldest use goes); above that it scans whole buckets from a
-//!   rotating start until it has seen at least 256 elements and evicts the
-//!   oldest of those (approximate, like the kernel's, but never evicts an
-//!   entry younger than the 256 it compared);
+//!   with the oldest use goes); above that a sweep hands each eviction the
+//!   next 64 buckets ([`LRU_SWEEP`]) and the least recently used element
+//!   among them goes (approximate, like the kernel's). Each bucket keeps a
+//!   stamp no newer than its oldest element's last use, set on insert and
+//!   refreshed by evictions but not by lookups (a hit stays two loads): the
+//!   sweep compares the 64 stamps, walks the chain of the oldest, and when
+//!   that chain turns out to have been used since (a stale stamp) refreshes
+//!   the stamp and tries the next oldest, so an entry in use is not evicted
+//!   for how long ago it was inserted. An eviction costs a pass over 64
+//!   contiguous stamps and one or two short chains, not a walk of hundreds
+//!   of elements;
 //! - accepts `BPF_F_NO_COMMON_LRU` (and with it `lru_hash` keeps its one
 //!   shared LRU: per-CPU lists are a kernel scalability device with no
 //!   visible effect beyond which entry goes first). The kernel also rounds
@@ -39,6 +46,7 @@
 //! [`HashTable`]: crate::HashTable
 //! [`PercpuHashTable`]: crate::PercpuHashTable
 //! [`LRU_SAMPLE`]: crate::table::LRU_SAMPLE
+//! [`LRU_SWEEP`]: crate::table::LRU_SWEEP
 
 use oxbpf_abi::map_kind::{MapKind, flags::BPF_F_NO_PREALLOC};
 

@@ -100,6 +100,13 @@ impl Drop for Node {
 struct Bucket {
     lock: Mutex<()>,
     head: Atomic<Node>,
+    /// LRU tables: a lower bound of the `used` stamps of the chain as of
+    /// its last refresh (0: empty or not known). Set when an element is
+    /// linked into an empty bucket and refreshed by evictions; touches do
+    /// not update it (a hit costs no extra store), so it may be older than
+    /// the chain really is, never newer. Eviction sweeps read these, one
+    /// array, instead of chasing every element's node.
+    stamp: AtomicU64,
 }
 
 impl Bucket {
@@ -142,10 +149,13 @@ pub(crate) struct Table {
     cursor: AtomicUsize,
 }
 
-/// Elements an LRU eviction scan looks at before picking the oldest: with
-/// at most this many entries the eviction is exact LRU, above it the oldest
-/// of a sample of at least this many (see `lru_hash.rs`).
+/// With at most this many entries an LRU eviction scans every element and
+/// evicts the least recently used one (exact LRU); above it, it sweeps
+/// [`LRU_SWEEP`] buckets at a time (see `lru_hash.rs`).
 pub(crate) const LRU_SAMPLE: usize = 256;
+
+/// Buckets one eviction of a large LRU table compares, by their stamps.
+pub(crate) const LRU_SWEEP: usize = 64;
 
 /// What one insertion attempt found.
 enum Attempt {
@@ -187,6 +197,7 @@ impl Table {
         buckets.resize_with(n, || Bucket {
             lock: Mutex::new(()),
             head: Atomic::null(),
+            stamp: AtomicU64::new(0),
         });
         let seed = if zero_seed {
             0
@@ -471,6 +482,13 @@ impl Table {
                     bucket.head.load(Ordering::Acquire, guard),
                     Ordering::Relaxed,
                 );
+                if self.lru && bucket.stamp.load(Ordering::Relaxed) == 0 {
+                    // The newest element: the chain's bound stays as it
+                    // was unless there was none.
+                    bucket
+                        .stamp
+                        .store(new.used.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
                 bucket.head.store(new, Ordering::Release);
                 Ok(())
             }
@@ -486,12 +504,16 @@ impl Table {
             .is_ok()
     }
 
-    /// Removes the least recently used element of the elements a scan
-    /// sees: every element if the table holds at most [`LRU_SAMPLE`],
-    /// otherwise whole buckets from a rotating start until at least
-    /// [`LRU_SAMPLE`] elements were seen. Losing a race (the victim was
-    /// removed meanwhile) just returns; the caller tries again.
+    /// Removes one element of a full LRU table: the least recently used
+    /// one if the table holds at most [`LRU_SAMPLE`] elements (a scan of
+    /// all of them), else the least recently used element of the next
+    /// [`LRU_SWEEP`] buckets of a sweep ([`Table::evict_swept`]). Losing a
+    /// race (the victim was removed meanwhile) just returns; the caller
+    /// tries again.
     fn evict_one(&self) {
+        if self.len() > LRU_SAMPLE && self.evict_swept() {
+            return;
+        }
         let guard = &epoch::pin();
         let n = self.buckets.len();
         let start = self.cursor.fetch_add(1, Ordering::Relaxed) % n;
@@ -531,6 +553,99 @@ impl Table {
             link = &node.next;
             cur = link.load(Ordering::Acquire, guard);
         }
+    }
+
+    /// Eviction in a large LRU table, a clock-like sweep: the shared
+    /// cursor hands each eviction the next [`LRU_SWEEP`] buckets; of those,
+    /// the bucket with the oldest stamp is locked and its least recently
+    /// used element evicted, unless the walk shows the stamp was stale
+    /// (elements used since) and another bucket of the window is older:
+    /// then the stamp is refreshed and the next oldest tried. Reading the
+    /// stamps is one pass over contiguous bucket memory; only the chosen
+    /// chains are walked. A window with no element (a table far from
+    /// full load) moves on to the next. Returns whether it evicted (or
+    /// lost a race for) an element; `false` after a whole sweep found none.
+    fn evict_swept(&self) -> bool {
+        let guard = &epoch::pin();
+        let n = self.buckets.len();
+        let sweep = LRU_SWEEP.min(n);
+        for _ in 0..n.div_ceil(sweep) {
+            // The bucket count is a power of two.
+            let start = self.cursor.fetch_add(sweep, Ordering::Relaxed) & (n - 1);
+            // Stamps of the window's buckets (u64::MAX: nothing there).
+            let mut cand = [u64::MAX; LRU_SWEEP];
+            for (i, c) in cand[..sweep].iter_mut().enumerate() {
+                let s = self.buckets[(start + i) & (n - 1)]
+                    .stamp
+                    .load(Ordering::Relaxed);
+                if s != 0 {
+                    *c = s;
+                }
+            }
+            // Each pass evicts, drops an empty bucket or raises a stale
+            // stamp to the chain's real oldest (which the next pass then
+            // accepts); the cap only bounds a race with busy touches.
+            for pass in 0..4 * LRU_SWEEP {
+                // The oldest stamp and the next oldest, in one pass.
+                let (mut i, mut best, mut next_best) = (0, u64::MAX, u64::MAX);
+                for (j, &s) in cand.iter().enumerate() {
+                    if s < best {
+                        (i, best, next_best) = (j, s, best);
+                    } else if s < next_best {
+                        next_best = s;
+                    }
+                }
+                if best == u64::MAX {
+                    break;
+                }
+                let bucket = &self.buckets[(start + i) & (n - 1)];
+                let _lock = bucket.lock();
+                // The chain's oldest element, and the oldest of the rest.
+                let mut oldest: Option<(u64, Shared<'_, Node>)> = None;
+                let mut rest = u64::MAX;
+                let mut cur = bucket.head.load(Ordering::Acquire, guard);
+                // SAFETY: as in `upsert` (bucket lock held).
+                while let Some(node) = unsafe { cur.as_ref() } {
+                    let used = node.used.load(Ordering::Relaxed);
+                    match oldest {
+                        Some((u, _)) if u <= used => rest = rest.min(used),
+                        Some((u, _)) => {
+                            rest = rest.min(u);
+                            oldest = Some((used, cur));
+                        }
+                        None => oldest = Some((used, cur)),
+                    }
+                    cur = node.next.load(Ordering::Acquire, guard);
+                }
+                let Some((used, victim)) = oldest else {
+                    bucket.stamp.store(0, Ordering::Relaxed);
+                    cand[i] = u64::MAX;
+                    continue;
+                };
+                if used > next_best && pass + 1 < 4 * LRU_SWEEP {
+                    bucket.stamp.store(used, Ordering::Relaxed);
+                    cand[i] = used;
+                    continue;
+                }
+                let mut link = &bucket.head;
+                let mut cur = link.load(Ordering::Acquire, guard);
+                // SAFETY: as in `upsert`.
+                while let Some(node) = unsafe { cur.as_ref() } {
+                    if cur == victim {
+                        link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
+                        self.count.fetch_sub(1, Ordering::Relaxed);
+                        self.retire(cur, guard);
+                        break;
+                    }
+                    link = &node.next;
+                    cur = link.load(Ordering::Acquire, guard);
+                }
+                let left = if rest == u64::MAX { 0 } else { rest };
+                bucket.stamp.store(left, Ordering::Relaxed);
+                return true;
+            }
+        }
+        false
     }
 
     /// Removes `key`'s element (`NotFound` if none).

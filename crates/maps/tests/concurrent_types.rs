@@ -123,9 +123,15 @@ fn hash_4_threads_x_50000_ops_match_per_thread_models() {
 
 #[test]
 fn lru_hash_4_threads_x_50000_inserts_stay_within_max_entries() {
-    const MAX: usize = 64;
+    // 4 x 512 keys through a 64-entry table (exact LRU scans) and through
+    // a 1024-entry one (bucket sweeps): evictions all the time.
+    lru_threads(64);
+    lru_threads(1024);
+}
+
+fn lru_threads(max: usize) {
     let m = create(
-        &MapSpec::new(MapKind::LruHash, 8, 16, MAX as u32),
+        &MapSpec::new(MapKind::LruHash, 8, 16, max as u32),
         &MapOptions::with_ncpus(1),
     )
     .unwrap();
@@ -148,8 +154,7 @@ fn lru_hash_4_threads_x_50000_inserts_stay_within_max_entries() {
                 s.spawn(move || {
                     let mut rng = Rng(0xabcd + t);
                     for op in 0..OPS {
-                        // 4 x 512 keys through a 64-entry table: evictions
-                        // all the time. Inserts never fail.
+                        // Inserts never fail.
                         let key = t * 1000 + rng.next() % 512;
                         let kb = key.to_ne_bytes();
                         if op % 3 == 0 {
@@ -159,7 +164,7 @@ fn lru_hash_4_threads_x_50000_inserts_stay_within_max_entries() {
                         } else {
                             m.update(&kb, &value(key, op), BPF_ANY).unwrap();
                         }
-                        assert!(m.stats().entries <= MAX);
+                        assert!(m.stats().entries <= max);
                     }
                 })
             })
@@ -170,12 +175,12 @@ fn lru_hash_4_threads_x_50000_inserts_stay_within_max_entries() {
         stop.store(true, Ordering::Relaxed);
         max_seen = watcher.join().unwrap();
     });
-    println!("lru_hash: {THREADS} threads x {OPS} ops, most entries seen {max_seen} of {MAX}");
-    assert!(max_seen <= MAX);
+    println!("lru_hash: {THREADS} threads x {OPS} ops, most entries seen {max_seen} of {max}");
+    assert!(max_seen <= max);
     let entries = m.entries().unwrap();
     assert_eq!(
         entries.len(),
-        MAX,
+        max,
         "a table that saw thousands of keys is full"
     );
     for (k, v) in entries {

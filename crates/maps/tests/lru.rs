@@ -126,3 +126,37 @@ fn large_lru_never_exceeds_max_entries_and_keeps_recent_keys() {
         assert_eq!(u64_of(&m.lookup(&k(i)).unwrap()), u64::from(i), "key {i}");
     }
 }
+
+#[test]
+fn large_lru_keeps_entries_in_use_however_old_their_insert() {
+    // 4096 entries; keys 0..100 are inserted first (the oldest inserts)
+    // and then used between every 100 new inserts, so they stay among the
+    // most recently used ~200. Evictions sweep buckets by a stamp that
+    // uses do not update: a stale stamp must be refreshed, not trusted.
+    let m = make(MapKind::LruHash, 4, 8, 4096);
+    for i in 0..4096u32 {
+        m.update(&k(i), &v(i.into()), BPF_ANY).unwrap();
+    }
+    let mut next = 4096u32;
+    for _ in 0..200 {
+        for h in 0..100u32 {
+            assert_eq!(
+                u64_of(&m.lookup(&k(h)).unwrap()),
+                u64::from(h),
+                "hot key {h}"
+            );
+        }
+        for _ in 0..100 {
+            m.update(&k(next), &v(next.into()), BPF_ANY).unwrap();
+            next += 1;
+        }
+    }
+    assert_eq!(m.stats().entries, 4096);
+    // 20,000 inserts went through a 4,096-entry table: the cold keys of
+    // the first fill are long gone.
+    let cold_left = (100..4096u32).filter(|&i| m.lookup(&k(i)).is_ok()).count();
+    assert!(
+        cold_left < 100,
+        "{cold_left} cold keys of the first fill left"
+    );
+}
