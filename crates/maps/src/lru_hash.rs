@@ -25,16 +25,18 @@
 //! - picks it by scanning: with at most 256 entries ([`LRU_SAMPLE`]) the
 //!   scan sees every element, so the eviction is **exact LRU** (the entry
 //!   with the oldest use goes); above that a sweep hands each eviction the
-//!   next 64 buckets ([`LRU_SWEEP`]) and the least recently used element
-//!   among them goes (approximate, like the kernel's). Each bucket keeps a
+//!   next 32 non-empty buckets ([`LRU_SWEEP`]; a sparse stretch of the
+//!   table spans more buckets, so no stretch is drained faster than its
+//!   elements age) and the least recently used element among them goes
+//!   (approximate, like the kernel's). Each bucket keeps a
 //!   stamp no newer than its oldest element's last use, set on insert and
 //!   refreshed by evictions but not by lookups (a hit stays two loads): the
 //!   sweep compares the 64 stamps, walks the chain of the oldest, and when
 //!   that chain turns out to have been used since (a stale stamp) refreshes
 //!   the stamp and tries the next oldest, so an entry in use is not evicted
-//!   for how long ago it was inserted. An eviction costs a pass over 64
-//!   contiguous stamps and one or two short chains, not a walk of hundreds
-//!   of elements;
+//!   for how long ago it was inserted. An eviction costs a pass over about
+//!   50 contiguous stamps and one or two short chains, not a walk of
+//!   hundreds of elements;
 //! - accepts `BPF_F_NO_COMMON_LRU` (and with it `lru_hash` keeps its one
 //!   shared LRU: per-CPU lists are a kernel scalability device with no
 //!   visible effect beyond which entry goes first). The kernel also rounds

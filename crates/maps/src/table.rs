@@ -32,12 +32,59 @@ use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, tai
 /// buckets) oxbpf lets chains grow instead of allocating more.
 const MAX_BUCKETS: usize = 1 << 20;
 
-/// Counters of retired and reclaimed elements, shared with the deferred
-/// frees (which may run after the table is gone).
-#[derive(Debug, Default)]
+/// Counters of retired and reclaimed elements, and the reclaimed elements
+/// kept for reuse; shared with the deferred frees (which may run after the
+/// table is gone).
+#[derive(Default)]
 pub(crate) struct Reclaim {
     pub(crate) retired: AtomicU64,
     pub(crate) reclaimed: AtomicU64,
+    /// Reclaimed elements (every guard that could reach them has dropped)
+    /// that the next inserts take instead of allocating, as the kernel's
+    /// preallocated htab takes elements from its free list: an LRU table
+    /// that evicts on every insert then allocates nothing. At most
+    /// [`POOL_MAX`].
+    pool: Mutex<Vec<Owned<Node>>>,
+    /// Elements in `pool`, read without its lock (an insert into a table
+    /// that never frees does not take it).
+    pooled: AtomicUsize,
+}
+
+impl core::fmt::Debug for Reclaim {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reclaim")
+            .field("retired", &self.retired)
+            .field("reclaimed", &self.reclaimed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Most reclaimed elements a table keeps for reuse.
+const POOL_MAX: usize = 1024;
+
+impl Reclaim {
+    /// Keeps a reclaimed element for reuse, or frees it.
+    fn recycle(&self, node: Owned<Node>) {
+        // Poisoned as a freed element would be: nothing may read it now.
+        poison(node.words.as_slice());
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < POOL_MAX {
+            pool.push(node);
+            self.pooled.store(pool.len(), Ordering::Relaxed);
+        }
+    }
+
+    /// A reclaimed element to reuse, if one is kept.
+    #[inline]
+    fn take(&self) -> Option<Owned<Node>> {
+        if self.pooled.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let node = pool.pop();
+        self.pooled.store(pool.len(), Ordering::Relaxed);
+        node
+    }
 }
 
 /// One element.
@@ -150,12 +197,14 @@ pub(crate) struct Table {
 }
 
 /// With at most this many entries an LRU eviction scans every element and
-/// evicts the least recently used one (exact LRU); above it, it sweeps
-/// [`LRU_SWEEP`] buckets at a time (see `lru_hash.rs`).
+/// evicts the least recently used one (exact LRU); above it, each eviction
+/// compares the next [`LRU_SWEEP`] non-empty buckets of a sweep (see
+/// `lru_hash.rs`).
 pub(crate) const LRU_SAMPLE: usize = 256;
 
-/// Buckets one eviction of a large LRU table compares, by their stamps.
-pub(crate) const LRU_SWEEP: usize = 64;
+/// Non-empty buckets one eviction of a large LRU table compares, by their
+/// stamps.
+pub(crate) const LRU_SWEEP: usize = 32;
 
 /// What one insertion attempt found.
 enum Attempt {
@@ -340,8 +389,20 @@ impl Table {
         None
     }
 
-    /// A new, unlinked element holding `key` and zeroed values.
+    /// A new, unlinked element holding `key` and zeroed values: a
+    /// reclaimed one of this table when one is kept, else a fresh one.
     fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
+        if let Some(mut node) = self.reclaim.take() {
+            // Every element of a table has the same number of words.
+            for w in node.words.as_slice() {
+                w.store(0, Ordering::Relaxed);
+            }
+            store_bytes(&node.words.as_slice()[..self.key_words], key);
+            node.hash = hash;
+            node.next = Atomic::null();
+            node.used = AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed));
+            return Ok(node);
+        }
         let words = Words::zeroed(self.key_words + self.nslots * self.slot_words)?;
         store_bytes(&words.as_slice()[..self.key_words], key);
         Ok(Owned::new(Node {
@@ -366,7 +427,7 @@ impl Table {
         // to move to whichever thread reclaims.
         unsafe {
             guard.defer_unchecked(move || {
-                drop(node.into_owned());
+                reclaim.recycle(node.into_owned());
                 reclaim.reclaimed.fetch_add(1, Ordering::Relaxed);
             });
         }
@@ -555,95 +616,97 @@ impl Table {
         }
     }
 
-    /// Eviction in a large LRU table, a clock-like sweep: the shared
-    /// cursor hands each eviction the next [`LRU_SWEEP`] buckets; of those,
-    /// the bucket with the oldest stamp is locked and its least recently
-    /// used element evicted, unless the walk shows the stamp was stale
-    /// (elements used since) and another bucket of the window is older:
-    /// then the stamp is refreshed and the next oldest tried. Reading the
-    /// stamps is one pass over contiguous bucket memory; only the chosen
-    /// chains are walked. A window with no element (a table far from
-    /// full load) moves on to the next. Returns whether it evicted (or
-    /// lost a race for) an element; `false` after a whole sweep found none.
+    /// Eviction in a large LRU table, a clock-like sweep: from the shared
+    /// cursor, bucket stamps are read until [`LRU_SWEEP`] non-empty buckets
+    /// are found (the cursor then moves past them, so a sparse stretch of
+    /// the table costs more buckets and gives up no more elements than a
+    /// dense one). Of those, the bucket with the oldest stamp is locked and
+    /// its least recently used element evicted, unless the walk shows the
+    /// stamp was stale (elements used since) and another candidate is
+    /// older: then the stamp is refreshed and the next oldest tried.
+    /// Reading stamps is a pass over contiguous bucket memory; only the
+    /// chosen chains are walked. Returns whether it evicted (or lost a
+    /// race for) an element; `false` when no bucket had one.
     fn evict_swept(&self) -> bool {
         let guard = &epoch::pin();
         let n = self.buckets.len();
-        let sweep = LRU_SWEEP.min(n);
-        for _ in 0..n.div_ceil(sweep) {
-            // The bucket count is a power of two.
-            let start = self.cursor.fetch_add(sweep, Ordering::Relaxed) & (n - 1);
-            // Stamps of the window's buckets (u64::MAX: nothing there).
-            let mut cand = [u64::MAX; LRU_SWEEP];
-            for (i, c) in cand[..sweep].iter_mut().enumerate() {
-                let s = self.buckets[(start + i) & (n - 1)]
-                    .stamp
-                    .load(Ordering::Relaxed);
-                if s != 0 {
-                    *c = s;
+        // The bucket count is a power of two.
+        let start = self.cursor.load(Ordering::Relaxed) & (n - 1);
+        let mut cand = [(u64::MAX, 0usize); LRU_SWEEP];
+        let mut len = 0;
+        let mut scanned = 0;
+        while scanned < n && len < LRU_SWEEP {
+            let b = (start + scanned) & (n - 1);
+            let s = self.buckets[b].stamp.load(Ordering::Relaxed);
+            if s != 0 {
+                cand[len] = (s, b);
+                len += 1;
+            }
+            scanned += 1;
+        }
+        self.cursor.fetch_add(scanned, Ordering::Relaxed);
+        let cand = &mut cand[..len];
+        // Each pass evicts, drops an empty bucket or raises a stale stamp
+        // to the chain's real oldest (which the next pass then accepts);
+        // the cap only bounds a race with busy touches.
+        for pass in 0..4 * LRU_SWEEP {
+            // The oldest stamp and the next oldest, in one pass.
+            let (mut i, mut best, mut next_best) = (0, u64::MAX, u64::MAX);
+            for (j, &(s, _)) in cand.iter().enumerate() {
+                if s < best {
+                    (i, best, next_best) = (j, s, best);
+                } else if s < next_best {
+                    next_best = s;
                 }
             }
-            // Each pass evicts, drops an empty bucket or raises a stale
-            // stamp to the chain's real oldest (which the next pass then
-            // accepts); the cap only bounds a race with busy touches.
-            for pass in 0..4 * LRU_SWEEP {
-                // The oldest stamp and the next oldest, in one pass.
-                let (mut i, mut best, mut next_best) = (0, u64::MAX, u64::MAX);
-                for (j, &s) in cand.iter().enumerate() {
-                    if s < best {
-                        (i, best, next_best) = (j, s, best);
-                    } else if s < next_best {
-                        next_best = s;
+            if best == u64::MAX {
+                return false;
+            }
+            let bucket = &self.buckets[cand[i].1];
+            let _lock = bucket.lock();
+            // The chain's oldest element, and the oldest of the rest.
+            let mut oldest: Option<(u64, Shared<'_, Node>)> = None;
+            let mut rest = u64::MAX;
+            let mut cur = bucket.head.load(Ordering::Acquire, guard);
+            // SAFETY: as in `upsert` (bucket lock held).
+            while let Some(node) = unsafe { cur.as_ref() } {
+                let used = node.used.load(Ordering::Relaxed);
+                match oldest {
+                    Some((u, _)) if u <= used => rest = rest.min(used),
+                    Some((u, _)) => {
+                        rest = rest.min(u);
+                        oldest = Some((used, cur));
                     }
+                    None => oldest = Some((used, cur)),
                 }
-                if best == u64::MAX {
+                cur = node.next.load(Ordering::Acquire, guard);
+            }
+            let Some((used, victim)) = oldest else {
+                bucket.stamp.store(0, Ordering::Relaxed);
+                cand[i].0 = u64::MAX;
+                continue;
+            };
+            if used > next_best && pass + 1 < 4 * LRU_SWEEP {
+                bucket.stamp.store(used, Ordering::Relaxed);
+                cand[i].0 = used;
+                continue;
+            }
+            let mut link = &bucket.head;
+            let mut cur = link.load(Ordering::Acquire, guard);
+            // SAFETY: as in `upsert`.
+            while let Some(node) = unsafe { cur.as_ref() } {
+                if cur == victim {
+                    link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
+                    self.count.fetch_sub(1, Ordering::Relaxed);
+                    self.retire(cur, guard);
                     break;
                 }
-                let bucket = &self.buckets[(start + i) & (n - 1)];
-                let _lock = bucket.lock();
-                // The chain's oldest element, and the oldest of the rest.
-                let mut oldest: Option<(u64, Shared<'_, Node>)> = None;
-                let mut rest = u64::MAX;
-                let mut cur = bucket.head.load(Ordering::Acquire, guard);
-                // SAFETY: as in `upsert` (bucket lock held).
-                while let Some(node) = unsafe { cur.as_ref() } {
-                    let used = node.used.load(Ordering::Relaxed);
-                    match oldest {
-                        Some((u, _)) if u <= used => rest = rest.min(used),
-                        Some((u, _)) => {
-                            rest = rest.min(u);
-                            oldest = Some((used, cur));
-                        }
-                        None => oldest = Some((used, cur)),
-                    }
-                    cur = node.next.load(Ordering::Acquire, guard);
-                }
-                let Some((used, victim)) = oldest else {
-                    bucket.stamp.store(0, Ordering::Relaxed);
-                    cand[i] = u64::MAX;
-                    continue;
-                };
-                if used > next_best && pass + 1 < 4 * LRU_SWEEP {
-                    bucket.stamp.store(used, Ordering::Relaxed);
-                    cand[i] = used;
-                    continue;
-                }
-                let mut link = &bucket.head;
-                let mut cur = link.load(Ordering::Acquire, guard);
-                // SAFETY: as in `upsert`.
-                while let Some(node) = unsafe { cur.as_ref() } {
-                    if cur == victim {
-                        link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
-                        self.count.fetch_sub(1, Ordering::Relaxed);
-                        self.retire(cur, guard);
-                        break;
-                    }
-                    link = &node.next;
-                    cur = link.load(Ordering::Acquire, guard);
-                }
-                let left = if rest == u64::MAX { 0 } else { rest };
-                bucket.stamp.store(left, Ordering::Relaxed);
-                return true;
+                link = &node.next;
+                cur = link.load(Ordering::Acquire, guard);
             }
+            let left = if rest == u64::MAX { 0 } else { rest };
+            bucket.stamp.store(left, Ordering::Relaxed);
+            return true;
         }
         false
     }
