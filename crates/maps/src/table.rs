@@ -601,9 +601,15 @@ impl Table {
         };
         let bucket = &self.buckets[b];
         let _lock = bucket.lock();
+        self.unlink(bucket, victim, guard);
+    }
+
+    /// Unlinks and retires the element at `victim` if `bucket`'s chain
+    /// still holds it. The caller holds the bucket's lock.
+    fn unlink(&self, bucket: &Bucket, victim: *const Node, guard: &Guard) {
         let mut link = &bucket.head;
         let mut cur = link.load(Ordering::Acquire, guard);
-        // SAFETY: as in `upsert`.
+        // SAFETY: as in `upsert` (the caller holds the bucket lock).
         while let Some(node) = unsafe { cur.as_ref() } {
             if core::ptr::eq(cur.as_raw(), victim) {
                 link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
@@ -691,19 +697,7 @@ impl Table {
                 cand[i].0 = used;
                 continue;
             }
-            let mut link = &bucket.head;
-            let mut cur = link.load(Ordering::Acquire, guard);
-            // SAFETY: as in `upsert`.
-            while let Some(node) = unsafe { cur.as_ref() } {
-                if cur == victim {
-                    link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
-                    self.count.fetch_sub(1, Ordering::Relaxed);
-                    self.retire(cur, guard);
-                    break;
-                }
-                link = &node.next;
-                cur = link.load(Ordering::Acquire, guard);
-            }
+            self.unlink(bucket, victim.as_raw(), guard);
             let left = if rest == u64::MAX { 0 } else { rest };
             bucket.stamp.store(left, Ordering::Relaxed);
             return true;
