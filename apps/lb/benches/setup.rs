@@ -86,6 +86,13 @@ pub fn frame_from(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, udp: bool)
 pub fn input(scenario: &str, i: u64) -> Vec<u8> {
     match scenario {
         "new_tcp_flow" => frame([10, 0, 0, 10], 1024 + (i % 60000) as u16, 80, false),
+        // Never the same flow twice (client address and port), from other
+        // clients than the next scenario's.
+        "new_tcp_flow_unique" => {
+            let c = i / 60000;
+            let src = [198, 19, (c >> 8) as u8, c as u8];
+            frame_from(src, [10, 0, 0, 10], 1024 + (i % 60000) as u16, 80, false)
+        }
         // Never the same flow twice (client address and port): once the
         // 65,536-entry connection tables are full every insert evicts.
         "new_tcp_flow_table_full" => {
