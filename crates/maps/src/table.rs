@@ -427,11 +427,12 @@ impl Table {
     /// reclaimed one of this table when one is kept, else a fresh one.
     fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
         if let Some(mut node) = self.reclaim.take() {
-            // Every element of a table has the same number of words.
-            for w in node.words.as_slice() {
-                w.store(0, Ordering::Relaxed);
-            }
-            store_bytes(&node.words.as_slice()[..self.key_words], key);
+            // Every element of a table has the same number of words: the
+            // key's (written whole, padding zeroed, by store_bytes), then
+            // the values', zeroed.
+            let words = node.words.as_slice();
+            store_bytes(&words[..self.key_words], key);
+            crate::storage::zero(&words[self.key_words..]);
             node.hash = hash;
             node.next = Atomic::null();
             node.used = AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed));
