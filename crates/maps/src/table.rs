@@ -43,11 +43,8 @@ pub(crate) struct Reclaim {
     /// that the next inserts take instead of allocating, as the kernel's
     /// preallocated htab takes elements from its free list: an LRU table
     /// that evicts on every insert then allocates nothing. At most
-    /// `pool_max`. LRU tables start with it full ([`Table::with_lru`]).
+    /// [`POOL_MAX`].
     pool: Mutex<Vec<Owned<Node>>>,
-    /// Most elements `pool` keeps: [`POOL_MAX`], or an LRU table's
-    /// preallocated count.
-    pool_max: usize,
     /// Elements in `pool`, read without its lock (an insert into a table
     /// that never frees does not take it).
     pooled: AtomicUsize,
@@ -62,14 +59,8 @@ impl core::fmt::Debug for Reclaim {
     }
 }
 
-/// Most reclaimed elements a table keeps for reuse (LRU tables: at least
-/// their preallocated elements).
+/// Most reclaimed elements a table keeps for reuse.
 const POOL_MAX: usize = 1024;
-
-/// Most elements an LRU table preallocates (the kernel preallocates all of
-/// an LRU map's elements; past this many, the rest are allocated when
-/// first inserted).
-const LRU_PREALLOC_MAX: usize = 1 << 18;
 
 impl Reclaim {
     /// Keeps a reclaimed element for reuse, or frees it.
@@ -77,7 +68,7 @@ impl Reclaim {
         // Poisoned as a freed element would be: nothing may read it now.
         poison(node.words.as_slice());
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < self.pool_max.max(POOL_MAX) {
+        if pool.len() < POOL_MAX {
             pool.push(node);
             self.pooled.store(pool.len(), Ordering::Relaxed);
         }
@@ -280,34 +271,9 @@ impl Table {
     }
 
     /// The same table, evicting its least recently used element when an
-    /// insert finds it full. Its elements are preallocated, as the
-    /// kernel's LRU maps' are (up to [`LRU_PREALLOC_MAX`]): inserts take
-    /// them from the pool and evictions give them back.
+    /// insert finds it full.
     pub(crate) fn with_lru(mut self) -> Table {
         self.lru = true;
-        let n = self.max_entries.min(LRU_PREALLOC_MAX);
-        let mut pool = Vec::new();
-        if pool.try_reserve_exact(n).is_ok() {
-            for _ in 0..n {
-                let Ok(words) = Words::zeroed(self.key_words + self.nslots * self.slot_words)
-                else {
-                    break;
-                };
-                pool.push(Owned::new(Node {
-                    hash: 0,
-                    next: Atomic::null(),
-                    used: AtomicU64::new(0),
-                    words,
-                }));
-            }
-        }
-        let reclaim = Reclaim {
-            pooled: AtomicUsize::new(pool.len()),
-            pool: Mutex::new(pool),
-            pool_max: n,
-            ..Reclaim::default()
-        };
-        self.reclaim = Arc::new(reclaim);
         self
     }
 
