@@ -5,7 +5,6 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use etherparse::PacketBuilder;
 use oxbpf_lb::{Balancer, GlobalConfig, MapTarget, Vip, VipOptions};
@@ -14,23 +13,7 @@ use oxbpf_lb::{Balancer, GlobalConfig, MapTarget, Vip, VipOptions};
 pub fn compile(name: &str) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf/balancer.bpf.c");
     let out = std::env::temp_dir().join(name);
-    let ok = Command::new("clang")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-mcpu=v3",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang")
-        .success();
-    assert!(ok, "clang failed");
+    oxbpf_testkit::bpf::compile(&src, &out).unwrap_or_else(|e| panic!("{e}"));
     out
 }
 

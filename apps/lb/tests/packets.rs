@@ -12,7 +12,6 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
 use etherparse::{
@@ -238,32 +237,13 @@ struct Worlds {
 
 fn compile(no_lru: bool) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("bpf/balancer.bpf.c");
-    let name = if no_lru {
-        "balancer-nolru.o"
+    let (name, extra): (_, &[&str]) = if no_lru {
+        ("balancer-nolru.o", &["-DLB_NO_LRU"])
     } else {
-        "balancer.o"
+        ("balancer.o", &[])
     };
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let mut cmd = Command::new("clang");
-    cmd.args([
-        "-O2",
-        "-g",
-        "-target",
-        "bpf",
-        "-mcpu=v3",
-        "-I/usr/include/x86_64-linux-gnu",
-    ]);
-    if no_lru {
-        cmd.arg("-DLB_NO_LRU");
-    }
-    let status = cmd
-        .arg("-c")
-        .arg(&src)
-        .arg("-o")
-        .arg(&out)
-        .status()
-        .expect("clang");
-    assert!(status.success(), "clang failed on {}", src.display());
+    oxbpf_testkit::bpf::compile_with(&src, &out, extra).unwrap_or_else(|e| panic!("{e}"));
     out
 }
 

@@ -2,7 +2,6 @@
 //! with the verifier's diagnostic, and `verify(false)` loads it anyway.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use oxbpf::{Error, Loader};
 
@@ -11,23 +10,7 @@ fn compile(name: &str, src: &str) -> PathBuf {
     let c = dir.join(format!("{name}.c"));
     let o = dir.join(format!("{name}.o"));
     std::fs::write(&c, src).unwrap();
-    let ok = Command::new("clang")
-        .args([
-            "-O2",
-            "-g",
-            "-target",
-            "bpf",
-            "-mcpu=v3",
-            "-I/usr/include/x86_64-linux-gnu",
-            "-c",
-        ])
-        .arg(&c)
-        .arg("-o")
-        .arg(&o)
-        .status()
-        .expect("clang must be installed")
-        .success();
-    assert!(ok);
+    oxbpf_testkit::bpf::compile(&c, &o).unwrap_or_else(|e| panic!("{e}"));
     o
 }
 
