@@ -326,29 +326,89 @@ fn hup_and_wait(c: &Child, ns: &str, sock: &Path, want: usize) -> Result<usize, 
     Ok(n)
 }
 
-fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+/// A veth pair (the daemon on the server end, in its namespace), a
+/// directory for the configuration and the API socket, and the guard
+/// that ends the daemon and removes its pins.
+struct Fixture {
+    /// Dropped first (fields drop in order): the daemon ends and its pins
+    /// go before the namespaces do.
+    guard: Cleanup,
+    pair: VethPair,
+    ns: String,
+    iface: String,
+    tmp: PathBuf,
+    cache: PathBuf,
+    cfg: PathBuf,
+    sock: PathBuf,
+}
+
+/// A [`Fixture`] whose names start with `prefix`, configured with
+/// [`config_text`].
+fn fixture(prefix: &str) -> Result<Fixture, Failed> {
     let pair = VethPair::create(
-        "oxlbk",
+        prefix,
         1,
         Ipv4Addr::new(10, 0, 0, 1),
         Ipv4Addr::new(10, 0, 0, 2),
     )?;
     let (ns, iface) = (pair.server.clone(), pair.server_if.clone());
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lbk-{}", std::process::id()));
+    let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let tmp = base.join(format!("{prefix}-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lb-cache");
     let cfg = tmp.join("lb.yaml");
     std::fs::write(&cfg, config_text(""))?;
-    let sock = tmp.join("api.sock");
-    let pins = oxbpf_lb::daemon::pin_dir(&iface);
-    let mut guard = Cleanup {
+    let guard = Cleanup {
         child: None,
-        pins: pins.clone(),
+        pins: oxbpf_lb::daemon::pin_dir(&iface),
     };
+    Ok(Fixture {
+        ns,
+        iface,
+        cache: base.join("lb-cache"),
+        sock: tmp.join("api.sock"),
+        cfg,
+        tmp,
+        guard,
+        pair,
+    })
+}
+
+impl Fixture {
+    /// `oxbpf lb stop` through the API, then waits for the daemon to exit
+    /// cleanly.
+    fn lb_stop(&mut self) -> Result<(), Failed> {
+        let o = oxbpf_in(&self.ns)
+            .args(["lb", "stop", "--iface", &self.iface, "--api"])
+            .arg(&self.sock)
+            .output()?;
+        if !o.status.success() {
+            return Err(format!("lb stop: {}", String::from_utf8_lossy(&o.stderr)).into());
+        }
+        if let Some(mut c) = self.guard.child.take() {
+            let st = c.wait()?;
+            if !st.success() {
+                return Err(format!("daemon exited {st} on lb stop").into());
+            }
+        }
+        Ok(())
+    }
+}
+
+fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut f = fixture("oxlbk")?;
+    let (ns, iface, cfg, sock, cache) = (
+        f.ns.clone(),
+        f.iface.clone(),
+        f.cfg.clone(),
+        f.sock.clone(),
+        f.cache.clone(),
+    );
+    let (client, client_if) = (f.pair.client.clone(), f.pair.client_if.clone());
+    let pins = f.guard.pins.clone();
 
     let (child, _) = start(&ns, &iface, &cfg, &sock, &cache)?;
-    guard.child = Some(child);
+    f.guard.child = Some(child);
     let got = adopted(&sock)?;
     if got != (0, 0) {
         return Err(format!("a fresh start adopted (vips, backends) {got:?}").into());
@@ -359,7 +419,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         return Err(format!("ring owners {ids:?}, expected three backends").into());
     }
     let dst = mac_of(&ns, &iface)?;
-    send_flows(&pair.client, &pair.client_if, dst)?;
+    send_flows(&client, &client_if, dst)?;
     // Generic XDP runs in the receive path: wait until every SYN is seen.
     let mut conns1 = conn_keys(&pins)?;
     for _ in 0..50 {
@@ -377,13 +437,13 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         return Err(format!("stats after the first SYNs: {s1}").into());
     }
 
-    sigterm(guard.child.take().ok_or("no child")?)?;
+    sigterm(f.guard.child.take().ok_or("no child")?)?;
     if !pins.join("link").exists() {
         return Err("SIGTERM removed the pins".into());
     }
     // The datapath kept running without a daemon: the same flows hit.
     let (child, said) = start(&ns, &iface, &cfg, &sock, &cache)?;
-    guard.child = Some(child);
+    f.guard.child = Some(child);
     let got = adopted(&sock)?;
     if got != (1, 3) {
         return Err(format!(
@@ -405,7 +465,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         )
         .into());
     }
-    send_flows(&pair.client, &pair.client_if, dst)?;
+    send_flows(&client, &client_if, dst)?;
     let mut s2 = stats(&ns, &sock)?;
     for _ in 0..50 {
         if s2["conn_table_hits"].as_u64().unwrap_or(0) >= u64::from(FLOWS) {
@@ -421,7 +481,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
 
     // SIGHUP: a bad file is refused and the state kept; a good one with
     // a second VIP is applied, and the first VIP's ring does not move.
-    let child = guard.child.as_ref().ok_or("no child")?;
+    let child = f.guard.child.as_ref().ok_or("no child")?;
     std::fs::write(
         &cfg,
         config_text("      - {address: 10.201.0.5, weight: many}\n"),
@@ -444,19 +504,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     }
 
     // `lb stop` ends the daemon and removes the datapath.
-    let o = oxbpf_in(&ns)
-        .args(["lb", "stop", "--iface", &iface, "--api"])
-        .arg(&sock)
-        .output()?;
-    if !o.status.success() {
-        return Err(format!("lb stop: {}", String::from_utf8_lossy(&o.stderr)).into());
-    }
-    if let Some(mut c) = guard.child.take() {
-        let st = c.wait()?;
-        if !st.success() {
-            return Err(format!("daemon exited {st} on lb stop").into());
-        }
-    }
+    f.lb_stop()?;
     if pins.exists() {
         return Err(format!("lb stop left {}", pins.display()).into());
     }
@@ -464,8 +512,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     if xdp.contains("xdp") {
         return Err(format!("an XDP program is still attached: {xdp}").into());
     }
-    let _ = std::fs::remove_dir_all(&tmp);
-    drop(pair);
+    let _ = std::fs::remove_dir_all(&f.tmp);
     Ok(())
 }
 
@@ -473,25 +520,17 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
 /// (the API sees the connections they record), and `lb stop` ends it.
 fn userspace_daemon_serves_the_workers_maps() -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let pair = VethPair::create(
-        "oxlbu",
-        1,
-        Ipv4Addr::new(10, 0, 0, 1),
-        Ipv4Addr::new(10, 0, 0, 2),
-    )?;
-    let (ns, iface) = (pair.server.clone(), pair.server_if.clone());
-    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("lbu-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp)?;
-    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lb-cache");
-    let cfg = tmp.join("lb.yaml");
-    std::fs::write(&cfg, config_text(""))?;
-    let sock = tmp.join("api.sock");
-    let mut guard = Cleanup {
-        child: None,
-        pins: oxbpf_lb::daemon::pin_dir(&iface),
-    };
+    let mut f = fixture("oxlbu")?;
+    let (ns, iface, cfg, sock, cache) = (
+        f.ns.clone(),
+        f.iface.clone(),
+        f.cfg.clone(),
+        f.sock.clone(),
+        f.cache.clone(),
+    );
+    let (client, client_if) = (f.pair.client.clone(), f.pair.client_if.clone());
     let (child, said) = start_mode(&ns, &iface, &cfg, &sock, &cache, &["--mode", "userspace"])?;
-    guard.child = Some(child);
+    f.guard.child = Some(child);
     if !said.contains("mode=userspace") {
         return Err(format!("ready line: {said}").into());
     }
@@ -500,7 +539,7 @@ fn userspace_daemon_serves_the_workers_maps() -> Result<(), Failed> {
     // AF_XDP sockets may take a moment to see traffic: the flows are sent
     // again until recorded (a flow seen twice is a hit, not a new one).
     for _ in 0..10 {
-        send_flows(&pair.client, &pair.client_if, dst)?;
+        send_flows(&client, &client_if, dst)?;
         got = stats(&ns, &sock)?;
         if got["new_connections"] == u64::from(FLOWS) {
             break;
@@ -513,21 +552,8 @@ fn userspace_daemon_serves_the_workers_maps() -> Result<(), Failed> {
     if pkts < u64::from(FLOWS) {
         return Err(format!("vip packets {pkts}: {got}").into());
     }
-    let o = oxbpf_in(&ns)
-        .args(["lb", "stop", "--iface", &iface, "--api"])
-        .arg(&sock)
-        .output()?;
-    if !o.status.success() {
-        return Err(format!("lb stop: {}", String::from_utf8_lossy(&o.stderr)).into());
-    }
-    if let Some(mut c) = guard.child.take() {
-        let st = c.wait()?;
-        if !st.success() {
-            return Err(format!("daemon exited {st} on lb stop").into());
-        }
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    drop(pair);
+    f.lb_stop()?;
+    let _ = std::fs::remove_dir_all(&f.tmp);
     Ok(())
 }
 
