@@ -480,9 +480,9 @@ mod tests {
         v
     }
 
-    #[test]
-    fn counters_become_prometheus_text_and_json() {
-        let dp = mem();
+    /// A daemon on `dp` with [`CFG`]; the ring number of its VIP and the
+    /// id of `backend`.
+    fn started(dp: &Arc<MemDp>, backend: &str) -> (Daemon, u32, u32) {
         let d = Daemon::start(
             dp.clone(),
             LbConfig::parse(CFG).unwrap(),
@@ -494,8 +494,15 @@ mod tests {
         let num = d.balancer().ring(&vip).unwrap().0;
         let id = d
             .balancer()
-            .known_backend_id("10.201.0.3".parse().unwrap())
+            .known_backend_id(backend.parse().unwrap())
             .unwrap();
+        (d, num, id)
+    }
+
+    #[test]
+    fn counters_become_prometheus_text_and_json() {
+        let dp = mem();
+        let (d, num, id) = started(&dp, "10.201.0.3");
         // packets, bytes, new connections, hits, misses.
         dp.update(
             "vip_stats",
@@ -573,19 +580,7 @@ mod tests {
                 .collect(),
             ..MemDp::default()
         });
-        let d = Daemon::start(
-            dp.clone(),
-            LbConfig::parse(CFG).unwrap(),
-            false,
-            DaemonInfo::default(),
-        )
-        .unwrap();
-        let vip = crate::daemon::config::parse_vip("10.200.0.1:80/tcp").unwrap();
-        let num = d.balancer().ring(&vip).unwrap().0;
-        let id = d
-            .balancer()
-            .known_backend_id("10.201.0.2".parse().unwrap())
-            .unwrap();
+        let (d, num, id) = started(&dp, "10.201.0.2");
         // Two CPUs of {packets, bytes}.
         dp.update("vip_stats", &num.to_le_bytes(), &stats_value(&[10, 1000]))
             .unwrap();
