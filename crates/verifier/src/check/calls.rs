@@ -601,18 +601,7 @@ fn key_slots(key: RegState) -> Option<(usize, i64)> {
 
 /// The 4-byte key a stack pointer points at, when it is a known constant.
 fn const_key(st: &State, key: RegState) -> Option<u64> {
-    let RegState::Ptr(Ptr {
-        kind: PtrKind::Stack { frame },
-        off,
-        var,
-        ..
-    }) = key
-    else {
-        return None;
-    };
-    if var.as_const() != Some(0) {
-        return None;
-    }
-    let f = st.frames.get(usize::from(frame))?;
+    let (frame, off) = key_slots(key)?;
+    let f = st.frames.get(frame)?;
     stack_const(f, off, 4)
 }
