@@ -72,24 +72,7 @@ pub(crate) fn neg(errno: i32) -> u64 {
 /// that keep it past the state borrow; the hot map helpers borrow it with
 /// [`map_ref`] instead).
 pub(crate) fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, HelperExit> {
-    // An inner map a lookup in a map of maps returned during this run.
-    if let Some(inner) = state.calls.inner_map(handle) {
-        return Ok(inner.clone());
-    }
-    let maps = state
-        .maps
-        .as_ref()
-        .ok_or(HelperExit::Trap(Trap::HelperFault))?;
-    if state.mode == SafetyMode::Checked {
-        return maps
-            .get(handle)
-            .map(|s| s.map.clone())
-            .ok_or(HelperExit::Trap(Trap::HelperFault));
-    }
-    // SAFETY: as in `map_ref`.
-    Ok(unsafe { &*(handle as *const crate::maps::MapSlot) }
-        .map
-        .clone())
+    handle_ref(state, handle).cloned()
 }
 
 /// The map behind the handle in `r1`, borrowed from the run's state: no
@@ -97,9 +80,16 @@ pub(crate) fn map_of(state: &RunState<'_>, handle: u64) -> Result<MapHandle, Hel
 /// to find its map (the kernel passes the `struct bpf_map *` itself).
 #[inline]
 pub(crate) fn map_ref<'s>(state: &'s RunState<'_>, handle: u64) -> Result<&'s dyn Map, HelperExit> {
-    // An inner map a lookup in a map of maps returned during this run.
+    handle_ref(state, handle).map(|m| &**m)
+}
+
+/// The shared handle of the map `handle` names: an inner map a lookup in
+/// a map of maps returned during this run, or a slot of the run's table
+/// (checked against the table in checked mode).
+#[inline]
+fn handle_ref<'s>(state: &'s RunState<'_>, handle: u64) -> Result<&'s MapHandle, HelperExit> {
     if let Some(inner) = state.calls.inner_map(handle) {
-        return Ok(&**inner);
+        return Ok(inner);
     }
     let maps = state
         .maps
@@ -108,13 +98,13 @@ pub(crate) fn map_ref<'s>(state: &'s RunState<'_>, handle: u64) -> Result<&'s dy
     if state.mode == SafetyMode::Checked {
         return maps
             .get(handle)
-            .map(|s| &*s.map)
+            .map(|s| &s.map)
             .ok_or(HelperExit::Trap(Trap::HelperFault));
     }
     // SAFETY: in verified mode the verifier proved `handle` is a map
     // pointer from a linked `lddw`, i.e. the address of a boxed slot of the
     // attached table, which `maps` (borrowed for 's) keeps alive.
-    Ok(&*unsafe { &*(handle as *const crate::maps::MapSlot) }.map)
+    Ok(&unsafe { &*(handle as *const crate::maps::MapSlot) }.map)
 }
 
 /// `void *bpf_map_lookup_elem(map, key)`.
