@@ -17,7 +17,7 @@ use anyhow::{Context, anyhow};
 use clap::{Args, Subcommand, ValueEnum};
 use oxbpf::Loader;
 use oxbpf::userspace::UserspaceXdp;
-use oxbpf_kernel::pin::{ensure_bpffs, unpin};
+use oxbpf_kernel::pin::ensure_bpffs;
 use oxbpf_kernel::{KernelObject, LoadOptions, XdpLink};
 use oxbpf_lb::daemon::api::{Shared, serve_conn};
 use oxbpf_lb::daemon::client::{self, Endpoint, vip_path};
@@ -28,6 +28,7 @@ use oxbpf_lb::daemon::{self as lbd, Datapath, PinnedMaps};
 use serde_json::{Value, json};
 
 use crate::cmd::xdp::XdpModeArg;
+use crate::cmd::xdp_kernel::remove_pins;
 use crate::cmd::xdp_user::{self, UserspaceArgs};
 use crate::error::{CliError, Result};
 
@@ -330,25 +331,6 @@ fn install_signal_handlers() {
             libc::signal(sig, h as *const () as libc::sighandler_t);
         }
     }
-}
-
-/// Removes the pins of the kernel datapath in `dir` (maps, program, link:
-/// the link goes with its last reference, which detaches the program).
-fn remove_pins(dir: &Path) -> anyhow::Result<()> {
-    let maps = dir.join("maps");
-    if let Ok(rd) = std::fs::read_dir(&maps) {
-        for e in rd.flatten() {
-            unpin(&e.path())?;
-        }
-        let _ = std::fs::remove_dir(&maps);
-    }
-    for f in ["prog", "link"] {
-        unpin(&dir.join(f))?;
-    }
-    if dir.exists() {
-        std::fs::remove_dir(dir).with_context(|| format!("remove {}", dir.display()))?;
-    }
-    Ok(())
 }
 
 /// The ifindex the pinned XDP link is attached to (0 once its interface

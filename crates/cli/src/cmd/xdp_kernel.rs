@@ -198,8 +198,10 @@ pub fn attach(t: &KernelTarget<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Removes every pin under `dir` (maps, program, link) and the directory.
-fn remove_pins(dir: &Path) -> anyhow::Result<()> {
+/// Removes every pin under `dir` (maps, program, link: the link goes with
+/// its last reference, which detaches the program) and the directory, if
+/// it is there. `oxbpf lb` pins its kernel datapath the same way.
+pub(crate) fn remove_pins(dir: &Path) -> anyhow::Result<()> {
     let maps = dir.join("maps");
     if let Ok(rd) = std::fs::read_dir(&maps) {
         for e in rd.flatten() {
@@ -210,7 +212,9 @@ fn remove_pins(dir: &Path) -> anyhow::Result<()> {
     for f in ["prog", "link"] {
         unpin(&dir.join(f))?;
     }
-    std::fs::remove_dir(dir).with_context(|| format!("remove {}", dir.display()))?;
+    if dir.exists() {
+        std::fs::remove_dir(dir).with_context(|| format!("remove {}", dir.display()))?;
+    }
     Ok(())
 }
 
