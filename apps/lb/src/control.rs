@@ -292,15 +292,7 @@ impl Balancer {
             &abi::vip_meta(options.flags(), num),
         )?;
         t.update("vip_addrs", &abi::vip_addr(vip.addr), &1u32.to_le_bytes())?;
-        self.vips.insert(
-            vip,
-            VipState {
-                num,
-                options,
-                backends: BTreeMap::new(),
-                ring: vec![maglev::NO_BACKEND; self.config.ring_size as usize],
-            },
-        );
+        self.adopt_vip(vip, options, num);
         Ok(num)
     }
 
