@@ -26,20 +26,7 @@ secs="${1:-5}"
 threads="${2:-4}"
 xdp_mode="${3:-generic}"
 case "$xdp_mode" in generic | native) ;; *) say "XDP mode: generic or native"; exit 2 ;; esac
-if [ "$(id -u)" -ne 0 ]; then
-    say "run as root: the benchmark creates network namespaces and loads XDP programs"
-    exit 2
-fi
-ensure_system_packages
-ensure_rust
-say "building oxbpf and the namespace helper (release)"
-cargo build -q --release -p oxbpf-cli
-cargo build -q --release -p oxbpf-lb --example lb_netns
-oxbpf="$PWD/target/release/oxbpf"
-netns="$PWD/target/release/examples/lb_netns"
-work="$(mktemp -d)"
-clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
-    -c apps/lb/bpf/decap.bpf.c -o "$work/decap.o"
+lb_prepare "the benchmark"
 prefix=oxlbb
 pids=()
 daemon=""

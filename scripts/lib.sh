@@ -74,3 +74,25 @@ ensure_rust() {
     fi
     say "$(cargo --version)"
 }
+
+# For the load-balancer scripts in namespaces (lb-demo.sh, lb-bench.sh):
+# refuses to run without root (saying what for: $1), sets the machine up,
+# builds oxbpf and the namespace helper in release, and sets `oxbpf`,
+# `netns` (their paths) and `work` (a new directory holding decap.o, the
+# backends' decapsulation program).
+lb_prepare() {
+    if [ "$(id -u)" -ne 0 ]; then
+        say "run as root: $1 creates network namespaces and loads XDP programs"
+        exit 2
+    fi
+    ensure_system_packages
+    ensure_rust
+    say "building oxbpf and the namespace helper (release)"
+    cargo build -q --release -p oxbpf-cli
+    cargo build -q --release -p oxbpf-lb --example lb_netns
+    oxbpf="$PWD/target/release/oxbpf"
+    netns="$PWD/target/release/examples/lb_netns"
+    work="$(mktemp -d)"
+    clang -O2 -g -target bpf -mcpu=v3 -I/usr/include/x86_64-linux-gnu \
+        -c apps/lb/bpf/decap.bpf.c -o "$work/decap.o"
+}
