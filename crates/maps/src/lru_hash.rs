@@ -22,21 +22,21 @@
 //! its CPU's list is short. oxbpf instead:
 //!
 //! - evicts **exactly one** entry per insert into a full map;
-//! - picks it by scanning: with at most 256 entries ([`LRU_SAMPLE`]) the
-//!   scan sees every element, so the eviction is **exact LRU** (the entry
-//!   with the oldest use goes); above that a sweep hands each eviction the
-//!   next 32 non-empty buckets ([`LRU_SWEEP`]; a sparse stretch of the
-//!   table spans more buckets, so no stretch is drained faster than its
-//!   elements age) and the least recently used element among them goes
-//!   (approximate, like the kernel's). Each bucket keeps a
-//!   stamp no newer than its oldest element's last use, set on insert and
-//!   refreshed by evictions but not by lookups (a hit stays two loads): the
-//!   sweep compares the 64 stamps, walks the chain of the oldest, and when
-//!   that chain turns out to have been used since (a stale stamp) refreshes
-//!   the stamp and tries the next oldest, so an entry in use is not evicted
-//!   for how long ago it was inserted. An eviction costs a pass over about
-//!   50 contiguous stamps and one or two short chains, not a walk of
-//!   hundreds of elements;
+//! - picks it, with at most 256 entries ([`LRU_SAMPLE`]), by scanning
+//!   every element: **exact LRU** (the entry with the oldest use goes);
+//! - in larger maps, from a queue of the entries in insertion order, as
+//!   the CLOCK algorithm does (approximate, like the kernel's lists): the
+//!   entry at the front goes unless it was used since it was queued, in
+//!   which case it moves to the back with a second chance. Each use earns
+//!   at most one second chance, so an eviction costs amortised constant
+//!   time, and touches the front of the queue and the victim's chain
+//!   rather than the table. Chains of these maps keep their elements
+//!   oldest first (new ones are appended; the chain walk that looks for
+//!   an existing key ends there anyway), so the victim is found near the
+//!   head of its chain. Elements that leave such a map are kept for
+//!   reuse, never freed before the map, like the kernel's preallocated
+//!   ones: a queue entry of an element that was deleted or replaced is
+//!   recognised (by the element's count of unlinks) and dropped;
 //! - accepts `BPF_F_NO_COMMON_LRU` (and with it `lru_hash` keeps its one
 //!   shared LRU: per-CPU lists are a kernel scalability device with no
 //!   visible effect beyond which entry goes first). The kernel also rounds
@@ -48,7 +48,6 @@
 //! [`HashTable`]: crate::HashTable
 //! [`PercpuHashTable`]: crate::PercpuHashTable
 //! [`LRU_SAMPLE`]: crate::table::LRU_SAMPLE
-//! [`LRU_SWEEP`]: crate::table::LRU_SWEEP
 
 use oxbpf_abi::map_kind::{MapKind, flags::BPF_F_NO_PREALLOC};
 

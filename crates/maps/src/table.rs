@@ -17,7 +17,8 @@
 //! the element's own allocation, more in a second one.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -48,6 +49,10 @@ pub(crate) struct Reclaim {
     /// Elements in `pool`, read without its lock (an insert into a table
     /// that never frees does not take it).
     pooled: AtomicUsize,
+    /// Keep every reclaimed element, never free one while the table lives:
+    /// set for LRU tables with an eviction queue, whose entries may still
+    /// name elements that left the table ([`Table::evict_queued`]).
+    keep_all: AtomicBool,
 }
 
 impl core::fmt::Debug for Reclaim {
@@ -68,7 +73,7 @@ impl Reclaim {
         // Poisoned as a freed element would be: nothing may read it now.
         poison(node.words.as_slice());
         let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOL_MAX {
+        if pool.len() < POOL_MAX || self.keep_all.load(Ordering::Relaxed) {
             pool.push(node);
             self.pooled.store(pool.len(), Ordering::Relaxed);
         }
@@ -89,11 +94,18 @@ impl Reclaim {
 
 /// One element.
 pub(crate) struct Node {
-    hash: u64,
+    /// The key's hash. Atomic (a plain load on x86) because a reused
+    /// element is rewritten while an eviction may read a stale queue entry
+    /// naming it; its words are written through shared references only.
+    hash: AtomicU64,
     next: Atomic<Node>,
     /// LRU tables: the table clock when the element was last used (inserted
     /// or looked up); smaller is older. Unused by the other tables.
     used: AtomicU64,
+    /// How many times the element has been unlinked: an eviction queue
+    /// entry that recorded another count names an element that has left
+    /// the table since (and may be back under another key).
+    unlinks: AtomicU64,
     words: Words,
 }
 
@@ -147,13 +159,6 @@ impl Drop for Node {
 struct Bucket {
     lock: Mutex<()>,
     head: Atomic<Node>,
-    /// LRU tables: a lower bound of the `used` stamps of the chain as of
-    /// its last refresh (0: empty or not known). Set when an element is
-    /// linked into an empty bucket and refreshed by evictions; touches do
-    /// not update it (a hit costs no extra store), so it may be older than
-    /// the chain really is, never newer. Eviction sweeps read these, one
-    /// array, instead of chasing every element's node.
-    stamp: AtomicU64,
 }
 
 impl Bucket {
@@ -194,17 +199,46 @@ pub(crate) struct Table {
     clock: AtomicU64,
     /// LRU: the bucket the next eviction scan starts from.
     cursor: AtomicUsize,
+    /// Large LRU tables: elements in the order they were inserted or given
+    /// a second chance, the next eviction's candidates at the front
+    /// ([`Table::evict_queued`]). `None` for the others.
+    queue: Option<Mutex<VecDeque<Queued>>>,
+}
+
+/// An eviction queue entry: an element as it was when queued.
+#[derive(Clone, Copy)]
+struct Queued {
+    /// The element's address. Elements of a table with a queue are never
+    /// freed while the table lives (`Reclaim::keep_all`), so this stays
+    /// readable even after the element left the table.
+    node: usize,
+    /// Its `unlinks` then: a different one now means it left the table.
+    unlinks: u64,
+    /// Its `used` stamp then: a different one now means it was used since.
+    used: u64,
+}
+
+impl Queued {
+    /// The element. Only its atomics may be read: another thread may be
+    /// reusing it.
+    fn element(&self) -> &Node {
+        // SAFETY: the entry is read while the table that queued it lives
+        // (the queue is part of it), and elements of such a table are never
+        // freed before it (`Queued::node`).
+        unsafe { &*(self.node as *const Node) }
+    }
+
+    /// Whether the element is still in the table as it was when queued.
+    fn in_table(&self) -> bool {
+        self.element().unlinks.load(Ordering::Acquire) == self.unlinks
+    }
 }
 
 /// With at most this many entries an LRU eviction scans every element and
-/// evicts the least recently used one (exact LRU); above it, each eviction
-/// compares the next [`LRU_SWEEP`] non-empty buckets of a sweep (see
-/// `lru_hash.rs`).
+/// evicts the least recently used one (exact LRU); above it, evictions
+/// take elements from a queue in insertion order and give those used since
+/// a second chance (see `lru_hash.rs`).
 pub(crate) const LRU_SAMPLE: usize = 256;
-
-/// Non-empty buckets one eviction of a large LRU table compares, by their
-/// stamps.
-pub(crate) const LRU_SWEEP: usize = 32;
 
 /// What one insertion attempt found.
 enum Attempt {
@@ -246,7 +280,6 @@ impl Table {
         buckets.resize_with(n, || Bucket {
             lock: Mutex::new(()),
             head: Atomic::null(),
-            stamp: AtomicU64::new(0),
         });
         let seed = if zero_seed {
             0
@@ -267,6 +300,7 @@ impl Table {
             lru: false,
             clock: AtomicU64::new(1),
             cursor: AtomicUsize::new(0),
+            queue: None,
         })
     }
 
@@ -274,6 +308,10 @@ impl Table {
     /// insert finds it full.
     pub(crate) fn with_lru(mut self) -> Table {
         self.lru = true;
+        if self.max_entries > LRU_SAMPLE {
+            self.queue = Some(Mutex::new(VecDeque::new()));
+            self.reclaim.keep_all.store(true, Ordering::Relaxed);
+        }
         self
     }
 
@@ -366,7 +404,7 @@ impl Table {
 
     #[inline]
     fn matches(&self, node: &Node, hash: u64, key: &[u8]) -> bool {
-        node.hash == hash && eq_bytes(self.key_of(node), key)
+        node.hash.load(Ordering::Relaxed) == hash && eq_bytes(self.key_of(node), key)
     }
 
     /// The element for `key`, valid while `guard` lives. Lock-free.
@@ -392,24 +430,29 @@ impl Table {
     /// A new, unlinked element holding `key` and zeroed values: a
     /// reclaimed one of this table when one is kept, else a fresh one.
     fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
-        if let Some(mut node) = self.reclaim.take() {
+        if let Some(node) = self.reclaim.take() {
             // Every element of a table has the same number of words: the
             // key's (written whole, padding zeroed, by store_bytes), then
-            // the values', zeroed.
+            // the values', zeroed. Written through a shared reference, as
+            // an eviction may read the element meanwhile (see `Node::hash`).
             let words = node.words.as_slice();
             store_bytes(&words[..self.key_words], key);
             crate::storage::zero(&words[self.key_words..]);
-            node.hash = hash;
-            node.next = Atomic::null();
-            node.used = AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed));
+            node.hash.store(hash, Ordering::Relaxed);
+            node.next.store(Shared::null(), Ordering::Relaxed);
+            node.used.store(
+                self.clock.fetch_add(1, Ordering::Relaxed),
+                Ordering::Relaxed,
+            );
             return Ok(node);
         }
         let words = Words::zeroed(self.key_words + self.nslots * self.slot_words)?;
         store_bytes(&words.as_slice()[..self.key_words], key);
         Ok(Owned::new(Node {
-            hash,
+            hash: AtomicU64::new(hash),
             next: Atomic::null(),
             used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
+            unlinks: AtomicU64::new(0),
             words,
         }))
     }
@@ -418,6 +461,11 @@ impl Table {
     /// before now has dropped.
     fn retire(&self, node: Shared<'_, Node>, guard: &Guard) {
         self.reclaim.retired.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the caller has just unlinked it; it is live until the
+        // deferred closure below runs.
+        unsafe { node.deref() }
+            .unlinks
+            .fetch_add(1, Ordering::Release);
         let reclaim = Arc::clone(&self.reclaim);
         // SAFETY: the caller unlinked `node` under its bucket lock, so no
         // new reader can reach it and no other writer will retire it again;
@@ -516,8 +564,10 @@ impl Table {
                     fill(self, &new);
                     new.next
                         .store(old.next.load(Ordering::Acquire, guard), Ordering::Relaxed);
+                    let new = new.into_shared(guard);
                     link.store(new, Ordering::Release);
                     self.retire(cur, guard);
+                    self.enqueue(new);
                     Ok(())
                 }
             },
@@ -540,18 +590,23 @@ impl Table {
                     }
                 };
                 fill(self, &new);
-                new.next.store(
-                    bucket.head.load(Ordering::Acquire, guard),
-                    Ordering::Relaxed,
-                );
-                if self.lru && bucket.stamp.load(Ordering::Relaxed) == 0 {
-                    // The newest element: the chain's bound stays as it
-                    // was unless there was none.
-                    bucket
-                        .stamp
-                        .store(new.used.load(Ordering::Relaxed), Ordering::Relaxed);
+                let new = new.into_shared(guard);
+                if self.queue.is_some() {
+                    // At the end of the chain (`link`, after the walk
+                    // above): the chain is then oldest first, and an
+                    // eviction, which takes old elements, finds its victim
+                    // near the head instead of walking past newer ones.
+                    link.store(new, Ordering::Release);
+                } else {
+                    // At the head, as the kernel's htab links them.
+                    // SAFETY: not yet published, so still exclusively ours.
+                    unsafe { new.deref() }.next.store(
+                        bucket.head.load(Ordering::Acquire, guard),
+                        Ordering::Relaxed,
+                    );
+                    bucket.head.store(new, Ordering::Release);
                 }
-                bucket.head.store(new, Ordering::Release);
+                self.enqueue(new);
                 Ok(())
             }
         })
@@ -566,14 +621,13 @@ impl Table {
             .is_ok()
     }
 
-    /// Removes one element of a full LRU table: the least recently used
-    /// one if the table holds at most [`LRU_SAMPLE`] elements (a scan of
-    /// all of them), else the least recently used element of the next
-    /// [`LRU_SWEEP`] buckets of a sweep ([`Table::evict_swept`]). Losing a
-    /// race (the victim was removed meanwhile) just returns; the caller
-    /// tries again.
+    /// Removes one element of a full LRU table: from the eviction queue
+    /// if the table has one ([`Table::evict_queued`]), else the least
+    /// recently used one of a scan of at least [`LRU_SAMPLE`] elements
+    /// (all of them in a table that small: exact LRU). Losing a race (the
+    /// victim was removed meanwhile) just returns; the caller tries again.
     fn evict_one(&self) {
-        if self.len() > LRU_SAMPLE && self.evict_swept() {
+        if self.evict_queued() {
             return;
         }
         let guard = &epoch::pin();
@@ -623,87 +677,71 @@ impl Table {
         }
     }
 
-    /// Eviction in a large LRU table, a clock-like sweep: from the shared
-    /// cursor, bucket stamps are read until [`LRU_SWEEP`] non-empty buckets
-    /// are found (the cursor then moves past them, so a sparse stretch of
-    /// the table costs more buckets and gives up no more elements than a
-    /// dense one). Of those, the bucket with the oldest stamp is locked and
-    /// its least recently used element evicted, unless the walk shows the
-    /// stamp was stale (elements used since) and another candidate is
-    /// older: then the stamp is refreshed and the next oldest tried.
-    /// Reading stamps is a pass over contiguous bucket memory; only the
-    /// chosen chains are walked. Returns whether it evicted (or lost a
-    /// race for) an element; `false` when no bucket had one.
-    fn evict_swept(&self) -> bool {
+    /// Queues a just linked element for eviction (tables with a queue).
+    /// A queue that has grown to twice the table (entries of elements
+    /// that were deleted or replaced since) drops those first.
+    fn enqueue(&self, node: Shared<'_, Node>) {
+        let Some(queue) = &self.queue else {
+            return;
+        };
+        // SAFETY: the caller linked it under the bucket lock it still holds.
+        let n = unsafe { node.deref() };
+        let entry = Queued {
+            node: node.as_raw() as usize,
+            unlinks: n.unlinks.load(Ordering::Relaxed),
+            used: n.used.load(Ordering::Relaxed),
+        };
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        if q.len() >= 2 * self.max_entries {
+            q.retain(Queued::in_table);
+        }
+        q.push_back(entry);
+    }
+
+    /// Eviction in a large LRU table, the CLOCK approximation of LRU the
+    /// kernel's lists also make: entries leave the front of the queue in
+    /// insertion order; one whose element left the table is dropped, one
+    /// whose element was used since it was queued goes to the back with a
+    /// second chance, and the first other one is evicted. A second chance
+    /// is given once per use, so this is amortised constant time per insert
+    /// and lookup; one eviction gives at most as many as the queue is long
+    /// (only lookups racing with it could make it go round again). An eviction touches the front of
+    /// the queue and its victim's chain, not the table. Returns whether it
+    /// evicted (or lost a race for) an element; `false` without a queue or
+    /// when the queue names no element.
+    fn evict_queued(&self) -> bool {
+        let Some(queue) = &self.queue else {
+            return false;
+        };
         let guard = &epoch::pin();
-        let n = self.buckets.len();
-        // The bucket count is a power of two.
-        let start = self.cursor.load(Ordering::Relaxed) & (n - 1);
-        let mut cand = [(u64::MAX, 0usize); LRU_SWEEP];
-        let mut len = 0;
-        let mut scanned = 0;
-        while scanned < n && len < LRU_SWEEP {
-            let b = (start + scanned) & (n - 1);
-            let s = self.buckets[b].stamp.load(Ordering::Relaxed);
-            if s != 0 {
-                cand[len] = (s, b);
-                len += 1;
-            }
-            scanned += 1;
-        }
-        self.cursor.fetch_add(scanned, Ordering::Relaxed);
-        let cand = &mut cand[..len];
-        // Each pass evicts, drops an empty bucket or raises a stale stamp
-        // to the chain's real oldest (which the next pass then accepts);
-        // the cap only bounds a race with busy touches.
-        for pass in 0..4 * LRU_SWEEP {
-            // The oldest stamp and the next oldest, in one pass.
-            let (mut i, mut best, mut next_best) = (0, u64::MAX, u64::MAX);
-            for (j, &(s, _)) in cand.iter().enumerate() {
-                if s < best {
-                    (i, best, next_best) = (j, s, best);
-                } else if s < next_best {
-                    next_best = s;
+        let mut chances = 0;
+        let victim = {
+            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+            let most = q.len();
+            loop {
+                let Some(mut e) = q.pop_front() else {
+                    return false;
+                };
+                if !e.in_table() {
+                    continue;
                 }
-            }
-            if best == u64::MAX {
-                return false;
-            }
-            let bucket = &self.buckets[cand[i].1];
-            let _lock = bucket.lock();
-            // The chain's oldest element, and the oldest of the rest.
-            let mut oldest: Option<(u64, Shared<'_, Node>)> = None;
-            let mut rest = u64::MAX;
-            let mut cur = bucket.head.load(Ordering::Acquire, guard);
-            // SAFETY: as in `upsert` (bucket lock held).
-            while let Some(node) = unsafe { cur.as_ref() } {
-                let used = node.used.load(Ordering::Relaxed);
-                match oldest {
-                    Some((u, _)) if u <= used => rest = rest.min(used),
-                    Some((u, _)) => {
-                        rest = rest.min(u);
-                        oldest = Some((used, cur));
-                    }
-                    None => oldest = Some((used, cur)),
+                let used = e.element().used.load(Ordering::Relaxed);
+                if used != e.used && chances < most {
+                    chances += 1;
+                    e.used = used;
+                    q.push_back(e);
+                    continue;
                 }
-                cur = node.next.load(Ordering::Acquire, guard);
+                break e;
             }
-            let Some((used, victim)) = oldest else {
-                bucket.stamp.store(0, Ordering::Relaxed);
-                cand[i].0 = u64::MAX;
-                continue;
-            };
-            if used > next_best && pass + 1 < 4 * LRU_SWEEP {
-                bucket.stamp.store(used, Ordering::Relaxed);
-                cand[i].0 = used;
-                continue;
-            }
-            self.unlink(bucket, victim.as_raw(), guard);
-            let left = if rest == u64::MAX { 0 } else { rest };
-            bucket.stamp.store(left, Ordering::Relaxed);
-            return true;
-        }
-        false
+        };
+        // The element was in the table when its `unlinks` was read, after
+        // `guard` was pinned, so it cannot be reused (and its hash change)
+        // before the guard drops.
+        let bucket = self.bucket(victim.element().hash.load(Ordering::Relaxed));
+        let _lock = bucket.lock();
+        self.unlink(bucket, victim.node as *const Node, guard);
+        true
     }
 
     /// Removes `key`'s element (`NotFound` if none).
