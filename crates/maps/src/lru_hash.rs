@@ -33,9 +33,9 @@
 //!   rather than the table. Chains of these maps keep their elements
 //!   oldest first (new ones are appended; the chain walk that looks for
 //!   an existing key ends there anyway), so the victim is found near the
-//!   head of its chain. Elements that leave such a map are kept for
-//!   reuse, never freed before the map, like the kernel's preallocated
-//!   ones: a queue entry of an element that was deleted or replaced is
+//!   head of its chain. Such a map preallocates its elements (up
+//!   to 262,144) as the kernel does, and an element that leaves it is kept
+//!   for reuse, never freed before the map: a queue entry of an element that was deleted or replaced is
 //!   recognised (by the element's count of unlinks) and dropped;
 //! - accepts `BPF_F_NO_COMMON_LRU` (and with it `lru_hash` keeps its one
 //!   shared LRU: per-CPU lists are a kernel scalability device with no

@@ -291,6 +291,11 @@ impl Queued {
     }
 }
 
+/// Most elements a large LRU table preallocates (the kernel preallocates
+/// all of an LRU map's elements; past this many, the rest are allocated
+/// when first inserted).
+const LRU_PREALLOC_MAX: usize = 1 << 18;
+
 /// With at most this many entries an LRU eviction scans every element and
 /// evicts the least recently used one (exact LRU); above it, evictions
 /// take elements from a queue in insertion order and give those used since
@@ -362,14 +367,45 @@ impl Table {
     }
 
     /// The same table, evicting its least recently used element when an
-    /// insert finds it full.
+    /// insert finds it full. Above [`LRU_SAMPLE`] entries it gets an
+    /// eviction queue, keeps every element it ever had until it is dropped,
+    /// and starts with its elements preallocated (up to
+    /// [`LRU_PREALLOC_MAX`]).
     pub(crate) fn with_lru(mut self) -> Table {
         self.lru = true;
         if self.max_entries > LRU_SAMPLE {
-            self.queue = Some(Mutex::new(VecDeque::new()));
+            let mut queue = VecDeque::new();
+            let _ = queue.try_reserve_exact(self.max_entries + 1);
+            self.queue = Some(Mutex::new(queue));
             self.reclaim.keep_all.store(true, Ordering::Relaxed);
+            self.preallocate(self.max_entries.min(LRU_PREALLOC_MAX));
         }
         self
+    }
+
+    /// Puts up to `n` new elements in the reuse pool, as the kernel
+    /// preallocates an LRU map's elements: inserts then take them instead
+    /// of allocating (and first touching fresh memory) while they run.
+    /// Stops early, leaving the rest to be allocated on insert, if memory
+    /// runs short.
+    fn preallocate(&self, n: usize) {
+        let mut pool = self.reclaim.pool.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.try_reserve_exact(n).is_err() {
+            return;
+        }
+        for _ in 0..n {
+            let Ok(words) = Words::zeroed(self.key_words + self.nslots * self.slot_words) else {
+                break;
+            };
+            pool.push(Owned::new(Node {
+                hash: AtomicU64::new(0),
+                next: Atomic::null(),
+                used: AtomicU64::new(0),
+                unlinks: AtomicU64::new(0),
+                words,
+            }));
+        }
+        self.reclaim.pooled.store(pool.len(), Ordering::Relaxed);
     }
 
     /// Marks an element used now (LRU tables only). An element that is
