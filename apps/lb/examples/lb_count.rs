@@ -39,6 +39,17 @@ fn main() {
     let runner = obj.program("balancer").unwrap().load(engine).unwrap();
     let inputs: Vec<Vec<u8>> = (0..n).map(|i| setup::input(scenario, i)).collect();
     let mut s = runner.xdp_session(RunOptions::default()).unwrap();
+    // LB_COUNT_PRE=SCENARIO:N runs N packets of another scenario first,
+    // untimed and uncounted (tables filled by an earlier case, as in the
+    // paired bench).
+    if let Some(pre) = std::env::var_os("LB_COUNT_PRE") {
+        for pre in pre.to_string_lossy().split(',') {
+            let (name, count) = pre.split_once(':').expect("LB_COUNT_PRE=SCENARIO:N,...");
+            for i in 0..count.parse::<u64>().expect("N") {
+                s.run(&setup::input(name, i)).unwrap();
+            }
+        }
+    }
     if std::env::var_os("LB_COUNT_TIME").is_some() {
         // As the packets bench times it: load untimed, run_loaded timed.
         let mut total = std::time::Duration::ZERO;
