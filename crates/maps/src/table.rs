@@ -598,6 +598,14 @@ impl Table {
         unsafe {
             guard.defer_unchecked(move || reclaim.recycle_all(&batch));
         }
+        // Hand the batch to the global queue and collect now: otherwise
+        // the epoch scheme collects only every 128th pin of a thread, and a
+        // thread that runs many packets under one pin (a batch, a
+        // benchmark block) would let retired elements pile up while the
+        // pool runs dry and inserts allocate. A collection also advances
+        // the global epoch when every pinned thread has caught up, so
+        // batches retired a few pins ago come back to the pool.
+        guard.flush();
     }
 
     /// Inserts or updates `key` under update `flags` (already checked to be
