@@ -163,3 +163,45 @@ fn large_lru_keeps_entries_in_use_however_old_their_insert() {
         "{cold_left} cold keys of the first fill left"
     );
 }
+
+/// A large LRU map evicts from a queue of its entries in insertion order;
+/// entries deleted or replaced leave stale queue entries behind, which
+/// must neither be evicted again (taking a live entry with them) nor let
+/// the queue grow without bound.
+#[test]
+fn large_lru_survives_deletes_and_replacements() {
+    for kind in [MapKind::LruHash, MapKind::LruPercpuHash] {
+        let m = make(kind, 4, 8, 1024);
+        let val = |x: u32| user(m.ncpus(), x.into());
+        // 50,000 insert/delete pairs and 50,000 replacements of one key:
+        // 100,000 stale queue entries, 100 times the map's size.
+        for i in 0..50_000u32 {
+            m.update(&k(1_000_000 + i), &val(i), BPF_NOEXIST).unwrap();
+            m.delete(&k(1_000_000 + i)).unwrap();
+            m.update(&k(7), &val(i), BPF_ANY).unwrap();
+        }
+        assert_eq!(m.stats().entries, 1, "{kind}");
+        assert_eq!(u64_of(&m.lookup(&k(7)).unwrap()[..8]), 49_999, "{kind}");
+        // Fill, then overflow by half: the oldest inserts go, in order,
+        // and the count never passes max_entries.
+        for i in 0..1536u32 {
+            m.update(&k(i + 10), &val(i), BPF_ANY).unwrap();
+            assert!(m.stats().entries <= 1024, "{kind}");
+        }
+        assert_eq!(m.stats().entries, 1024, "{kind}");
+        // The 513 evictions took the first 512 fill keys and key 7, older
+        // than every fill key. In lru_hash each update of key 7 linked a
+        // new element (queued anew), so it goes first; lru_percpu_hash
+        // updates in place, which counts as a use since it was queued: it
+        // gets a second chance and fill key 512 goes instead (CLOCK).
+        let seven = m.lookup(&k(7)).is_ok();
+        assert_eq!(seven, kind == MapKind::LruPercpuHash, "{kind}");
+        let left = (0..1536u32)
+            .filter(|&i| m.lookup(&k(i + 10)).is_ok())
+            .count();
+        assert_eq!(left, 1024 - usize::from(seven), "{kind}");
+        for i in 513..1536u32 {
+            assert!(m.lookup(&k(i + 10)).is_ok(), "{kind} fill key {i}");
+        }
+    }
+}
