@@ -33,10 +33,11 @@
 //!   rather than the table. Chains of these maps keep their elements
 //!   oldest first (new ones are appended; the chain walk that looks for
 //!   an existing key ends there anyway), so the victim is found near the
-//!   head of its chain. Such a map preallocates its elements (up
-//!   to 262,144) as the kernel does, and an element that leaves it is kept
-//!   for reuse, never freed before the map: a queue entry of an element that was deleted or replaced is
-//!   recognised (by the element's count of unlinks) and dropped;
+//!   head of its chain. Such a map preallocates its elements (up to
+//!   262,144) as the kernel does, and an element that leaves it is kept
+//!   for reuse, never freed before the map: a queue entry of an element
+//!   that was deleted or replaced is recognised (by the element's count
+//!   of unlinks) and dropped;
 //! - accepts `BPF_F_NO_COMMON_LRU` (and with it `lru_hash` keeps its one
 //!   shared LRU: per-CPU lists are a kernel scalability device with no
 //!   visible effect beyond which entry goes first). The kernel also rounds
