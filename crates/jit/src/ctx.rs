@@ -207,6 +207,52 @@ pub(crate) unsafe extern "sysv64" fn map_lookup(
     state.lookup_value(map, key)
 }
 
+/// Most bytes of key and value together that [`map_update`] copies (on
+/// its stack); updates of maps with larger ones go through the helper.
+pub(crate) const DIRECT_UPDATE_MAX: usize = 256;
+
+/// Called by generated code for a `bpf_map_update_elem` whose map the JIT
+/// resolved when it compiled the call (verified mode: see
+/// `Compiler::direct_update`): the update without the helper's dispatch,
+/// handle check and region checks. Key and value are copied before the
+/// map sees them, as the helper (and the kernel) copies them: either may
+/// lie in a value of this very map, which the update may overwrite while
+/// reading it. Returns `r0`: 0 or a negative errno. An update never traps
+/// or exits.
+///
+/// # Safety
+/// Only generated code calls it, with the context of the current run,
+/// `slot` a slot of the table the executable keeps alive, `key` and
+/// `value` readable for the map's key and value sizes (the verifier proved
+/// it), which together are at most [`DIRECT_UPDATE_MAX`] bytes.
+pub(crate) unsafe extern "sysv64" fn map_update(
+    slot: *const oxbpf_runtime::maps::MapSlot,
+    key: *const u8,
+    value: *const u8,
+    flags: u64,
+    ctx: *const JitCtx,
+) -> u64 {
+    // SAFETY: as in `map_lookup`.
+    let (map, state) = unsafe { (&*(*slot).map, &*(*ctx).state) };
+    let spec = map.spec();
+    let (ks, vs) = (spec.key_size as usize, spec.value_size as usize);
+    let mut buf = [core::mem::MaybeUninit::<u8>::uninit(); DIRECT_UPDATE_MAX];
+    let base = buf.as_mut_ptr().cast::<u8>();
+    // SAFETY: the caller guarantees `key` and `value` readable for `ks`
+    // and `vs` bytes and `ks + vs <= DIRECT_UPDATE_MAX`; the buffer is
+    // ours, so the copies do not overlap their sources, and after them its
+    // first `ks + vs` bytes are initialised.
+    let (k, v) = unsafe {
+        core::ptr::copy_nonoverlapping(key, base, ks);
+        core::ptr::copy_nonoverlapping(value, base.add(ks), vs);
+        core::slice::from_raw_parts(base, ks + vs).split_at(ks)
+    };
+    match map.prog_update(k, v, flags, state.cpu) {
+        Ok(()) => 0,
+        Err(e) => (-i64::from(e.errno())) as u64,
+    }
+}
+
 /// Called by generated code for `callx reg`: the register's value (stored
 /// in `ctx.callx_id`) names a helper of the program's table, as in
 /// bpf_conformance's `callx.data` (uBPF semantics); anything else traps

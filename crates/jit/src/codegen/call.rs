@@ -11,6 +11,7 @@ impl Compiler<'_> {
                     Some(h)
                         if h.name == "map_lookup_elem"
                             && (self.inline_array_lookup(pc) || self.direct_lookup(pc)) => {}
+                    Some(h) if h.name == "map_update_elem" && self.direct_update(pc) => {}
                     Some(h) => {
                         let f = h.func as usize as i64;
                         asm!(self.ops
@@ -103,22 +104,42 @@ impl Compiler<'_> {
         true
     }
 
-    /// The map of a `bpf_map_lookup_elem` at `pc` whose handle is certain
-    /// (see [`Compiler::inline_array_lookup`]): its handle and slot.
+    /// The map of a map helper call at `pc` whose handle is certain: the
+    /// last write of `r1` before the call is an `lddw r1, handle` in the
+    /// same basic block (clang loads the map right before the call, or a
+    /// few argument moves before it), and the handle is a slot of the table
+    /// the program was linked against. Only in verified mode, where the
+    /// verifier proved `r1` a map handle and the key (and value) readable
+    /// for the map's sizes. Returns the handle and slot.
     fn resolved_map(&self, pc: usize) -> Option<(u64, &oxbpf_runtime::maps::MapSlot)> {
-        if self.checked || pc < 2 || self.program.blocks().is_leader(pc) {
+        if self.checked {
             return None;
         }
-        let Insn::Lddw {
-            dst: Reg::R1,
-            src: LddwSrc::Imm,
-            imm,
-        } = self.insns[pc - 2]
-        else {
-            return None;
-        };
-        let slot = self.program.maps()?.get(imm)?;
-        Some((imm, slot))
+        let blocks = self.program.blocks();
+        let mut p = pc;
+        // Back from the call, slot by slot, while no block starts in
+        // between (a jump into the middle would bring another r1).
+        while p > 0 && !blocks.is_leader(p) {
+            let q = match self.insns[p - 1] {
+                Insn::LddwHi if p >= 2 => p - 2,
+                _ => p - 1,
+            };
+            match self.insns[q] {
+                Insn::Lddw {
+                    dst: Reg::R1,
+                    src: LddwSrc::Imm,
+                    imm,
+                } => {
+                    let slot = self.program.maps()?.get(imm)?;
+                    return Some((imm, slot));
+                }
+                // Calls and legacy packet loads clobber r1..r5.
+                Insn::Call(_) | Insn::LdPacket { .. } => return None,
+                ref insn if written_reg(insn) == Some(Reg::R1) => return None,
+                _ => p = q,
+            }
+        }
+        None
     }
 
     /// `bpf_map_lookup_elem` on a map resolved at compile time
@@ -147,6 +168,43 @@ impl Compiler<'_> {
             ; mov edx, DWORD key_size
             ; mov rcx, r12
             ; mov rax, QWORD ctx::map_lookup as *const () as i64
+            ; call rax
+        );
+        true
+    }
+
+    /// `bpf_map_update_elem` on a map resolved at compile time
+    /// ([`Compiler::resolved_map`]) of a kind whose program updates only
+    /// store data (hashes, LRU hashes, arrays): a direct call of
+    /// [`ctx::map_update`] with the slot, `r2`..`r4` where they are and the
+    /// context, skipping the helper dispatch, the handle check and the
+    /// region checks the verifier already made. Key and value together
+    /// must fit [`ctx::DIRECT_UPDATE_MAX`] (they are copied first, as the
+    /// helper copies them).
+    fn direct_update(&mut self, pc: usize) -> bool {
+        use oxbpf_abi::map_kind::MapKind;
+        let Some((handle, slot)) = self.resolved_map(pc) else {
+            return false;
+        };
+        let spec = slot.map.spec();
+        let stores_data = matches!(
+            spec.kind,
+            MapKind::Hash
+                | MapKind::PercpuHash
+                | MapKind::LruHash
+                | MapKind::LruPercpuHash
+                | MapKind::Array
+                | MapKind::PercpuArray
+        );
+        if !stores_data || (spec.key_size + spec.value_size) as usize > ctx::DIRECT_UPDATE_MAX {
+            return false;
+        }
+        // rdi = the slot (r1 holds the handle), rsi = the key (r2), rdx =
+        // the value (r3), rcx = the flags (r4), r8 = the context.
+        asm!(self.ops
+            ; mov rdi, QWORD handle as i64
+            ; mov r8, r12
+            ; mov rax, QWORD ctx::map_update as *const () as i64
             ; call rax
         );
         true
@@ -257,17 +315,10 @@ impl Compiler<'_> {
             }
             seen[p] = true;
             let insn = &insns[p];
-            let dst = match *insn {
-                Insn::Alu { dst, .. }
-                | Insn::End { dst, .. }
-                | Insn::Load { dst, .. }
-                | Insn::Lddw { dst, .. } => Some(dst),
-                Insn::Atomic { op, fetch, src, .. } if fetch || matches!(op, AtomicOp::Xchg) => {
-                    Some(src)
-                }
-                Insn::Call(CallTarget::Helper(TAIL_CALL)) => return 0xf,
-                _ => None,
-            };
+            if let Insn::Call(CallTarget::Helper(TAIL_CALL)) = insn {
+                return 0xf;
+            }
+            let dst = written_reg(insn);
             if let Some(i) = dst.map(|r| r.index()).filter(|i| (6..=9).contains(i)) {
                 written |= 1 << (i - 6);
             }
@@ -312,5 +363,20 @@ impl Compiler<'_> {
             ; pop rbx
             ; add QWORD [r12 + OFF_CUR_FP], STACK_PER_FRAME as i32
         );
+    }
+}
+
+/// The register an instruction writes besides `r0` (which calls, legacy
+/// packet loads and `cmpxchg` write) and besides what calls clobber: the
+/// destination of ALU, byte-swap and load instructions, the source of a
+/// fetching atomic or an exchange.
+fn written_reg(insn: &Insn) -> Option<Reg> {
+    match *insn {
+        Insn::Alu { dst, .. }
+        | Insn::End { dst, .. }
+        | Insn::Load { dst, .. }
+        | Insn::Lddw { dst, .. } => Some(dst),
+        Insn::Atomic { op, fetch, src, .. } if fetch || matches!(op, AtomicOp::Xchg) => Some(src),
+        _ => None,
     }
 }
