@@ -77,6 +77,7 @@ mod array;
 mod error;
 mod guard;
 mod hash;
+mod huge;
 mod lpm_trie;
 mod lru_hash;
 mod map_of_maps;

@@ -26,6 +26,7 @@ use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 use crate::MapError;
+use crate::huge::{HugeArray, Slab};
 use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, tail_le, words_for};
 
 /// Most buckets a table allocates. The kernel uses
@@ -57,6 +58,29 @@ pub(crate) struct Reclaim {
     /// not yet handed to the epoch scheme, which gets them
     /// [`RETIRE_BATCH`] at a time, one deferred function per batch.
     limbo: Mutex<Vec<usize>>,
+    /// Large LRU tables: their preallocated elements, in one array of
+    /// huge-page memory (`Table::preallocate`). The pool and the table hold
+    /// pointers into it; it outlives them both (it is dropped last, with
+    /// the table's last deferred function).
+    arena: Option<HugeArray<Node>>,
+}
+
+impl Drop for Reclaim {
+    fn drop(&mut self) {
+        let Some(arena) = &self.arena else {
+            return;
+        };
+        // Every element is back in the pool by now (the table and every
+        // deferred function holding this are gone); those of the arena
+        // are the arena's to drop, the others (allocated one by one when
+        // the arena ran short) are freed here.
+        let pool = self.pool.get_mut().unwrap_or_else(|e| e.into_inner());
+        for node in pool.drain(..) {
+            if arena.contains(&*node) {
+                core::mem::forget(node);
+            }
+        }
+    }
 }
 
 /// Retired elements a table that keeps its elements hands to the epoch
@@ -239,7 +263,7 @@ pub(crate) enum OnExisting {
 
 /// The table.
 pub(crate) struct Table {
-    buckets: Box<[Bucket]>,
+    buckets: Slab<Bucket>,
     mask: u64,
     count: AtomicUsize,
     max_entries: usize,
@@ -333,23 +357,30 @@ impl Table {
         let n = (max_entries as usize)
             .next_power_of_two()
             .clamp(1, MAX_BUCKETS);
-        let mut buckets = Vec::new();
-        buckets
-            .try_reserve_exact(n)
-            .map_err(|_| MapError::NoMemory {
-                bytes: (n * core::mem::size_of::<Bucket>()) as u64,
-            })?;
-        buckets.resize_with(n, || Bucket {
+        let bucket = |_| Bucket {
             lock: Mutex::new(()),
             head: Atomic::null(),
-        });
+        };
+        let buckets = match HugeArray::new(n, bucket) {
+            Some(huge) => Slab::Huge(huge),
+            None => {
+                let mut buckets = Vec::new();
+                buckets
+                    .try_reserve_exact(n)
+                    .map_err(|_| MapError::NoMemory {
+                        bytes: (n * core::mem::size_of::<Bucket>()) as u64,
+                    })?;
+                buckets.extend((0..n).map(bucket));
+                Slab::Heap(buckets.into_boxed_slice())
+            }
+        };
         let seed = if zero_seed {
             0
         } else {
             std::collections::hash_map::RandomState::new().hash_one(0x6f78_6270_665f_6d61u64)
         };
         Ok(Table {
-            buckets: buckets.into_boxed_slice(),
+            buckets,
             mask: (n - 1) as u64,
             count: AtomicUsize::new(0),
             max_entries: max_entries as usize,
@@ -388,13 +419,44 @@ impl Table {
     /// of allocating (and first touching fresh memory) while they run.
     /// Stops early, leaving the rest to be allocated on insert, if memory
     /// runs short.
-    fn preallocate(&self, n: usize) {
-        let mut pool = self.reclaim.pool.lock().unwrap_or_else(|e| e.into_inner());
+    ///
+    /// Elements whose words live inline come from one array in huge-page
+    /// memory when they are many ([`HugeArray`]): lookups and evictions
+    /// reach random elements, and 4 KiB pages would make most of those
+    /// reaches TLB misses too.
+    fn preallocate(&mut self, n: usize) {
+        let words = self.key_words + self.nslots * self.slot_words;
+        let Some(reclaim) = Arc::get_mut(&mut self.reclaim) else {
+            return;
+        };
+        let pool = reclaim.pool.get_mut().unwrap_or_else(|e| e.into_inner());
         if pool.try_reserve_exact(n).is_err() {
             return;
         }
+        if words <= INLINE_WORDS
+            && let Some(arena) = HugeArray::new(n, |_| Node {
+                hash: AtomicU64::new(0),
+                next: Atomic::null(),
+                used: AtomicU64::new(0),
+                unlinks: AtomicU64::new(0),
+                words: Words::Inline {
+                    len: words,
+                    words: Default::default(),
+                },
+            })
+        {
+            for node in arena.as_slice() {
+                // SAFETY: the arena lives as long as the pool (see
+                // `Reclaim::arena`), and these Owned are never dropped:
+                // `Reclaim::drop` forgets those of the arena.
+                pool.push(unsafe { Owned::from_raw(core::ptr::from_ref(node).cast_mut()) });
+            }
+            reclaim.pooled.store(pool.len(), Ordering::Relaxed);
+            reclaim.arena = Some(arena);
+            return;
+        }
         for _ in 0..n {
-            let Ok(words) = Words::zeroed(self.key_words + self.nslots * self.slot_words) else {
+            let Ok(words) = Words::zeroed(words) else {
                 break;
             };
             pool.push(Owned::new(Node {
@@ -405,7 +467,7 @@ impl Table {
                 words,
             }));
         }
-        self.reclaim.pooled.store(pool.len(), Ordering::Relaxed);
+        reclaim.pooled.store(pool.len(), Ordering::Relaxed);
     }
 
     /// Marks an element used now (LRU tables only). An element that is
