@@ -726,7 +726,8 @@ impl Table {
         // below.
         let mut reserved = false;
         if existing.is_none() && op != BPF_EXIST && self.lru {
-            if !self.reserve() {
+            let room = self.reserve() || (self.evict_beside(bucket, guard) && self.reserve());
+            if !room {
                 return Attempt::Evict;
             }
             reserved = true;
@@ -848,8 +849,9 @@ impl Table {
     }
 
     /// Unlinks and retires the element at `victim` if `bucket`'s chain
-    /// still holds it. The caller holds the bucket's lock.
-    fn unlink(&self, bucket: &Bucket, victim: *const Node, guard: &Guard) {
+    /// still holds it; returns whether it did. The caller holds the
+    /// bucket's lock.
+    fn unlink(&self, bucket: &Bucket, victim: *const Node, guard: &Guard) -> bool {
         let mut link = &bucket.head;
         let mut cur = link.load(Ordering::Acquire, guard);
         // SAFETY: as in `upsert` (the caller holds the bucket lock).
@@ -858,11 +860,12 @@ impl Table {
                 link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
                 self.count.fetch_sub(1, Ordering::Relaxed);
                 self.retire(cur, guard);
-                return;
+                return true;
             }
             link = &node.next;
             cur = link.load(Ordering::Acquire, guard);
         }
+        false
     }
 
     /// Queues a just linked element for eviction (tables with a queue).
@@ -902,37 +905,8 @@ impl Table {
             return false;
         };
         let guard = &epoch::pin();
-        let mut chances = 0;
-        let victim = {
-            let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-            let most = q.len();
-            let victim = loop {
-                let Some(mut e) = q.pop_front() else {
-                    return false;
-                };
-                if !e.in_table() {
-                    continue;
-                }
-                let used = e.element().used.load(Ordering::Relaxed);
-                if used != e.used && chances < most {
-                    chances += 1;
-                    e.used = used;
-                    q.push_back(e);
-                    continue;
-                }
-                break e;
-            };
-            // The next evictions most likely take the next entries: bring
-            // in the bucket of the next one (its element came in during
-            // the previous eviction) and the element of the one after.
-            if let Some(next) = q.front() {
-                let bucket = self.bucket(next.element().hash.load(Ordering::Relaxed));
-                prefetch_element(core::ptr::from_ref(bucket).cast());
-            }
-            if let Some(after) = q.get(1) {
-                prefetch_element(after.node as *const Node);
-            }
-            victim
+        let Some(victim) = self.pick_victim(queue) else {
+            return false;
         };
         // The element was in the table when its `unlinks` was read, after
         // `guard` was pinned, so it cannot be reused (and its hash change)
@@ -941,6 +915,78 @@ impl Table {
         let _lock = bucket.lock();
         self.unlink(bucket, victim.node as *const Node, guard);
         true
+    }
+
+    /// [`Table::evict_queued`] from within an insert that holds the lock
+    /// of `held` (its own bucket), so that a full table costs the insert
+    /// one pass instead of two (give up the lock, evict, start again): the
+    /// victim's bucket is only tried (`try_lock`), never waited for, which
+    /// keeps two such inserts from waiting on each other's buckets. A
+    /// victim in `held` itself, or whose bucket is busy, goes back to the
+    /// front of the queue and the insert takes the long way. Returns
+    /// whether it evicted an element.
+    fn evict_beside(&self, held: &Bucket, guard: &Guard) -> bool {
+        let Some(queue) = &self.queue else {
+            return false;
+        };
+        let Some(victim) = self.pick_victim(queue) else {
+            return false;
+        };
+        // As in `evict_queued` (`guard` was pinned before the pick).
+        let bucket = self.bucket(victim.element().hash.load(Ordering::Relaxed));
+        let lock = if core::ptr::eq(bucket, held) {
+            None
+        } else {
+            match bucket.lock.try_lock() {
+                Ok(lock) => Some(lock),
+                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            }
+        };
+        let Some(_lock) = lock else {
+            queue
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push_front(victim);
+            return false;
+        };
+        self.unlink(bucket, victim.node as *const Node, guard)
+    }
+
+    /// Takes the next victim off the front of the eviction queue (see
+    /// [`Table::evict_queued`]): entries of elements that left the table
+    /// are dropped, entries of elements used since they were queued go to
+    /// the back with a second chance. `None` when the queue names no
+    /// element.
+    fn pick_victim(&self, queue: &Mutex<VecDeque<Queued>>) -> Option<Queued> {
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+        let most = q.len();
+        let mut chances = 0;
+        let victim = loop {
+            let mut e = q.pop_front()?;
+            if !e.in_table() {
+                continue;
+            }
+            let used = e.element().used.load(Ordering::Relaxed);
+            if used != e.used && chances < most {
+                chances += 1;
+                e.used = used;
+                q.push_back(e);
+                continue;
+            }
+            break e;
+        };
+        // The next evictions most likely take the next entries: bring in
+        // the bucket of the next one (its element came in during the
+        // previous eviction) and the element of the one after.
+        if let Some(next) = q.front() {
+            let bucket = self.bucket(next.element().hash.load(Ordering::Relaxed));
+            prefetch_element(core::ptr::from_ref(bucket).cast());
+        }
+        if let Some(after) = q.get(1) {
+            prefetch_element(after.node as *const Node);
+        }
+        Some(victim)
     }
 
     /// Removes `key`'s element (`NotFound` if none).
