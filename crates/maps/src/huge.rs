@@ -128,3 +128,39 @@ impl<T> core::ops::Deref for Slab<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counted<'a>(u64, &'a AtomicUsize);
+
+    impl Drop for Counted<'_> {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn small_arrays_are_left_to_the_heap() {
+        assert!(HugeArray::new(HUGE_MIN_BYTES / 8 - 1, |i| i as u64).is_none());
+    }
+
+    #[test]
+    fn a_large_array_holds_its_values_and_drops_each_once() {
+        let drops = AtomicUsize::new(0);
+        let n = HUGE_MIN_BYTES / 16 * 3;
+        let a = HugeArray::new(n, |i| Counted(i as u64 * 3, &drops)).expect("mmap");
+        let s = a.as_slice();
+        assert_eq!(s.len(), n);
+        assert_eq!(s.as_ptr() as usize % HUGE_PAGE, 0, "aligned to a huge page");
+        assert!(s.iter().enumerate().all(|(i, c)| c.0 == i as u64 * 3));
+        assert!(a.contains(&s[0]) && a.contains(&s[n - 1]));
+        let outside = Counted(0, &drops);
+        assert!(!a.contains(&outside));
+        drop(outside);
+        drop(a);
+        assert_eq!(drops.load(Ordering::Relaxed), n + 1);
+    }
+}

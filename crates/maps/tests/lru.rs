@@ -205,3 +205,27 @@ fn large_lru_survives_deletes_and_replacements() {
         }
     }
 }
+
+/// A large LRU map's preallocated elements live in one array; when a run
+/// holds its pin through many evictions the pool runs dry and elements
+/// are allocated one by one. Dropping the map then frees each kind its
+/// own way (the allocator aborts the test on a wrong free).
+#[test]
+fn large_lru_drops_cleanly_after_outgrowing_its_preallocation() {
+    for kind in [MapKind::LruHash, MapKind::LruPercpuHash] {
+        let m = make(kind, 4, 8, 20_000);
+        let pinned = RunGuard::pin();
+        for i in 0..60_000u32 {
+            m.prog_update(&k(i), &v(i.into()), BPF_ANY, 0).unwrap();
+        }
+        assert_eq!(m.stats().entries, 20_000, "{kind}");
+        for i in 40_000..60_000u32 {
+            assert!(m.lookup(&k(i)).is_ok(), "{kind} key {i}");
+        }
+        drop(m);
+        drop(pinned);
+        for _ in 0..8 {
+            RunGuard::pin().flush();
+        }
+    }
+}
