@@ -45,8 +45,10 @@ pub(crate) struct Reclaim {
     /// that the next inserts take instead of allocating, as the kernel's
     /// preallocated htab takes elements from its free list: an LRU table
     /// that evicts on every insert then allocates nothing. At most
-    /// [`POOL_MAX`].
-    pool: Mutex<Vec<Owned<Node>>>,
+    /// [`POOL_MAX`]. With them, under the same lock, the eviction queue of
+    /// a large LRU table: an insert takes an element and queues it in one
+    /// critical section.
+    lists: Mutex<Lists>,
     /// Elements in `pool`, read without its lock (an insert into a table
     /// that never frees does not take it).
     pooled: AtomicUsize,
@@ -74,13 +76,24 @@ impl Drop for Reclaim {
         // deferred function holding this are gone); those of the arena
         // are the arena's to drop, the others (allocated one by one when
         // the arena ran short) are freed here.
-        let pool = self.pool.get_mut().unwrap_or_else(|e| e.into_inner());
-        for node in pool.drain(..) {
+        let lists = self.lists.get_mut().unwrap_or_else(|e| e.into_inner());
+        for node in lists.pool.drain(..) {
             if arena.contains(&*node) {
                 core::mem::forget(node);
             }
         }
     }
+}
+
+/// What [`Reclaim::lists`] guards.
+#[derive(Default)]
+struct Lists {
+    /// Reclaimed elements kept for reuse.
+    pool: Vec<Owned<Node>>,
+    /// Large LRU tables: elements in the order they were queued (inserted,
+    /// or given a second chance), the next eviction's candidates at the
+    /// front ([`Table::evict_queued`]). Empty for the others.
+    queue: VecDeque<Queued>,
 }
 
 /// Retired elements a table that keeps its elements hands to the epoch
@@ -108,10 +121,10 @@ impl Reclaim {
         if cfg!(debug_assertions) {
             poison(node.words.as_slice());
         }
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        if pool.len() < POOL_MAX || self.keep_all.load(Ordering::Relaxed) {
-            pool.push(node);
-            self.pooled.store(pool.len(), Ordering::Relaxed);
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        if lists.pool.len() < POOL_MAX || self.keep_all.load(Ordering::Relaxed) {
+            lists.pool.push(node);
+            self.pooled.store(lists.pool.len(), Ordering::Relaxed);
         }
     }
 
@@ -122,32 +135,28 @@ impl Reclaim {
     ///
     /// As for `Owned::from_raw` on each address.
     unsafe fn recycle_all(&self, batch: &[usize]) {
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
         for &addr in batch {
             // SAFETY: the caller's.
             let node = unsafe { Owned::<Node>::from_raw(addr as *mut Node) };
             if cfg!(debug_assertions) {
                 poison(node.words.as_slice());
             }
-            pool.push(node);
+            lists.pool.push(node);
         }
-        self.pooled.store(pool.len(), Ordering::Relaxed);
-        drop(pool);
+        self.pooled.store(lists.pool.len(), Ordering::Relaxed);
+        drop(lists);
         self.reclaimed
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
     }
 
-    /// A reclaimed element to reuse, if one is kept.
+    /// The last element of the pool, if any; the one after it is
+    /// prefetched (the next insert takes it: have it in cache by then).
     #[inline]
-    fn take(&self) -> Option<Owned<Node>> {
-        if self.pooled.load(Ordering::Relaxed) == 0 {
-            return None;
-        }
-        let mut pool = self.pool.lock().unwrap_or_else(|e| e.into_inner());
-        let node = pool.pop();
-        self.pooled.store(pool.len(), Ordering::Relaxed);
-        // The next insert takes the next one: have it in cache by then.
-        if let Some(next) = pool.last() {
+    fn pop_pool(lists: &mut Lists, pooled: &AtomicUsize) -> Option<Owned<Node>> {
+        let node = lists.pool.pop();
+        pooled.store(lists.pool.len(), Ordering::Relaxed);
+        if let Some(next) = lists.pool.last() {
             prefetch_element(&**next);
         }
         node
@@ -280,10 +289,9 @@ pub(crate) struct Table {
     clock: AtomicU64,
     /// LRU: the bucket the next eviction scan starts from.
     cursor: AtomicUsize,
-    /// Large LRU tables: elements in the order they were inserted or given
-    /// a second chance, the next eviction's candidates at the front
-    /// ([`Table::evict_queued`]). `None` for the others.
-    queue: Option<Mutex<VecDeque<Queued>>>,
+    /// Large LRU tables: evictions take elements from a queue
+    /// (`Lists::queue`, [`Table::evict_queued`]).
+    queued: bool,
 }
 
 /// An eviction queue entry: an element as it was when queued.
@@ -393,7 +401,7 @@ impl Table {
             lru: false,
             clock: AtomicU64::new(1),
             cursor: AtomicUsize::new(0),
-            queue: None,
+            queued: false,
         })
     }
 
@@ -405,9 +413,11 @@ impl Table {
     pub(crate) fn with_lru(mut self) -> Table {
         self.lru = true;
         if self.max_entries > LRU_SAMPLE {
-            let mut queue = VecDeque::new();
-            let _ = queue.try_reserve_exact(self.max_entries + 1);
-            self.queue = Some(Mutex::new(queue));
+            self.queued = true;
+            if let Some(reclaim) = Arc::get_mut(&mut self.reclaim) {
+                let lists = reclaim.lists.get_mut().unwrap_or_else(|e| e.into_inner());
+                let _ = lists.queue.try_reserve_exact(self.max_entries + 1);
+            }
             self.reclaim.keep_all.store(true, Ordering::Relaxed);
             self.preallocate(self.max_entries.min(LRU_PREALLOC_MAX));
         }
@@ -429,7 +439,11 @@ impl Table {
         let Some(reclaim) = Arc::get_mut(&mut self.reclaim) else {
             return;
         };
-        let pool = reclaim.pool.get_mut().unwrap_or_else(|e| e.into_inner());
+        let pool = &mut reclaim
+            .lists
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .pool;
         if pool.try_reserve_exact(n).is_err() {
             return;
         }
@@ -584,32 +598,48 @@ impl Table {
 
     /// A new, unlinked element holding `key` and zeroed values: a
     /// reclaimed one of this table when one is kept, else a fresh one.
-    fn new_node(&self, hash: u64, key: &[u8]) -> Result<Owned<Node>, MapError> {
-        if let Some(node) = self.reclaim.take() {
-            // Every element of a table has the same number of words: the
-            // key's (written whole, padding zeroed, by store_bytes), then
-            // the values', zeroed. Written through a shared reference, as
-            // an eviction may read the element meanwhile (see `Node::hash`).
-            let words = node.words.as_slice();
-            store_bytes(&words[..self.key_words], key);
-            crate::storage::zero(&words[self.key_words..]);
-            node.hash.store(hash, Ordering::Relaxed);
-            node.next.store(Shared::null(), Ordering::Relaxed);
-            node.used.store(
-                self.clock.fetch_add(1, Ordering::Relaxed),
-                Ordering::Relaxed,
-            );
-            return Ok(node);
+    ///
+    /// Returns with it whether it is queued for eviction already: in a
+    /// table with an eviction queue a reused element is queued in the same
+    /// critical section that takes it from the pool (one lock per insert
+    /// instead of two), before the caller links it; evictions that meet
+    /// such an entry before the link put it back (`requeue_unlinked`).
+    /// Other new elements are the caller's to queue once linked.
+    fn new_node(&self, hash: u64, key: &[u8]) -> Result<(Owned<Node>, bool), MapError> {
+        if self.reclaim.pooled.load(Ordering::Relaxed) != 0 {
+            let mut lists = self.lists();
+            if let Some(node) = Reclaim::pop_pool(&mut lists, &self.reclaim.pooled) {
+                // Written through a shared reference, as an eviction may
+                // read the element meanwhile (see `Node::hash`).
+                node.hash.store(hash, Ordering::Relaxed);
+                node.next.store(Shared::null(), Ordering::Relaxed);
+                node.used.store(
+                    self.clock.fetch_add(1, Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                if self.queued {
+                    self.push_queued(&mut lists, &node);
+                }
+                drop(lists);
+                // Every element of a table has the same number of words:
+                // the key's (written whole, padding zeroed, by
+                // store_bytes), then the values', zeroed.
+                let words = node.words.as_slice();
+                store_bytes(&words[..self.key_words], key);
+                crate::storage::zero(&words[self.key_words..]);
+                return Ok((node, self.queued));
+            }
         }
         let words = Words::zeroed(self.key_words + self.nslots * self.slot_words)?;
         store_bytes(&words.as_slice()[..self.key_words], key);
-        Ok(Owned::new(Node {
+        let node = Owned::new(Node {
             hash: AtomicU64::new(hash),
             next: Atomic::null(),
             used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
             unlinks: AtomicU64::new(0),
             words,
-        }))
+        });
+        Ok((node, false))
     }
 
     /// Retires an unlinked element: it is freed once every guard pinned
@@ -621,7 +651,7 @@ impl Table {
         unsafe { node.deref() }
             .unlinks
             .fetch_add(1, Ordering::Release);
-        if self.queue.is_some() {
+        if self.queued {
             let batch = {
                 let mut limbo = self.reclaim.limbo.lock().unwrap_or_else(|e| e.into_inner());
                 limbo.push(node.as_raw() as usize);
@@ -746,7 +776,7 @@ impl Table {
                     Ok(())
                 }
                 OnExisting::Replace => {
-                    let new = match self.new_node(hash, key) {
+                    let (new, queued) = match self.new_node(hash, key) {
                         Ok(new) => new,
                         Err(e) => return Attempt::Done(Err(e)),
                     };
@@ -756,7 +786,9 @@ impl Table {
                     let new = new.into_shared(guard);
                     link.store(new, Ordering::Release);
                     self.retire(cur, guard);
-                    self.enqueue(new);
+                    if !queued {
+                        self.enqueue(new);
+                    }
                     Ok(())
                 }
             },
@@ -771,7 +803,7 @@ impl Table {
                         max_entries: self.max_entries as u32,
                     }));
                 }
-                let new = match self.new_node(hash, key) {
+                let (new, queued) = match self.new_node(hash, key) {
                     Ok(new) => new,
                     Err(e) => {
                         self.count.fetch_sub(1, Ordering::Relaxed);
@@ -780,7 +812,7 @@ impl Table {
                 };
                 fill(self, &new);
                 let new = new.into_shared(guard);
-                if self.queue.is_some() {
+                if self.queued {
                     // At the end of the chain (`link`, after the walk
                     // above): the chain is then oldest first, and an
                     // eviction, which takes old elements, finds its victim
@@ -795,7 +827,9 @@ impl Table {
                     );
                     bucket.head.store(new, Ordering::Release);
                 }
-                self.enqueue(new);
+                if !queued {
+                    self.enqueue(new);
+                }
                 Ok(())
             }
         })
@@ -872,21 +906,45 @@ impl Table {
     /// A queue that has grown to twice the table (entries of elements
     /// that were deleted or replaced since) drops those first.
     fn enqueue(&self, node: Shared<'_, Node>) {
-        let Some(queue) = &self.queue else {
+        if !self.queued {
             return;
-        };
+        }
         // SAFETY: the caller linked it under the bucket lock it still holds.
         let n = unsafe { node.deref() };
+        let mut lists = self.lists();
+        self.push_queued(&mut lists, n);
+    }
+
+    /// Appends `node` as it is now to the eviction queue; a queue that has
+    /// grown to twice the table (entries of elements that were deleted or
+    /// replaced since) first drops those.
+    #[inline]
+    fn push_queued(&self, lists: &mut Lists, node: &Node) {
         let entry = Queued {
-            node: node.as_raw() as usize,
-            unlinks: n.unlinks.load(Ordering::Relaxed),
-            used: n.used.load(Ordering::Relaxed),
+            node: core::ptr::from_ref(node) as usize,
+            unlinks: node.unlinks.load(Ordering::Relaxed),
+            used: node.used.load(Ordering::Relaxed),
         };
-        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
-        if q.len() >= 2 * self.max_entries {
-            q.retain(Queued::in_table);
+        if lists.queue.len() >= 2 * self.max_entries {
+            lists.queue.retain(Queued::in_table);
         }
-        q.push_back(entry);
+        lists.queue.push_back(entry);
+    }
+
+    /// The pool and eviction queue, locked.
+    #[inline]
+    fn lists(&self) -> MutexGuard<'_, Lists> {
+        self.reclaim.lists.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After an eviction found its victim in no chain: if the element is
+    /// still in the table as queued, an insert has queued it and not yet
+    /// linked it (it queues before it links, see `new_node`), so the entry
+    /// goes back, to the end of the queue.
+    fn requeue_unlinked(&self, victim: Queued) {
+        if victim.in_table() {
+            self.lists().queue.push_back(victim);
+        }
     }
 
     /// Eviction in a large LRU table, the CLOCK approximation of LRU the
@@ -901,19 +959,22 @@ impl Table {
     /// evicted (or lost a race for) an element; `false` without a queue or
     /// when the queue names no element.
     fn evict_queued(&self) -> bool {
-        let Some(queue) = &self.queue else {
+        if !self.queued {
             return false;
-        };
+        }
         let guard = &epoch::pin();
-        let Some(victim) = self.pick_victim(queue) else {
+        let Some(victim) = self.pick_victim() else {
             return false;
         };
         // The element was in the table when its `unlinks` was read, after
         // `guard` was pinned, so it cannot be reused (and its hash change)
         // before the guard drops.
         let bucket = self.bucket(victim.element().hash.load(Ordering::Relaxed));
-        let _lock = bucket.lock();
-        self.unlink(bucket, victim.node as *const Node, guard);
+        let lock = bucket.lock();
+        if !self.unlink(bucket, victim.node as *const Node, guard) {
+            drop(lock);
+            self.requeue_unlinked(victim);
+        }
         true
     }
 
@@ -926,10 +987,10 @@ impl Table {
     /// front of the queue and the insert takes the long way. Returns
     /// whether it evicted an element.
     fn evict_beside(&self, held: &Bucket, guard: &Guard) -> bool {
-        let Some(queue) = &self.queue else {
+        if !self.queued {
             return false;
-        };
-        let Some(victim) = self.pick_victim(queue) else {
+        }
+        let Some(victim) = self.pick_victim() else {
             return false;
         };
         // As in `evict_queued` (`guard` was pinned before the pick).
@@ -943,14 +1004,16 @@ impl Table {
                 Err(std::sync::TryLockError::WouldBlock) => None,
             }
         };
-        let Some(_lock) = lock else {
-            queue
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push_front(victim);
+        let Some(lock) = lock else {
+            self.lists().queue.push_front(victim);
             return false;
         };
-        self.unlink(bucket, victim.node as *const Node, guard)
+        if self.unlink(bucket, victim.node as *const Node, guard) {
+            return true;
+        }
+        drop(lock);
+        self.requeue_unlinked(victim);
+        false
     }
 
     /// Takes the next victim off the front of the eviction queue (see
@@ -958,8 +1021,9 @@ impl Table {
     /// are dropped, entries of elements used since they were queued go to
     /// the back with a second chance. `None` when the queue names no
     /// element.
-    fn pick_victim(&self, queue: &Mutex<VecDeque<Queued>>) -> Option<Queued> {
-        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
+    fn pick_victim(&self) -> Option<Queued> {
+        let mut lists = self.lists();
+        let q = &mut lists.queue;
         let most = q.len();
         let mut chances = 0;
         let victim = loop {
