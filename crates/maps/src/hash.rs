@@ -132,11 +132,11 @@ impl Map for HashTable {
     }
 
     fn stats(&self) -> MapStats {
-        let r = self.table.reclaim();
+        let (retired, reclaimed) = self.table.reclaim().counts();
         MapStats {
             entries: self.table.len(),
-            retired: r.retired.load(core::sync::atomic::Ordering::Relaxed),
-            reclaimed: r.reclaimed.load(core::sync::atomic::Ordering::Relaxed),
+            retired,
+            reclaimed,
         }
     }
 

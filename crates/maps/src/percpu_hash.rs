@@ -13,7 +13,6 @@
 //! updating the same key contend more than in the kernel.
 
 use core::any::Any;
-use core::sync::atomic::Ordering;
 
 use crossbeam_epoch as epoch;
 use oxbpf_abi::map_kind::{flags::BPF_F_ZERO_SEED, update::BPF_EXIST};
@@ -79,11 +78,11 @@ impl Map for PercpuHashTable {
     }
 
     fn stats(&self) -> MapStats {
-        let r = self.table.reclaim();
+        let (retired, reclaimed) = self.table.reclaim().counts();
         MapStats {
             entries: self.table.len(),
-            retired: r.retired.load(Ordering::Relaxed),
-            reclaimed: r.reclaimed.load(Ordering::Relaxed),
+            retired,
+            reclaimed,
         }
     }
 

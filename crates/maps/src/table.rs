@@ -56,10 +56,6 @@ pub(crate) struct Reclaim {
     /// set for LRU tables with an eviction queue, whose entries may still
     /// name elements that left the table ([`Table::evict_queued`]).
     keep_all: AtomicBool,
-    /// Tables that keep all their elements: retired elements (addresses)
-    /// not yet handed to the epoch scheme, which gets them
-    /// [`RETIRE_BATCH`] at a time, one deferred function per batch.
-    limbo: Mutex<Vec<usize>>,
     /// Large LRU tables: their preallocated elements, in one array of
     /// huge-page memory (`Table::preallocate`). The pool and the table hold
     /// pointers into it; it outlives them both (it is dropped last, with
@@ -94,6 +90,11 @@ struct Lists {
     /// or given a second chance), the next eviction's candidates at the
     /// front ([`Table::evict_queued`]). Empty for the others.
     queue: VecDeque<Queued>,
+    /// Tables that keep all their elements: retired elements (addresses)
+    /// not yet handed to the epoch scheme, which gets them
+    /// [`RETIRE_BATCH`] at a time, one deferred function per batch. They
+    /// count as retired ([`Reclaim::counts`]).
+    limbo: Vec<usize>,
 }
 
 /// Retired elements a table that keeps its elements hands to the epoch
@@ -113,6 +114,20 @@ impl core::fmt::Debug for Reclaim {
 const POOL_MAX: usize = 1024;
 
 impl Reclaim {
+    /// Elements retired and reclaimed so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let limbo = self
+            .lists
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .limbo
+            .len();
+        (
+            self.retired.load(Ordering::Relaxed) + limbo as u64,
+            self.reclaimed.load(Ordering::Relaxed),
+        )
+    }
+
     /// Keeps a reclaimed element for reuse, or frees it.
     fn recycle(&self, node: Owned<Node>) {
         // Poisoned as a freed element would be: nothing may read it now.
@@ -645,24 +660,15 @@ impl Table {
     /// Retires an unlinked element: it is freed once every guard pinned
     /// before now has dropped.
     fn retire(&self, node: Shared<'_, Node>, guard: &Guard) {
-        self.reclaim.retired.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller has just unlinked it; it is live until the
-        // deferred closure below runs.
-        unsafe { node.deref() }
-            .unlinks
-            .fetch_add(1, Ordering::Release);
         if self.queued {
-            let batch = {
-                let mut limbo = self.reclaim.limbo.lock().unwrap_or_else(|e| e.into_inner());
-                limbo.push(node.as_raw() as usize);
-                if limbo.len() < RETIRE_BATCH {
-                    return;
-                }
-                core::mem::replace(&mut *limbo, Vec::with_capacity(RETIRE_BATCH))
-            };
-            self.defer_batch(batch, guard);
+            let batch = self.to_limbo(&mut self.lists(), node);
+            if let Some(batch) = batch {
+                self.defer_batch(batch, guard);
+            }
             return;
         }
+        self.reclaim.retired.fetch_add(1, Ordering::Relaxed);
+        Self::count_unlink(node);
         let reclaim = Arc::clone(&self.reclaim);
         // SAFETY: the caller unlinked `node` under its bucket lock, so no
         // new reader can reach it and no other writer will retire it again;
@@ -677,6 +683,36 @@ impl Table {
                 reclaim.reclaimed.fetch_add(1, Ordering::Relaxed);
             });
         }
+    }
+
+    /// Counts an unlink of an element the caller has just unlinked (under
+    /// its bucket lock, or with the table to itself): only the unlinking
+    /// writer stores the count, so a load and a store do.
+    #[inline]
+    fn count_unlink(node: Shared<'_, Node>) {
+        // SAFETY: the caller has just unlinked it; it is live until it is
+        // reclaimed, after this.
+        let n = unsafe { node.deref() };
+        n.unlinks
+            .store(n.unlinks.load(Ordering::Relaxed) + 1, Ordering::Release);
+    }
+
+    /// Retires an element of a table that keeps its elements, which the
+    /// caller has just unlinked: it goes to the limbo list; a full batch
+    /// is returned for the caller to hand to the epoch scheme
+    /// ([`Table::defer_batch`]) once it has let go of `lists`.
+    #[inline]
+    fn to_limbo(&self, lists: &mut Lists, node: Shared<'_, Node>) -> Option<Vec<usize>> {
+        Self::count_unlink(node);
+        lists.limbo.push(node.as_raw() as usize);
+        if lists.limbo.len() < RETIRE_BATCH {
+            return None;
+        }
+        let batch = core::mem::replace(&mut lists.limbo, Vec::with_capacity(RETIRE_BATCH));
+        self.reclaim
+            .retired
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Some(batch)
     }
 
     /// Hands retired elements (addresses) to the epoch scheme: they are
@@ -756,7 +792,8 @@ impl Table {
         // below.
         let mut reserved = false;
         if existing.is_none() && op != BPF_EXIST && self.lru {
-            let room = self.reserve() || (self.evict_beside(bucket, guard) && self.reserve());
+            // A slot, or else one handed over by an eviction.
+            let room = self.reserve() || self.evict_beside(bucket, guard);
             if !room {
                 return Attempt::Evict;
             }
@@ -886,20 +923,34 @@ impl Table {
     /// still holds it; returns whether it did. The caller holds the
     /// bucket's lock.
     fn unlink(&self, bucket: &Bucket, victim: *const Node, guard: &Guard) -> bool {
+        let Some(node) = Self::detach(bucket, victim, guard) else {
+            return false;
+        };
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        self.retire(node, guard);
+        true
+    }
+
+    /// Takes the element at `victim` out of `bucket`'s chain if the chain
+    /// holds it, and returns it, for the caller to count and retire. The
+    /// caller holds the bucket's lock.
+    fn detach<'g>(
+        bucket: &Bucket,
+        victim: *const Node,
+        guard: &'g Guard,
+    ) -> Option<Shared<'g, Node>> {
         let mut link = &bucket.head;
         let mut cur = link.load(Ordering::Acquire, guard);
         // SAFETY: as in `upsert` (the caller holds the bucket lock).
         while let Some(node) = unsafe { cur.as_ref() } {
             if core::ptr::eq(cur.as_raw(), victim) {
                 link.store(node.next.load(Ordering::Acquire, guard), Ordering::Release);
-                self.count.fetch_sub(1, Ordering::Relaxed);
-                self.retire(cur, guard);
-                return true;
+                return Some(cur);
             }
             link = &node.next;
             cur = link.load(Ordering::Acquire, guard);
         }
-        false
+        None
     }
 
     /// Queues a just linked element for eviction (tables with a queue).
@@ -954,8 +1005,9 @@ impl Table {
     /// second chance, and the first other one is evicted. A second chance
     /// is given once per use, so this is amortised constant time per insert
     /// and lookup; one eviction gives at most as many as the queue is long
-    /// (only lookups racing with it could make it go round again). An eviction touches the front of
-    /// the queue and its victim's chain, not the table. Returns whether it
+    /// (only lookups racing with it could make it go round again). An
+    /// eviction touches the front of the queue and its victim's chain, not
+    /// the table. Returns whether it
     /// evicted (or lost a race for) an element; `false` without a queue or
     /// when the queue names no element.
     fn evict_queued(&self) -> bool {
@@ -963,7 +1015,7 @@ impl Table {
             return false;
         }
         let guard = &epoch::pin();
-        let Some(victim) = self.pick_victim() else {
+        let Some(victim) = self.pick_victim(&mut self.lists()) else {
             return false;
         };
         // The element was in the table when its `unlinks` was read, after
@@ -985,16 +1037,21 @@ impl Table {
     /// keeps two such inserts from waiting on each other's buckets. A
     /// victim in `held` itself, or whose bucket is busy, goes back to the
     /// front of the queue and the insert takes the long way. Returns
-    /// whether it evicted an element.
+    /// whether it evicted an element; its slot is then the insert's (the
+    /// count is left as it is, as if the insert had reserved it).
     fn evict_beside(&self, held: &Bucket, guard: &Guard) -> bool {
         if !self.queued {
             return false;
         }
-        let Some(victim) = self.pick_victim() else {
+        let mut lists = self.lists();
+        let Some(victim) = self.pick_victim(&mut lists) else {
             return false;
         };
         // As in `evict_queued` (`guard` was pinned before the pick).
         let bucket = self.bucket(victim.element().hash.load(Ordering::Relaxed));
+        // Only tried: this thread holds `held` and the lists, and waiting
+        // for a bucket while holding them could deadlock with a writer of
+        // that bucket waiting for either.
         let lock = if core::ptr::eq(bucket, held) {
             None
         } else {
@@ -1005,15 +1062,24 @@ impl Table {
             }
         };
         let Some(lock) = lock else {
-            self.lists().queue.push_front(victim);
+            lists.queue.push_front(victim);
             return false;
         };
-        if self.unlink(bucket, victim.node as *const Node, guard) {
-            return true;
-        }
+        let Some(node) = Self::detach(bucket, victim.node as *const Node, guard) else {
+            // Queued but not linked yet (see `requeue_unlinked`).
+            if victim.in_table() {
+                lists.queue.push_back(victim);
+            }
+            return false;
+        };
         drop(lock);
-        self.requeue_unlinked(victim);
-        false
+        // The victim's slot becomes the insert's: the count stays.
+        let batch = self.to_limbo(&mut lists, node);
+        drop(lists);
+        if let Some(batch) = batch {
+            self.defer_batch(batch, guard);
+        }
+        true
     }
 
     /// Takes the next victim off the front of the eviction queue (see
@@ -1021,8 +1087,7 @@ impl Table {
     /// are dropped, entries of elements used since they were queued go to
     /// the back with a second chance. `None` when the queue names no
     /// element.
-    fn pick_victim(&self) -> Option<Queued> {
-        let mut lists = self.lists();
+    fn pick_victim(&self, lists: &mut Lists) -> Option<Queued> {
         let q = &mut lists.queue;
         let most = q.len();
         let mut chances = 0;
@@ -1167,8 +1232,10 @@ impl Drop for Table {
         for bucket in self.buckets.iter() {
             self.detach_chain(bucket, guard);
         }
-        let rest =
-            core::mem::take(&mut *self.reclaim.limbo.lock().unwrap_or_else(|e| e.into_inner()));
+        let rest = core::mem::take(&mut self.lists().limbo);
+        self.reclaim
+            .retired
+            .fetch_add(rest.len() as u64, Ordering::Relaxed);
         if !rest.is_empty() {
             self.defer_batch(rest, guard);
         }
