@@ -620,9 +620,17 @@ impl Table {
     /// instead of two), before the caller links it; evictions that meet
     /// such an entry before the link put it back (`requeue_unlinked`).
     /// Other new elements are the caller's to queue once linked.
-    fn new_node(&self, hash: u64, key: &[u8]) -> Result<(Owned<Node>, bool), MapError> {
-        if self.reclaim.pooled.load(Ordering::Relaxed) != 0 {
-            let mut lists = self.lists();
+    ///
+    /// `lists` is the lists if the caller holds them locked already (an
+    /// eviction beside the insert); they are unlocked before it returns.
+    fn new_node(
+        &self,
+        hash: u64,
+        key: &[u8],
+        lists: Option<MutexGuard<'_, Lists>>,
+    ) -> Result<(Owned<Node>, bool), MapError> {
+        if lists.is_some() || self.reclaim.pooled.load(Ordering::Relaxed) != 0 {
+            let mut lists = lists.unwrap_or_else(|| self.lists());
             if let Some(node) = Reclaim::pop_pool(&mut lists, &self.reclaim.pooled) {
                 // Written through a shared reference, as an eviction may
                 // read the element meanwhile (see `Node::hash`).
@@ -791,9 +799,16 @@ impl Table {
         // full table can be retried after an eviction; the others reserve
         // below.
         let mut reserved = false;
+        // An eviction beside this insert: the lists, still locked for the
+        // insert's own element, and a batch of retired elements to hand
+        // over once they are unlocked.
+        let mut evicted = None;
         if existing.is_none() && op != BPF_EXIST && self.lru {
             // A slot, or else one handed over by an eviction.
-            let room = self.reserve() || self.evict_beside(bucket, guard);
+            let room = self.reserve() || {
+                evicted = self.evict_beside(bucket, guard);
+                evicted.is_some()
+            };
             if !room {
                 return Attempt::Evict;
             }
@@ -801,6 +816,10 @@ impl Table {
         }
         // The writer is taken only once the attempt will finish.
         let Some(fill) = fill.take() else {
+            if let Some((lists, Some(batch))) = evicted {
+                drop(lists);
+                self.defer_batch(batch, guard);
+            }
             return Attempt::Done(Ok(()));
         };
         Attempt::Done(match existing {
@@ -813,7 +832,7 @@ impl Table {
                     Ok(())
                 }
                 OnExisting::Replace => {
-                    let (new, queued) = match self.new_node(hash, key) {
+                    let (new, queued) = match self.new_node(hash, key, None) {
                         Ok(new) => new,
                         Err(e) => return Attempt::Done(Err(e)),
                     };
@@ -840,7 +859,12 @@ impl Table {
                         max_entries: self.max_entries as u32,
                     }));
                 }
-                let (new, queued) = match self.new_node(hash, key) {
+                let (lists, batch) = evicted.map_or((None, None), |(l, b)| (Some(l), b));
+                let made = self.new_node(hash, key, lists);
+                if let Some(batch) = batch {
+                    self.defer_batch(batch, guard);
+                }
+                let (new, queued) = match made {
                     Ok(new) => new,
                     Err(e) => {
                         self.count.fetch_sub(1, Ordering::Relaxed);
@@ -1036,17 +1060,23 @@ impl Table {
     /// victim's bucket is only tried (`try_lock`), never waited for, which
     /// keeps two such inserts from waiting on each other's buckets. A
     /// victim in `held` itself, or whose bucket is busy, goes back to the
-    /// front of the queue and the insert takes the long way. Returns
-    /// whether it evicted an element; its slot is then the insert's (the
-    /// count is left as it is, as if the insert had reserved it).
-    fn evict_beside(&self, held: &Bucket, guard: &Guard) -> bool {
+    /// front of the queue and the insert takes the long way. When it
+    /// evicted an element, the element's slot is the insert's (the count is
+    /// left as it is, as if the insert had reserved it), and it returns the
+    /// lists still locked, for the insert to take its own element in the
+    /// same critical section, with any batch of retired elements due for
+    /// the epoch scheme ([`Table::defer_batch`], once the lists are
+    /// unlocked).
+    fn evict_beside(
+        &self,
+        held: &Bucket,
+        guard: &Guard,
+    ) -> Option<(MutexGuard<'_, Lists>, Option<Vec<usize>>)> {
         if !self.queued {
-            return false;
+            return None;
         }
         let mut lists = self.lists();
-        let Some(victim) = self.pick_victim(&mut lists) else {
-            return false;
-        };
+        let victim = self.pick_victim(&mut lists)?;
         // As in `evict_queued` (`guard` was pinned before the pick).
         let bucket = self.bucket(victim.element().hash.load(Ordering::Relaxed));
         // Only tried: this thread holds `held` and the lists, and waiting
@@ -1063,23 +1093,19 @@ impl Table {
         };
         let Some(lock) = lock else {
             lists.queue.push_front(victim);
-            return false;
+            return None;
         };
         let Some(node) = Self::detach(bucket, victim.node as *const Node, guard) else {
             // Queued but not linked yet (see `requeue_unlinked`).
             if victim.in_table() {
                 lists.queue.push_back(victim);
             }
-            return false;
+            return None;
         };
         drop(lock);
         // The victim's slot becomes the insert's: the count stays.
         let batch = self.to_limbo(&mut lists, node);
-        drop(lists);
-        if let Some(batch) = batch {
-            self.defer_batch(batch, guard);
-        }
-        true
+        Some((lists, batch))
     }
 
     /// Takes the next victim off the front of the eviction queue (see
