@@ -97,6 +97,9 @@ struct Lists {
     limbo: Vec<usize>,
 }
 
+/// How many queue entries ahead of the front an eviction prefetches.
+const QUEUE_PREFETCH: usize = 8;
+
 /// Retired elements a table that keeps its elements hands to the epoch
 /// scheme at once.
 const RETIRE_BATCH: usize = 64;
@@ -1140,6 +1143,12 @@ impl Table {
         }
         if let Some(after) = q.get(1) {
             prefetch_element(after.node as *const Node);
+        }
+        // And the queue's own entries a few evictions ahead: one eviction
+        // reads one entry, too slowly (amid everything else a packet
+        // touches) for the hardware to see a stream.
+        if let Some(ahead) = q.get(QUEUE_PREFETCH) {
+            prefetch_element(core::ptr::from_ref(ahead).cast());
         }
         Some(victim)
     }
