@@ -639,10 +639,21 @@ impl Table {
                 // read the element meanwhile (see `Node::hash`).
                 node.hash.store(hash, Ordering::Relaxed);
                 node.next.store(Shared::null(), Ordering::Relaxed);
-                node.used.store(
-                    self.clock.fetch_add(1, Ordering::Relaxed),
-                    Ordering::Relaxed,
-                );
+                let stamp = if self.queued {
+                    // Inserts into a queued table advance the clock under
+                    // the lists' lock, one at a time: a load and a store
+                    // instead of an atomic increment. A lookup's increment
+                    // racing with it may be lost, so two uses can share a
+                    // stamp; the queue only asks whether a stamp changed
+                    // since an element was queued, which a lost increment
+                    // of another element's use does not change.
+                    let c = self.clock.load(Ordering::Relaxed);
+                    self.clock.store(c + 1, Ordering::Relaxed);
+                    c
+                } else {
+                    self.clock.fetch_add(1, Ordering::Relaxed)
+                };
+                node.used.store(stamp, Ordering::Relaxed);
                 if self.queued {
                     self.push_queued(&mut lists, &node);
                 }
