@@ -87,6 +87,7 @@ mod prog_array;
 mod queue_stack;
 pub mod ringbuf;
 mod spec;
+mod spin;
 mod storage;
 mod table;
 

@@ -20,13 +20,14 @@ use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use crossbeam_epoch::{self as epoch, Atomic, Guard, Owned, Shared};
 use oxbpf_abi::map_kind::update::{BPF_EXIST, BPF_F_LOCK, BPF_NOEXIST};
 
 use crate::MapError;
 use crate::huge::{HugeArray, Slab};
+use crate::spin::{SpinGuard, SpinLock};
 use crate::storage::{alloc_words, eq_bytes, load_bytes, poison, store_bytes, tail_le, words_for};
 
 /// Most buckets a table allocates. The kernel uses
@@ -48,7 +49,7 @@ pub(crate) struct Reclaim {
     /// [`POOL_MAX`]. With them, under the same lock, the eviction queue of
     /// a large LRU table: an insert takes an element and queues it in one
     /// critical section.
-    lists: Mutex<Lists>,
+    lists: SpinLock<Lists>,
     /// Elements in `pool`, read without its lock (an insert into a table
     /// that never frees does not take it).
     pooled: AtomicUsize,
@@ -72,8 +73,7 @@ impl Drop for Reclaim {
         // deferred function holding this are gone); those of the arena
         // are the arena's to drop, the others (allocated one by one when
         // the arena ran short) are freed here.
-        let lists = self.lists.get_mut().unwrap_or_else(|e| e.into_inner());
-        for node in lists.pool.drain(..) {
+        for node in self.lists.get_mut().pool.drain(..) {
             if arena.contains(&*node) {
                 core::mem::forget(node);
             }
@@ -119,12 +119,7 @@ const POOL_MAX: usize = 1024;
 impl Reclaim {
     /// Elements retired and reclaimed so far.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        let limbo = self
-            .lists
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .limbo
-            .len();
+        let limbo = self.lists.lock().limbo.len();
         (
             self.retired.load(Ordering::Relaxed) + limbo as u64,
             self.reclaimed.load(Ordering::Relaxed),
@@ -139,7 +134,7 @@ impl Reclaim {
         if cfg!(debug_assertions) {
             poison(node.words.as_slice());
         }
-        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lists = self.lists.lock();
         if lists.pool.len() < POOL_MAX || self.keep_all.load(Ordering::Relaxed) {
             lists.pool.push(node);
             self.pooled.store(lists.pool.len(), Ordering::Relaxed);
@@ -153,7 +148,7 @@ impl Reclaim {
     ///
     /// As for `Owned::from_raw` on each address.
     unsafe fn recycle_all(&self, batch: &[usize]) {
-        let mut lists = self.lists.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lists = self.lists.lock();
         for &addr in batch {
             // SAFETY: the caller's.
             let node = unsafe { Owned::<Node>::from_raw(addr as *mut Node) };
@@ -265,15 +260,15 @@ impl Drop for Node {
 }
 
 struct Bucket {
-    lock: Mutex<()>,
+    lock: SpinLock<()>,
     head: Atomic<Node>,
 }
 
 impl Bucket {
-    fn lock(&self) -> MutexGuard<'_, ()> {
+    fn lock(&self) -> SpinGuard<'_, ()> {
         // Nothing panics while holding a bucket lock; if something did, the
         // list is still consistent (every store is a single pointer write).
-        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock.lock()
     }
 }
 
@@ -384,7 +379,7 @@ impl Table {
             .next_power_of_two()
             .clamp(1, MAX_BUCKETS);
         let bucket = |_| Bucket {
-            lock: Mutex::new(()),
+            lock: SpinLock::new(()),
             head: Atomic::null(),
         };
         let buckets = match HugeArray::new(n, bucket) {
@@ -433,7 +428,7 @@ impl Table {
         if self.max_entries > LRU_SAMPLE {
             self.queued = true;
             if let Some(reclaim) = Arc::get_mut(&mut self.reclaim) {
-                let lists = reclaim.lists.get_mut().unwrap_or_else(|e| e.into_inner());
+                let lists = reclaim.lists.get_mut();
                 let _ = lists.queue.try_reserve_exact(self.max_entries + 1);
             }
             self.reclaim.keep_all.store(true, Ordering::Relaxed);
@@ -457,11 +452,7 @@ impl Table {
         let Some(reclaim) = Arc::get_mut(&mut self.reclaim) else {
             return;
         };
-        let pool = &mut reclaim
-            .lists
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .pool;
+        let pool = &mut reclaim.lists.get_mut().pool;
         if pool.try_reserve_exact(n).is_err() {
             return;
         }
@@ -630,7 +621,7 @@ impl Table {
         &self,
         hash: u64,
         key: &[u8],
-        lists: Option<MutexGuard<'_, Lists>>,
+        lists: Option<SpinGuard<'_, Lists>>,
     ) -> Result<(Owned<Node>, bool), MapError> {
         if lists.is_some() || self.reclaim.pooled.load(Ordering::Relaxed) != 0 {
             let mut lists = lists.unwrap_or_else(|| self.lists());
@@ -1022,8 +1013,8 @@ impl Table {
 
     /// The pool and eviction queue, locked.
     #[inline]
-    fn lists(&self) -> MutexGuard<'_, Lists> {
-        self.reclaim.lists.lock().unwrap_or_else(|e| e.into_inner())
+    fn lists(&self) -> SpinGuard<'_, Lists> {
+        self.reclaim.lists.lock()
     }
 
     /// After an eviction found its victim in no chain: if the element is
@@ -1085,7 +1076,7 @@ impl Table {
         &self,
         held: &Bucket,
         guard: &Guard,
-    ) -> Option<(MutexGuard<'_, Lists>, Option<Vec<usize>>)> {
+    ) -> Option<(SpinGuard<'_, Lists>, Option<Vec<usize>>)> {
         if !self.queued {
             return None;
         }
@@ -1099,11 +1090,7 @@ impl Table {
         let lock = if core::ptr::eq(bucket, held) {
             None
         } else {
-            match bucket.lock.try_lock() {
-                Ok(lock) => Some(lock),
-                Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            }
+            bucket.lock.try_lock()
         };
         let Some(lock) = lock else {
             lists.queue.push_front(victim);
