@@ -124,9 +124,66 @@ fn hash_4_threads_x_50000_ops_match_per_thread_models() {
 #[test]
 fn lru_hash_4_threads_x_50000_inserts_stay_within_max_entries() {
     // 4 x 512 keys through a 64-entry table (exact LRU scans) and through
-    // a 1024-entry one (bucket sweeps): evictions all the time.
+    // a 1024-entry one (the CLOCK queue): evictions all the time.
     lru_threads(64);
     lru_threads(1024);
+}
+
+#[test]
+fn large_lru_keeps_its_queue_through_concurrent_deletes_and_evictions() {
+    // Threads insert (program and control-plane updates), look up and
+    // delete at once on a 1,024-entry LRU: evictions, stale queue entries
+    // and elements queued before they are linked, all racing. Afterwards
+    // the queue must still be the table's: 2,048 fresh inserts leave
+    // exactly the last 1,024 (nothing is used meanwhile, so CLOCK is FIFO
+    // by then).
+    const MAX: u64 = 1024;
+    let m = create(
+        &MapSpec::new(MapKind::LruHash, 8, 16, MAX as u32),
+        &MapOptions::with_ncpus(1),
+    )
+    .unwrap();
+    thread::scope(|s| {
+        for t in 0..THREADS {
+            let m = m.clone();
+            s.spawn(move || {
+                let mut rng = Rng(0x5eed + t);
+                for op in 0..OPS {
+                    let key = t * 10_000 + rng.next() % 2048;
+                    let kb = key.to_ne_bytes();
+                    match op % 6 {
+                        0 | 1 => {
+                            if let Ok(v) = m.lookup(&kb) {
+                                check(key, &v);
+                            }
+                        }
+                        2 | 3 => m.update(&kb, &value(key, op), BPF_ANY).unwrap(),
+                        4 => m.prog_update(&kb, &value(key, op), BPF_ANY, 0).unwrap(),
+                        _ => {
+                            let _ = m.delete(&kb);
+                        }
+                    }
+                    assert!(m.stats().entries <= MAX as usize);
+                }
+            });
+        }
+    });
+    for (k, v) in m.entries().unwrap() {
+        check(u64::from_ne_bytes(k.try_into().unwrap()), &v);
+    }
+    let fresh = 1_000_000u64;
+    for key in fresh..fresh + 2 * MAX {
+        m.update(&key.to_ne_bytes(), &value(key, 0), BPF_ANY).unwrap();
+    }
+    let mut left: Vec<u64> = m
+        .entries()
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| u64::from_ne_bytes(k.try_into().unwrap()))
+        .collect();
+    left.sort_unstable();
+    let want: Vec<u64> = (fresh + MAX..fresh + 2 * MAX).collect();
+    assert_eq!(left, want);
 }
 
 fn lru_threads(max: usize) {
