@@ -173,7 +173,8 @@ fn large_lru_keeps_its_queue_through_concurrent_deletes_and_evictions() {
     }
     let fresh = 1_000_000u64;
     for key in fresh..fresh + 2 * MAX {
-        m.update(&key.to_ne_bytes(), &value(key, 0), BPF_ANY).unwrap();
+        m.update(&key.to_ne_bytes(), &value(key, 0), BPF_ANY)
+            .unwrap();
     }
     let mut left: Vec<u64> = m
         .entries()
