@@ -17,7 +17,7 @@
 //! the element's own allocation, more in a second one.
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::collections::VecDeque;
 use std::hash::BuildHasher;
 use std::sync::Arc;
@@ -53,10 +53,6 @@ pub(crate) struct Reclaim {
     /// Elements in `pool`, read without its lock (an insert into a table
     /// that never frees does not take it).
     pooled: AtomicUsize,
-    /// Keep every reclaimed element, never free one while the table lives:
-    /// set for LRU tables with an eviction queue, whose entries may still
-    /// name elements that left the table ([`Table::evict_queued`]).
-    keep_all: AtomicBool,
     /// Large LRU tables: their preallocated elements, in one array of
     /// huge-page memory (`Table::preallocate`). The pool and the table hold
     /// pointers into it; it outlives them both (it is dropped last, with
@@ -135,7 +131,7 @@ impl Reclaim {
             poison(node.words.as_slice());
         }
         let mut lists = self.lists.lock();
-        if lists.pool.len() < POOL_MAX || self.keep_all.load(Ordering::Relaxed) {
+        if lists.pool.len() < POOL_MAX {
             lists.pool.push(node);
             self.pooled.store(lists.pool.len(), Ordering::Relaxed);
         }
@@ -143,6 +139,8 @@ impl Reclaim {
 
     /// Keeps reclaimed elements (addresses of elements allocated by
     /// `Owned::new`, each passed once) for reuse: one lock for the batch.
+    /// Only tables with an eviction queue retire in batches, and they keep
+    /// every element until they are dropped, so there is no cap.
     ///
     /// # Safety
     ///
@@ -250,6 +248,19 @@ impl Words {
     }
 }
 
+impl Node {
+    /// A new element, linked nowhere, never used or unlinked.
+    fn new(hash: u64, used: u64, words: Words) -> Node {
+        Node {
+            hash: AtomicU64::new(hash),
+            next: Atomic::null(),
+            used: AtomicU64::new(used),
+            unlinks: AtomicU64::new(0),
+            words,
+        }
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         // Poison freed elements in debug builds: a run that still read this
@@ -311,7 +322,8 @@ pub(crate) struct Table {
 #[derive(Clone, Copy)]
 struct Queued {
     /// The element's address. Elements of a table with a queue are never
-    /// freed while the table lives (`Reclaim::keep_all`), so this stays
+    /// freed while the table lives (they retire in batches that
+    /// `Reclaim::recycle_all` keeps whole), so this stays
     /// readable even after the element left the table.
     node: usize,
     /// Its `unlinks` then: a different one now means it left the table.
@@ -431,7 +443,6 @@ impl Table {
                 let lists = reclaim.lists.get_mut();
                 let _ = lists.queue.try_reserve_exact(self.max_entries + 1);
             }
-            self.reclaim.keep_all.store(true, Ordering::Relaxed);
             self.preallocate(self.max_entries.min(LRU_PREALLOC_MAX));
         }
         self
@@ -457,15 +468,12 @@ impl Table {
             return;
         }
         if words <= INLINE_WORDS
-            && let Some(arena) = HugeArray::new(n, |_| Node {
-                hash: AtomicU64::new(0),
-                next: Atomic::null(),
-                used: AtomicU64::new(0),
-                unlinks: AtomicU64::new(0),
-                words: Words::Inline {
+            && let Some(arena) = HugeArray::new(n, |_| {
+                let inline = Words::Inline {
                     len: words,
                     words: Default::default(),
-                },
+                };
+                Node::new(0, 0, inline)
             })
         {
             for node in arena.as_slice() {
@@ -482,13 +490,7 @@ impl Table {
             let Ok(words) = Words::zeroed(words) else {
                 break;
             };
-            pool.push(Owned::new(Node {
-                hash: AtomicU64::new(0),
-                next: Atomic::null(),
-                used: AtomicU64::new(0),
-                unlinks: AtomicU64::new(0),
-                words,
-            }));
+            pool.push(Owned::new(Node::new(0, 0, words)));
         }
         reclaim.pooled.store(pool.len(), Ordering::Relaxed);
     }
@@ -630,7 +632,7 @@ impl Table {
                 // read the element meanwhile (see `Node::hash`).
                 node.hash.store(hash, Ordering::Relaxed);
                 node.next.store(Shared::null(), Ordering::Relaxed);
-                let stamp = if self.queued {
+                if self.queued {
                     // Inserts into a queued table advance the clock under
                     // the lists' lock, one at a time: a load and a store
                     // instead of an atomic increment. A lookup's increment
@@ -640,13 +642,11 @@ impl Table {
                     // of another element's use does not change.
                     let c = self.clock.load(Ordering::Relaxed);
                     self.clock.store(c + 1, Ordering::Relaxed);
-                    c
-                } else {
-                    self.clock.fetch_add(1, Ordering::Relaxed)
-                };
-                node.used.store(stamp, Ordering::Relaxed);
-                if self.queued {
+                    node.used.store(c, Ordering::Relaxed);
                     self.push_queued(&mut lists, &node);
+                } else {
+                    let used = self.clock.fetch_add(1, Ordering::Relaxed);
+                    node.used.store(used, Ordering::Relaxed);
                 }
                 drop(lists);
                 // Every element of a table has the same number of words:
@@ -660,14 +660,8 @@ impl Table {
         }
         let words = Words::zeroed(self.key_words + self.nslots * self.slot_words)?;
         store_bytes(&words.as_slice()[..self.key_words], key);
-        let node = Owned::new(Node {
-            hash: AtomicU64::new(hash),
-            next: Atomic::null(),
-            used: AtomicU64::new(self.clock.fetch_add(1, Ordering::Relaxed)),
-            unlinks: AtomicU64::new(0),
-            words,
-        });
-        Ok((node, false))
+        let used = self.clock.fetch_add(1, Ordering::Relaxed);
+        Ok((Owned::new(Node::new(hash, used, words)), false))
     }
 
     /// Retires an unlinked element: it is freed once every guard pinned
@@ -1021,9 +1015,9 @@ impl Table {
     /// still in the table as queued, an insert has queued it and not yet
     /// linked it (it queues before it links, see `new_node`), so the entry
     /// goes back, to the end of the queue.
-    fn requeue_unlinked(&self, victim: Queued) {
+    fn requeue_unlinked(lists: &mut Lists, victim: Queued) {
         if victim.in_table() {
-            self.lists().queue.push_back(victim);
+            lists.queue.push_back(victim);
         }
     }
 
@@ -1036,9 +1030,8 @@ impl Table {
     /// and lookup; one eviction gives at most as many as the queue is long
     /// (only lookups racing with it could make it go round again). An
     /// eviction touches the front of the queue and its victim's chain, not
-    /// the table. Returns whether it
-    /// evicted (or lost a race for) an element; `false` without a queue or
-    /// when the queue names no element.
+    /// the table. Returns whether it evicted (or lost a race for) an
+    /// element; `false` without a queue or when the queue names no element.
     fn evict_queued(&self) -> bool {
         if !self.queued {
             return false;
@@ -1054,7 +1047,7 @@ impl Table {
         let lock = bucket.lock();
         if !self.unlink(bucket, victim.node as *const Node, guard) {
             drop(lock);
-            self.requeue_unlinked(victim);
+            Self::requeue_unlinked(&mut self.lists(), victim);
         }
         true
     }
@@ -1097,10 +1090,7 @@ impl Table {
             return None;
         };
         let Some(node) = Self::detach(bucket, victim.node as *const Node, guard) else {
-            // Queued but not linked yet (see `requeue_unlinked`).
-            if victim.in_table() {
-                lists.queue.push_back(victim);
-            }
+            Self::requeue_unlinked(&mut lists, victim);
             return None;
         };
         drop(lock);
