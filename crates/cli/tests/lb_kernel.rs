@@ -64,24 +64,7 @@ fn oxbpf_in(ns: &str) -> Command {
 
 /// Starts the daemon and waits for its ready line; returns the child and
 /// everything it printed up to then.
-fn start(
-    ns: &str,
-    iface: &str,
-    cfg: &Path,
-    sock: &Path,
-    cache: &Path,
-) -> Result<(Child, String), Failed> {
-    start_mode(
-        ns,
-        iface,
-        cfg,
-        sock,
-        cache,
-        &["--mode", "kernel", "--xdp-mode", "generic"],
-    )
-}
-
-fn start_mode(
+fn start_daemon(
     ns: &str,
     iface: &str,
     cfg: &Path,
@@ -373,7 +356,23 @@ fn fixture(prefix: &str) -> Result<Fixture, Failed> {
     })
 }
 
+/// The daemon in kernel mode with generic XDP (veth in a namespace).
+const KERNEL_MODE: &[&str] = &["--mode", "kernel", "--xdp-mode", "generic"];
+
 impl Fixture {
+    /// Starts the daemon on the fixture's interface, files and socket with
+    /// `mode` arguments; see [`start_daemon`].
+    fn start(&self, mode: &[&str]) -> Result<(Child, String), Failed> {
+        start_daemon(
+            &self.ns,
+            &self.iface,
+            &self.cfg,
+            &self.sock,
+            &self.cache,
+            mode,
+        )
+    }
+
     /// `oxbpf lb stop` through the API, then waits for the daemon to exit
     /// cleanly.
     fn lb_stop(&mut self) -> Result<(), Failed> {
@@ -397,19 +396,11 @@ impl Fixture {
 fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut f = fixture("oxlbk")?;
-    let (ns, iface, cfg, sock, cache) = (
-        f.ns.clone(),
-        f.iface.clone(),
-        f.cfg.clone(),
-        f.sock.clone(),
-        f.cache.clone(),
-    );
-    let (client, client_if) = (f.pair.client.clone(), f.pair.client_if.clone());
     let pins = f.guard.pins.clone();
 
-    let (child, _) = start(&ns, &iface, &cfg, &sock, &cache)?;
+    let (child, _) = f.start(KERNEL_MODE)?;
     f.guard.child = Some(child);
-    let got = adopted(&sock)?;
+    let got = adopted(&f.sock)?;
     if got != (0, 0) {
         return Err(format!("a fresh start adopted (vips, backends) {got:?}").into());
     }
@@ -418,8 +409,8 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     if ids.len() != 3 || ids.contains(&0) {
         return Err(format!("ring owners {ids:?}, expected three backends").into());
     }
-    let dst = mac_of(&ns, &iface)?;
-    send_flows(&client, &client_if, dst)?;
+    let dst = mac_of(&f.ns, &f.iface)?;
+    send_flows(&f.pair.client, &f.pair.client_if, dst)?;
     // Generic XDP runs in the receive path: wait until every SYN is seen.
     let mut conns1 = conn_keys(&pins)?;
     for _ in 0..50 {
@@ -432,7 +423,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     if conns1.len() != FLOWS as usize {
         return Err(format!("{} connection entries after {FLOWS} SYNs", conns1.len()).into());
     }
-    let s1 = stats(&ns, &sock)?;
+    let s1 = stats(&f.ns, &f.sock)?;
     if s1["new_connections"] != u64::from(FLOWS) {
         return Err(format!("stats after the first SYNs: {s1}").into());
     }
@@ -442,9 +433,9 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         return Err("SIGTERM removed the pins".into());
     }
     // The datapath kept running without a daemon: the same flows hit.
-    let (child, said) = start(&ns, &iface, &cfg, &sock, &cache)?;
+    let (child, said) = f.start(KERNEL_MODE)?;
     f.guard.child = Some(child);
-    let got = adopted(&sock)?;
+    let got = adopted(&f.sock)?;
     if got != (1, 3) {
         return Err(format!(
             "the restart adopted (vips, backends) {got:?}, expected (1, 3); the daemon said:\n{said}"
@@ -465,14 +456,14 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
         )
         .into());
     }
-    send_flows(&client, &client_if, dst)?;
-    let mut s2 = stats(&ns, &sock)?;
+    send_flows(&f.pair.client, &f.pair.client_if, dst)?;
+    let mut s2 = stats(&f.ns, &f.sock)?;
     for _ in 0..50 {
         if s2["conn_table_hits"].as_u64().unwrap_or(0) >= u64::from(FLOWS) {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
-        s2 = stats(&ns, &sock)?;
+        s2 = stats(&f.ns, &f.sock)?;
     }
     let hits = s2["conn_table_hits"].as_u64().unwrap_or(0);
     if hits < u64::from(FLOWS) || s2["new_connections"] != u64::from(FLOWS) {
@@ -483,19 +474,19 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     // a second VIP is applied, and the first VIP's ring does not move.
     let child = f.guard.child.as_ref().ok_or("no child")?;
     std::fs::write(
-        &cfg,
+        &f.cfg,
         config_text("      - {address: 10.201.0.5, weight: many}\n"),
     )?;
-    if hup_and_wait(child, &ns, &sock, 2)? != 1 {
+    if hup_and_wait(child, &f.ns, &f.sock, 2)? != 1 {
         return Err("a bad file changed the VIPs".into());
     }
     std::fs::write(
-        &cfg,
+        &f.cfg,
         config_text(
             "  - {address: 10.200.0.2, port: 53, proto: udp, backends: [{address: 10.201.0.9}]}\n",
         ),
     )?;
-    let n = hup_and_wait(child, &ns, &sock, 2)?;
+    let n = hup_and_wait(child, &f.ns, &f.sock, 2)?;
     if n != 2 {
         return Err(format!("after SIGHUP with two VIPs the daemon has {n}").into());
     }
@@ -508,7 +499,7 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
     if pins.exists() {
         return Err(format!("lb stop left {}", pins.display()).into());
     }
-    let xdp = oxbpf_testkit::netns::ip(&["-n", &ns, "link", "show", &iface])?;
+    let xdp = oxbpf_testkit::netns::ip(&["-n", &f.ns, "link", "show", &f.iface])?;
     if xdp.contains("xdp") {
         return Err(format!("an XDP program is still attached: {xdp}").into());
     }
@@ -521,26 +512,18 @@ fn kernel_restart_adopts_the_pinned_datapath() -> Result<(), Failed> {
 fn userspace_daemon_serves_the_workers_maps() -> Result<(), Failed> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut f = fixture("oxlbu")?;
-    let (ns, iface, cfg, sock, cache) = (
-        f.ns.clone(),
-        f.iface.clone(),
-        f.cfg.clone(),
-        f.sock.clone(),
-        f.cache.clone(),
-    );
-    let (client, client_if) = (f.pair.client.clone(), f.pair.client_if.clone());
-    let (child, said) = start_mode(&ns, &iface, &cfg, &sock, &cache, &["--mode", "userspace"])?;
+    let (child, said) = f.start(&["--mode", "userspace"])?;
     f.guard.child = Some(child);
     if !said.contains("mode=userspace") {
         return Err(format!("ready line: {said}").into());
     }
-    let dst = mac_of(&ns, &iface)?;
+    let dst = mac_of(&f.ns, &f.iface)?;
     let mut got = Value::Null;
     // AF_XDP sockets may take a moment to see traffic: the flows are sent
     // again until recorded (a flow seen twice is a hit, not a new one).
     for _ in 0..10 {
-        send_flows(&client, &client_if, dst)?;
-        got = stats(&ns, &sock)?;
+        send_flows(&f.pair.client, &f.pair.client_if, dst)?;
+        got = stats(&f.ns, &f.sock)?;
         if got["new_connections"] == u64::from(FLOWS) {
             break;
         }
