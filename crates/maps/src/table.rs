@@ -674,8 +674,8 @@ impl Table {
             }
             return;
         }
+        // (Unlinks are counted only for the eviction queue's sake.)
         self.reclaim.retired.fetch_add(1, Ordering::Relaxed);
-        Self::count_unlink(node);
         let reclaim = Arc::clone(&self.reclaim);
         // SAFETY: the caller unlinked `node` under its bucket lock, so no
         // new reader can reach it and no other writer will retire it again;
